@@ -1,0 +1,244 @@
+/// A small append-only JSON writer with a fixed key order, so the same values always give the
+/// same bytes (Foundation's JSONEncoder does not promise key order or number formatting, and is
+/// too slow for a million workload lines).
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    var needsComma: [Bool] = [false]
+
+    public init(reservingCapacity: Int = 256) {
+        bytes.reserveCapacity(reservingCapacity)
+    }
+
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    public mutating func removeAll(keepingCapacity: Bool = true) {
+        bytes.removeAll(keepingCapacity: keepingCapacity)
+        needsComma = [false]
+    }
+
+    // MARK: structure
+
+    mutating func separator() {
+        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    public mutating func beginObject() {
+        valueSeparator()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma.append(false)
+    }
+
+    public mutating func endObject() {
+        needsComma.removeLast()
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    public mutating func beginArray() {
+        valueSeparator()
+        bytes.append(UInt8(ascii: "["))
+        needsComma.append(false)
+    }
+
+    public mutating func endArray() {
+        needsComma.removeLast()
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// Writes `"key":`; the next value call writes the value without a comma.
+    public mutating func key(_ k: String) {
+        separator()
+        appendQuoted(k)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma[needsComma.count - 1] = false
+        pendingKeyValue = true
+    }
+
+    var pendingKeyValue = false
+
+    mutating func valueSeparator() {
+        if pendingKeyValue {
+            pendingKeyValue = false
+            needsComma[needsComma.count - 1] = true
+        } else {
+            separator()
+        }
+    }
+
+    public mutating func newline() {
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    // MARK: values
+
+    public mutating func null() {
+        valueSeparator()
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+    }
+
+    public mutating func bool(_ b: Bool) {
+        valueSeparator()
+        bytes.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+    }
+
+    public mutating func string(_ s: String) {
+        valueSeparator()
+        appendQuoted(s)
+    }
+
+    public mutating func int(_ v: Int) {
+        valueSeparator()
+        appendInt(Int64(v))
+    }
+
+    public mutating func uint64(_ v: UInt64) {
+        valueSeparator()
+        appendUInt(v)
+    }
+
+    /// Shortest round-tripping form; non-finite values are written as null (JSON has no NaN).
+    public mutating func double(_ v: Double) {
+        valueSeparator()
+        guard v.isFinite else {
+            bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            return
+        }
+        if v == v.rounded(), abs(v) < 1e15 {
+            appendInt(Int64(v))
+        } else {
+            bytes.append(contentsOf: v.description.utf8)
+        }
+    }
+
+    /// Fixed point with at most `decimals` digits after the point (trailing zeros dropped).
+    /// Times are written this way (`decimals: 6` = microseconds): compact, exact to parse,
+    /// and identical for identical inputs.
+    public mutating func fixed(_ v: Double, decimals: Int) {
+        valueSeparator()
+        appendFixed(v, decimals: decimals)
+    }
+
+    public mutating func optionalFixed(_ v: Double?, decimals: Int) {
+        if let v { fixed(v, decimals: decimals) } else { null() }
+    }
+
+    public mutating func optionalDouble(_ v: Double?) {
+        if let v { double(v) } else { null() }
+    }
+
+    public mutating func optionalInt(_ v: Int?) {
+        if let v { int(v) } else { null() }
+    }
+
+    public mutating func optionalString(_ v: String?) {
+        if let v { string(v) } else { null() }
+    }
+
+    /// Appends already-serialised JSON as one value.
+    public mutating func raw(_ json: [UInt8]) {
+        valueSeparator()
+        bytes.append(contentsOf: json)
+    }
+
+    /// An array of times at fixed precision; the hot path of `requests.jsonl`.
+    public mutating func fixedArray(_ values: [Double], decimals: Int) {
+        beginArray()
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            appendFixed(v, decimals: decimals)
+        }
+        needsComma[needsComma.count - 1] = !values.isEmpty
+        endArray()
+    }
+
+    // MARK: primitives
+
+    static let pow10: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
+
+    mutating func appendFixed(_ v: Double, decimals: Int) {
+        guard v.isFinite else {
+            bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            return
+        }
+        let scale = JSONWriter.pow10[decimals]
+        let scaled = (v * scale).rounded()
+        guard abs(scaled) < 9e15 else {
+            bytes.append(contentsOf: v.description.utf8)
+            return
+        }
+        var n = Int64(scaled)
+        if n < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            n = -n
+        }
+        let p = Int64(scale)
+        let whole = n / p
+        var frac = n % p
+        appendUInt(UInt64(whole))
+        if frac > 0 {
+            var digits = decimals
+            while frac % 10 == 0 {
+                frac /= 10
+                digits -= 1
+            }
+            bytes.append(UInt8(ascii: "."))
+            // left-pad the fraction with zeros to `digits` places
+            var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &tmp) { buf in
+                var f = frac
+                var i = digits - 1
+                while i >= 0 {
+                    buf[i] = UInt8(ascii: "0") + UInt8(f % 10)
+                    f /= 10
+                    i -= 1
+                }
+                bytes.append(contentsOf: buf[0..<digits])
+            }
+        }
+    }
+
+    mutating func appendInt(_ v: Int64) {
+        if v < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            appendUInt(v == Int64.min ? UInt64(Int64.max) + 1 : UInt64(-v))
+        } else {
+            appendUInt(UInt64(v))
+        }
+    }
+
+    mutating func appendUInt(_ v: UInt64) {
+        if v < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(v))
+            return
+        }
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, enough for 20 digits
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            var x = v
+            var i = 24
+            while x > 0 {
+                i -= 1
+                buf[i] = UInt8(ascii: "0") + UInt8(x % 10)
+                x /= 10
+            }
+            bytes.append(contentsOf: buf[i..<24])
+        }
+    }
+
+    mutating func appendQuoted(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,292 @@
+import BenchCore
+import Histogram
+
+/// Options that change how run records become numbers.
+public struct MetricsOptions: Sendable, Equatable {
+    public var tbtMode: TBTMode
+    /// Seconds after run start whose arrivals are excluded (warm-up).
+    public var warmupS: Double
+    /// Seconds before the run's end whose arrivals are excluded (cool-down / drain).
+    public var cooldownS: Double
+
+    public init(tbtMode: TBTMode = .max, warmupS: Double = 0, cooldownS: Double = 0) {
+        self.tbtMode = tbtMode
+        self.warmupS = warmupS
+        self.cooldownS = cooldownS
+    }
+}
+
+/// Latency summary in milliseconds. Percentiles come from an HDR histogram at 3 significant
+/// digits (microsecond units); mean and max are exact.
+public struct LatencyStats: Sendable, Equatable {
+    public var count: Int
+    public var mean: Double
+    public var p50: Double
+    public var p90: Double
+    public var p95: Double
+    public var p99: Double
+    public var p999: Double
+    public var max: Double
+}
+
+/// Accumulates one latency quantity (seconds in, µs in the histogram).
+struct LatencyAccumulator {
+    var hist: Histogram<UInt64>
+    var sum = 0.0
+    var count = 0
+    var maxS = 0.0
+
+    init() {
+        // 60 s tracked at first; grows on demand (long batch jobs).
+        hist = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        hist.autoResize = true
+    }
+
+    @inline(__always)
+    mutating func record(_ seconds: Double) {
+        let s = Swift.max(0, seconds)
+        sum += s
+        count += 1
+        if s > maxS { maxS = s }
+        _ = hist.record(UInt64((s * 1e6).rounded()))
+    }
+
+    mutating func merge(_ o: LatencyAccumulator) {
+        guard o.count > 0 else { return }
+        sum += o.sum
+        count += o.count
+        maxS = Swift.max(maxS, o.maxS)
+        hist.add(o.hist)
+    }
+
+    var stats: LatencyStats? {
+        guard count > 0 else { return nil }
+        func p(_ q: Double) -> Double { Double(hist.valueAtPercentile(q)) / 1000 }
+        return LatencyStats(count: count, mean: sum / Double(count) * 1000, p50: p(50), p90: p(90), p95: p(95), p99: p(99),
+                            p999: p(99.9), max: maxS * 1000)
+    }
+}
+
+/// Counters and distributions for one class (or, merged, for all).
+struct GroupAccumulator {
+    var total = 0
+    var completed = 0
+    var failed = 0
+    var met = 0
+    var ttftHave = 0, ttftMet = 0
+    var tbtHave = 0, tbtMet = 0
+    var jctHave = 0, jctMet = 0
+    var gapsTotal = 0, gapsMet = 0
+    var inputTokens = 0
+    var outputTokens = 0
+    var goodOutputTokens = 0
+    var ttft = LatencyAccumulator()
+    var tbt = LatencyAccumulator()
+    var tpot = LatencyAccumulator()
+    var e2e = LatencyAccumulator()
+    var missRates: [Double] = []
+
+    mutating func merge(_ o: GroupAccumulator) {
+        total += o.total; completed += o.completed; failed += o.failed; met += o.met
+        ttftHave += o.ttftHave; ttftMet += o.ttftMet
+        tbtHave += o.tbtHave; tbtMet += o.tbtMet
+        jctHave += o.jctHave; jctMet += o.jctMet
+        gapsTotal += o.gapsTotal; gapsMet += o.gapsMet
+        inputTokens += o.inputTokens; outputTokens += o.outputTokens; goodOutputTokens += o.goodOutputTokens
+        ttft.merge(o.ttft); tbt.merge(o.tbt); tpot.merge(o.tpot); e2e.merge(o.e2e)
+        missRates.append(contentsOf: o.missRates)
+    }
+}
+
+/// Turns run records into a `Summary`, streaming: memory is per class, not per token, so a
+/// million requests of hundreds of tokens fit easily. Accumulators over disjoint record sets
+/// can be merged (used to spread the work over cores).
+public struct MetricsAccumulator {
+    public let options: MetricsOptions
+    /// Arrivals at or after this (and, if set, before `windowEndS`) are measured.
+    let windowStartS: Double
+    let windowEndS: Double?
+    var classIndex: [String: Int] = [:]
+    var classNames: [String] = []
+    var groups: [GroupAccumulator] = []
+    var lag = LatencyAccumulator()
+    var lagCount = 0
+    /// Latest instant seen in any record (the run's end when the driver does not say).
+    public private(set) var lastInstantS = 0.0
+    var excluded = 0
+
+    /// - Parameters:
+    ///   - classes: class names in display order (e.g. the workload header's); others are added as seen.
+    ///   - windowEndS: the run's end minus the cool-down, when a cool-down is asked for (it needs
+    ///     the run's end, hence a first pass: see `Metrics.runEnd`).
+    public init(options: MetricsOptions, classes: [String] = [], windowEndS: Double? = nil) {
+        self.options = options
+        windowStartS = options.warmupS
+        self.windowEndS = windowEndS
+        for c in classes { _ = index(of: c) }
+    }
+
+    mutating func index(of name: String) -> Int {
+        if let i = classIndex[name] { return i }
+        let i = classNames.count
+        classIndex[name] = i
+        classNames.append(name)
+        groups.append(GroupAccumulator())
+        return i
+    }
+
+    public mutating func add(_ r: RequestRecord) {
+        let end = Metrics.lastInstant(of: r)
+        if end > lastInstantS { lastInstantS = end }
+        let ci = index(of: r.className)
+        if r.intendedS < windowStartS || (windowEndS.map { r.intendedS > $0 } ?? false) {
+            excluded += 1
+            return
+        }
+        if let sent = r.sentS {
+            lag.record(sent - r.intendedS)
+            lagCount += 1
+        }
+        groups[ci].add(r, mode: options.tbtMode)
+    }
+
+    public mutating func merge(_ other: MetricsAccumulator) {
+        for (i, name) in other.classNames.enumerated() {
+            let ci = index(of: name)
+            groups[ci].merge(other.groups[i])
+        }
+        lag.merge(other.lag)
+        lagCount += other.lagCount
+        lastInstantS = Swift.max(lastInstantS, other.lastInstantS)
+        excluded += other.excluded
+    }
+
+    /// - Parameter runEndS: the run's end (seconds since start) if the driver knows it;
+    ///   otherwise the latest instant in any record.
+    public func finish(runEndS: Double? = nil, run: RunInfo = RunInfo()) throws(BenchError) -> Summary {
+        let end = runEndS ?? lastInstantS
+        let windowEnd = windowEndS ?? (end - options.cooldownS)
+        let window = windowEnd - windowStartS
+        var all = GroupAccumulator()
+        for g in groups { all.merge(g) }
+        guard all.total > 0 else {
+            throw BenchError.data(run.source, "no requests in the measurement window [\(windowStartS), \(windowEnd)] s (\(excluded) excluded by --warmup/--cooldown)")
+        }
+        guard window > 0 else {
+            throw BenchError.data(run.source, "the measurement window [\(windowStartS), \(windowEnd)] s is empty")
+        }
+        var byClass: [(String, GroupSummary)] = []
+        for (i, name) in classNames.enumerated() where groups[i].total > 0 {
+            byClass.append((name, GroupSummary(groups[i], windowS: window)))
+        }
+        var reasons = run.invalidReasons
+        if run.interrupted { reasons.append("interrupted before all requests finished") }
+        return Summary(run: run, options: options, windowStartS: windowStartS, windowS: window, excluded: excluded,
+                       overall: GroupSummary(all, windowS: window), classes: byClass,
+                       dispatchLagMs: lag.stats, valid: reasons.isEmpty, invalidReasons: reasons)
+    }
+}
+
+extension GroupAccumulator {
+    @inline(__always)
+    mutating func add(_ r: RequestRecord, mode: TBTMode) {
+        total += 1
+        let ok = r.isOK
+        if ok { completed += 1 } else { failed += 1 }
+        let times = r.tokenTimesS
+        let first = r.firstTokenS ?? times.first
+        let ttftS = first.map { $0 - r.intendedS }
+        let e2eS = r.doneS.map { $0 - r.intendedS }
+        let tbtSLO = r.slo.tbtMs.map { $0 / 1000 + 5e-7 }
+        var fluid: EtalonDeadlineCounter?
+        if ok, let ttftS, let t = r.slo.ttftMs, let b = r.slo.tbtMs {
+            fluid = EtalonDeadlineCounter(ttftDeadline: t / 1000, tbtDeadline: b / 1000)
+            fluid!.observe(ttftS)
+        }
+        var maxGap = 0.0
+        let n = times.count
+        if n >= 2 {
+            var prev = times[0]
+            for i in 1..<n {
+                let t = times[i]
+                let gap = t - prev
+                prev = t
+                if gap > maxGap { maxGap = gap }
+                if ok {
+                    tbt.record(gap)
+                    if let tbtSLO {
+                        gapsTotal += 1
+                        if gap <= tbtSLO { gapsMet += 1 }
+                    }
+                    fluid?.observe(gap)
+                }
+            }
+        }
+        var stat: Double?
+        if n >= 2 {
+            switch mode {
+            case .max: stat = maxGap
+            case .mean: stat = (times[n - 1] - times[0]) / Double(n - 1)
+            case .p99: stat = SLOVerdict.p99Gap(times)
+            }
+        }
+        let v = SLOVerdict.judge(r, ttftS: ttftS, tbtStatS: stat, e2eS: e2eS)
+        if r.slo.ttftMs != nil { ttftHave += 1; if v.ttftMet { ttftMet += 1 } }
+        if r.slo.tbtMs != nil { tbtHave += 1; if v.tbtMet { tbtMet += 1 } }
+        if r.slo.jctS != nil { jctHave += 1; if v.jctMet { jctMet += 1 } }
+        if let fluid { missRates.append(fluid.missRate) }
+        if ok {
+            inputTokens += r.promptTokens
+            outputTokens += r.outputTokens
+            if let ttftS { ttft.record(ttftS) }
+            if let e2eS { e2e.record(e2eS) }
+            if n >= 2 { tpot.record((times[n - 1] - times[0]) / Double(n - 1)) }
+        }
+        if v.met {
+            met += 1
+            goodOutputTokens += r.outputTokens
+        }
+    }
+}
+
+/// Facts about the run that records alone do not carry.
+public struct RunInfo: Sendable, Equatable {
+    /// "engine:sim", "endpoint:http://…", "fixture", …
+    public var target: String
+    /// Used in error messages (the results directory).
+    public var source: String
+    public var interrupted: Bool
+    public var invalidReasons: [String]
+    public var workload: WorkloadHeader?
+
+    public init(target: String = "unknown", source: String = "results", interrupted: Bool = false,
+                invalidReasons: [String] = [], workload: WorkloadHeader? = nil) {
+        self.target = target
+        self.source = source
+        self.interrupted = interrupted
+        self.invalidReasons = invalidReasons
+        self.workload = workload
+    }
+}
+
+public enum Metrics {
+    /// The latest instant a record mentions: its completion, else its last token, else its send.
+    @inline(__always)
+    public static func lastInstant(of r: RequestRecord) -> Double {
+        r.doneS ?? r.tokenTimesS.last ?? r.sentS ?? r.intendedS
+    }
+
+    /// Computes a summary over records that can be iterated (twice when a cool-down is asked for).
+    public static func summarize<S: Sequence>(_ records: S, classes: [String] = [], options: MetricsOptions = .init(),
+                                              runEndS: Double? = nil, run: RunInfo = RunInfo()) throws(BenchError) -> Summary
+    where S.Element == RequestRecord {
+        var windowEnd: Double?
+        if options.cooldownS > 0 {
+            let end = runEndS ?? records.reduce(0.0) { Swift.max($0, lastInstant(of: $1)) }
+            windowEnd = end - options.cooldownS
+        }
+        var acc = MetricsAccumulator(options: options, classes: classes, windowEndS: windowEnd)
+        for r in records { acc.add(r) }
+        return try acc.finish(runEndS: runEndS, run: run)
+    }
+}

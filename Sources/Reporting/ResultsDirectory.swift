@@ -1,0 +1,273 @@
+import BenchCore
+import Dispatch
+
+/// The files of a results directory. Every run (engine or endpoint) writes the same layout, so
+/// one metrics path, `report`, gates and plots serve both.
+public enum ResultsFiles {
+    public static let summary = "summary.json"
+    public static let requests = "requests.jsonl"
+    public static let iterations = "iterations.jsonl"
+    /// Run facts and a copy of the workload header.
+    public static let run = "run.json"
+}
+
+/// Writes a results directory while a run goes on: records are journaled as they finish, so a
+/// crash or Ctrl-C loses only requests still in flight; `finish` renames the journals into place
+/// and writes `summary.json` atomically.
+public final class ResultsWriter {
+    public let directory: String
+    public let options: MetricsOptions
+    private var run: RunInfo
+    private let requests: LineJournal
+    private var iterations: LineJournal?
+    private var accumulator: MetricsAccumulator
+    private let classes: [String]
+    private var finished = false
+
+    public init(directory: String, run: RunInfo, options: MetricsOptions = .init(), withIterations: Bool = false) throws(BenchError) {
+        try FileIO.makeDirectories(directory)
+        self.directory = directory
+        self.options = options
+        var run = run
+        run.source = directory
+        self.run = run
+        classes = run.workload?.classes.map(\.name) ?? []
+        // A previous run's summary must not survive next to this run's records.
+        for name in [ResultsFiles.summary, ResultsFiles.requests, ResultsFiles.iterations] {
+            _ = unlinkIfPresent(directory + "/" + name)
+        }
+        requests = try LineJournal(path: directory + "/" + ResultsFiles.requests)
+        if withIterations {
+            iterations = try LineJournal(path: directory + "/" + ResultsFiles.iterations)
+        }
+        accumulator = MetricsAccumulator(options: MetricsOptions(tbtMode: options.tbtMode, warmupS: options.warmupS), classes: classes)
+        try writeRunFile(runEndS: nil)
+    }
+
+    public func append(_ record: RequestRecord) throws(BenchError) {
+        try requests.append(line: record.jsonLine)
+        accumulator.add(record)
+    }
+
+    /// One already-encoded JSON object (no newline) for `iterations.jsonl`.
+    public func appendIteration(_ json: [UInt8]) throws(BenchError) {
+        guard let iterations else { return }
+        try iterations.append(line: json + [0x0A])
+    }
+
+    /// Commits the journals and writes `run.json` and `summary.json`.
+    @discardableResult
+    public func finish(runEndS: Double? = nil, interrupted: Bool = false, invalidReasons: [String] = []) throws(BenchError) -> Summary {
+        precondition(!finished, "finish called twice")
+        finished = true
+        run.interrupted = interrupted
+        run.invalidReasons = invalidReasons
+        try requests.commit()
+        try iterations?.commit()
+        try writeRunFile(runEndS: runEndS)
+        let summary: Summary
+        if options.cooldownS > 0 {
+            // The window's end depends on the run's end: a second pass over the records.
+            summary = try ResultsReader(directory: directory).summarize(options: options)
+        } else {
+            summary = try accumulator.finish(runEndS: runEndS, run: run)
+        }
+        try FileIO.writeAtomically(summary.json(), to: directory + "/" + ResultsFiles.summary)
+        return summary
+    }
+
+    private func writeRunFile(runEndS: Double?) throws(BenchError) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema"); w.string("accelbench.run/1")
+        w.key("target"); w.string(run.target)
+        w.key("finished"); w.bool(finished)
+        w.key("interrupted"); w.bool(run.interrupted)
+        w.key("run_end_s"); w.optionalFixed(runEndS, decimals: 6)
+        w.key("invalid_reasons")
+        w.beginArray()
+        for r in run.invalidReasons { w.string(r) }
+        w.endArray()
+        w.key("workload")
+        if let h = run.workload { w.raw(h.jsonBytes) } else { w.null() }
+        w.endObject()
+        w.newline()
+        try FileIO.writeAtomically(w.bytes, to: directory + "/" + ResultsFiles.run)
+    }
+}
+
+@discardableResult
+func unlinkIfPresent(_ path: String) -> Bool {
+    guard FileIO.exists(path) else { return false }
+    return (try? FileIO.removeFile(path)) != nil
+}
+
+/// Reads a results directory back, including one left by a crashed or interrupted run
+/// (`requests.jsonl.partial`, whose torn last line, if any, is dropped).
+public struct ResultsReader {
+    public let directory: String
+    public var run: RunInfo
+    public var runEndS: Double?
+    /// The requests file actually read (the journal if the run never finished).
+    public let requestsPath: String
+    public let recovered: Bool
+
+    public init(directory: String) throws(BenchError) {
+        guard FileIO.isDirectory(directory) else { throw BenchError.io(directory, "not a results directory") }
+        self.directory = directory
+        let final = directory + "/" + ResultsFiles.requests
+        if FileIO.exists(final) {
+            requestsPath = final
+            recovered = false
+        } else if FileIO.exists(final + ".partial") {
+            requestsPath = final + ".partial"
+            recovered = true
+        } else {
+            throw BenchError.data(directory, "empty results: no \(ResultsFiles.requests) in the directory")
+        }
+        run = RunInfo(target: "unknown", source: directory)
+        let runPath = directory + "/" + ResultsFiles.run
+        if FileIO.exists(runPath) {
+            let bytes = try FileIO.readFile(runPath)
+            let value: JSONValue
+            do { value = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) } } catch {
+                throw BenchError.data(runPath, line: 1, "\(error)")
+            }
+            var f = try JSONFields(value, file: runPath, line: 1)
+            run.target = try f.optionalString("target") ?? "unknown"
+            run.interrupted = try f.optionalBool("interrupted") ?? false
+            runEndS = try f.optionalDouble("run_end_s")
+            if case .array(let items)? = f.raw("invalid_reasons") {
+                run.invalidReasons = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            }
+            if let wv = f.raw("workload"), !wv.isNull {
+                run.workload = try WorkloadHeader.read(wv, file: runPath, line: 1)
+            }
+            if try f.optionalBool("finished") == false || recovered { run.interrupted = true }
+            try f.finish(allowingExtra: true)
+        } else if recovered {
+            run.interrupted = true
+        }
+    }
+
+    /// Parses every record (in parallel over chunks of the file) into accumulators, merged in
+    /// file order so the result does not depend on scheduling.
+    public func summarize(options: MetricsOptions) throws(BenchError) -> Summary {
+        let bytes = try FileIO.readFile(requestsPath)
+        let classes = run.workload?.classes.map(\.name) ?? []
+        var windowEnd: Double?
+        if options.cooldownS > 0 {
+            var end = runEndS ?? 0
+            if runEndS == nil {
+                try forEachRecord(bytes) { r in end = max(end, Metrics.lastInstant(of: r)) }
+            }
+            windowEnd = end - options.cooldownS
+        }
+        let chunks = ResultsReader.split(bytes, parts: max(1, min(8, bytes.count / (4 << 20))))
+        let results = ParallelResults<Result<MetricsAccumulator, BenchError>>(count: chunks.count)
+        let end = windowEnd
+        let reader = UncheckedBox(self)
+        let shared = UncheckedBox(bytes)
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
+            var acc = MetricsAccumulator(options: options, classes: classes, windowEndS: end)
+            do throws(BenchError) {
+                try reader.value.forEachRecord(shared.value, range: chunks[i].range, firstLine: chunks[i].firstLine) { r in acc.add(r) }
+                results.set(i, .success(acc))
+            } catch {
+                results.set(i, .failure(error))
+            }
+        }
+        var total = MetricsAccumulator(options: options, classes: classes, windowEndS: windowEnd)
+        for r in results.values {
+            switch r! {
+            case .success(let acc): total.merge(acc)
+            case .failure(let e): throw e
+            }
+        }
+        return try total.finish(runEndS: runEndS, run: run)
+    }
+
+    /// Every record in file order.
+    public func records() throws(BenchError) -> [RequestRecord] {
+        var out: [RequestRecord] = []
+        try forEachRecord(try FileIO.readFile(requestsPath)) { out.append($0) }
+        return out
+    }
+
+    func forEachRecord(_ bytes: [UInt8], range: Range<Int>? = nil, firstLine: Int = 1,
+                       _ body: (RequestRecord) -> Void) throws(BenchError) {
+        let file = requestsPath
+        let recovered = self.recovered
+        let r = range ?? 0..<bytes.count
+        let slice = Array(bytes[r])
+        let endsClean = r.upperBound == bytes.count ? (bytes.last == 0x0A) : true
+        var lastLine = 0
+        var pending: (Int, JSONParseError)?
+        try forEachLine(slice) { (n: Int, line: UnsafeBufferPointer<UInt8>) throws(BenchError) in
+            if let (ln, e) = pending { throw BenchError.data(file, line: ln, "\(e)") }
+            let lineNo = n + firstLine - 1
+            lastLine = lineNo
+            let value: JSONValue
+            do throws(JSONParseError) {
+                value = try JSONParser.parse(line)
+            } catch {
+                // A torn final line of an interrupted run's journal is expected: drop it.
+                pending = (lineNo, error)
+                return
+            }
+            body(try RequestRecord.read(value, file: file, line: lineNo))
+        }
+        if let (ln, e) = pending, !(recovered && ln == lastLine && !endsClean) {
+            throw BenchError.data(file, line: ln, "\(e)")
+        }
+    }
+
+    /// Splits at line boundaries into about `parts` ranges, with each range's first line number.
+    static func split(_ bytes: [UInt8], parts: Int) -> [(range: Range<Int>, firstLine: Int)] {
+        guard parts > 1 else { return [(0..<bytes.count, 1)] }
+        var out: [(Range<Int>, Int)] = []
+        var start = 0
+        var line = 1
+        for p in 1...parts {
+            var end = p == parts ? bytes.count : bytes.count * p / parts
+            while end < bytes.count, end > start, bytes[end - 1] != 0x0A { end += 1 }
+            if end <= start { continue }
+            out.append((start..<end, line))
+            for i in start..<end where bytes[i] == 0x0A { line += 1 }
+            start = end
+        }
+        return out
+    }
+}
+
+/// Read-only values shared with concurrent workers.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}
+
+/// Slots written by concurrent workers, one each.
+final class ParallelResults<T>: @unchecked Sendable {
+    private(set) var values: [T?]
+    private let lock = NSLockLike()
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: T) {
+        lock.locked { values[i] = v }
+    }
+}
+
+/// A tiny mutex over pthread, to keep Reporting free of Foundation.
+final class NSLockLike: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func locked<R>(_ f: () -> R) -> R {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return f()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,293 @@
+import BenchCore
+import Foundation
+import HeapModule
+
+/// The version written into workload headers; bump when generation output changes.
+public let generatorVersion = "accelbench 0.1.0"
+
+/// How much to generate; command-line values override the spec's.
+public struct GenerateOptions: Sendable {
+    public var seed: UInt64?
+    /// Total mean offered rate in requests/s; every arrival process is scaled by
+    /// rate / (sum of the processes' nominal rates).
+    public var rate: Double?
+    public var count: Int?
+    public var durationS: Double?
+
+    public init(seed: UInt64? = nil, rate: Double? = nil, count: Int? = nil, durationS: Double? = nil) {
+        self.seed = seed
+        self.rate = rate
+        self.count = count
+        self.durationS = durationS
+    }
+}
+
+/// Reads trace files once per generation (several classes may sample the same file).
+struct TraceCache {
+    let spec: WorkloadSpec
+    let specFile: String
+    var bytes: [String: [UInt8]] = [:]
+    var traces: [String: Trace] = [:]
+    var columns: [String: [Int]] = [:]
+    /// Files read, in first-use order, for the digest.
+    var order: [String] = []
+
+    init(spec: WorkloadSpec, specFile: String) {
+        self.spec = spec
+        self.specFile = specFile
+    }
+
+    func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (spec.baseDirectory as NSString).appendingPathComponent(path)
+    }
+
+    mutating func load(_ path: String, field: String) throws(BenchError) -> [UInt8] {
+        if let b = bytes[path] { return b }
+        let full = resolve(path)
+        guard let data = FileManager.default.contents(atPath: full) else {
+            let exists = FileManager.default.fileExists(atPath: full)
+            throw BenchError.data(specFile, field: field,
+                                  exists ? "cannot read trace file '\(full)'" : "trace file '\(full)' not found")
+        }
+        let b = [UInt8](data)
+        bytes[path] = b
+        order.append(path)
+        return b
+    }
+
+    mutating func trace(_ t: TraceArrivalSpec, field: String) throws(BenchError) -> Trace {
+        let key = "\(t.path)|\(t.format?.rawValue ?? "")"
+        if let tr = traces[key] { return tr }
+        let b = try load(t.path, field: field)
+        let tr = try TraceReader.parse(b, file: resolve(t.path), format: t.format)
+        traces[key] = tr
+        return tr
+    }
+
+    mutating func column(_ path: String, _ name: String, field: String) throws(BenchError) -> [Int] {
+        let key = "\(path)|\(name)"
+        if let c = columns[key] { return c }
+        let b = try load(path, field: field)
+        let values = try TraceReader.column(b, file: resolve(path), name: name)
+        guard !values.isEmpty else { throw BenchError.data(resolve(path), field: name, "column has no values") }
+        let ints = values.map { Int($0.rounded()) }
+        columns[key] = ints
+        return ints
+    }
+}
+
+/// Turns a spec into a workload: every arrival, length and SLO fixed by (spec, seed, options).
+public struct WorkloadGenerator {
+    public let spec: WorkloadSpec
+    /// File name used in error messages.
+    public let specFile: String
+
+    public init(spec: WorkloadSpec, specFile: String) {
+        self.spec = spec
+        self.specFile = specFile
+    }
+
+    /// One arrival process with the classes that draw from it.
+    struct Process {
+        var stream: ArrivalStream
+        /// (class index, cumulative share upper bound)
+        var classes: [(Int, Double)]
+        var trace: Trace?
+        var prefixGroups: [(group: Int, tokens: Int)?]?
+    }
+
+    struct ClassRuntime {
+        let spec: ClassSpec
+        let prompt: LengthSampler
+        let output: LengthSampler
+        let slo: SLOSampler
+        let joint: Bool
+        let groupOffset: Int
+    }
+
+    public func generate(_ options: GenerateOptions = .init()) throws(BenchError) -> Workload {
+        let seed = options.seed ?? spec.seed
+        var cache = TraceCache(spec: spec, specFile: specFile)
+        var count = options.count
+        var duration = options.durationS
+        if count == nil && duration == nil {
+            count = spec.count
+            duration = spec.durationS
+        }
+
+        // Load the trace-driven processes first: their nominal rate is known only after reading.
+        var processSpecs: [(ArrivalSpec, [Int], String)] = []  // (spec, classes, field path)
+        if let shared = spec.arrival {
+            let members = spec.classes.indices.filter { spec.classes[$0].arrival == nil }
+            processSpecs.append((shared, members, "arrival"))
+        }
+        for (i, c) in spec.classes.enumerated() {
+            if let a = c.arrival { processSpecs.append((a, [i], "classes[\(i)].arrival")) }
+        }
+        var prepared: [(times: [Double], rows: [Int])?] = []
+        var traces: [Trace?] = []
+        var nominal = 0.0
+        var traceDriven = false
+        for (a, _, field) in processSpecs {
+            if case .trace(let t) = a {
+                traceDriven = true
+                let tr = try cache.trace(t, field: field + ".trace")
+                let p = try t.prepare(tr, specFile: specFile)
+                prepared.append(p)
+                traces.append(tr)
+                if p.times.count >= 2, let last = p.times.last, last > p.times[0] {
+                    nominal += Double(p.times.count - 1) / (last - p.times[0])
+                }
+            } else {
+                prepared.append(nil)
+                traces.append(nil)
+                nominal += a.nominalRate ?? 0
+            }
+        }
+        if count == nil && duration == nil && !traceDriven {
+            throw BenchError.usage("give --count or --duration (or 'count' / 'duration_s' in \(specFile))")
+        }
+        var rateFactor = 1.0
+        if let rate = options.rate {
+            guard rate > 0, rate.isFinite else { throw BenchError.usage("--rate must be > 0") }
+            guard nominal > 0 else { throw BenchError.usage("--rate: the spec's arrival processes have no nominal rate to scale") }
+            rateFactor = rate / nominal
+        }
+
+        // Class runtimes: samplers with their empirical tables loaded.
+        var runtimes: [ClassRuntime] = []
+        var groupOffset = 0
+        for (i, c) in spec.classes.enumerated() {
+            var promptTable: [Int]?
+            var outputTable: [Int]?
+            if case .empirical(let path, let col) = c.prompt.kind {
+                promptTable = try cache.column(path, col, field: "classes[\(i)].prompt")
+            }
+            if case .empirical(let path, let col) = c.output.kind {
+                outputTable = try cache.column(path, col, field: "classes[\(i)].output")
+            }
+            var joint = false
+            if case .empirical(let p1, _) = c.prompt.kind, case .empirical(let p2, _) = c.output.kind, p1 == p2,
+               promptTable!.count == outputTable!.count {
+                joint = true
+            }
+            runtimes.append(ClassRuntime(spec: c, prompt: LengthSampler(c.prompt, empirical: promptTable),
+                                         output: LengthSampler(c.output, empirical: outputTable),
+                                         slo: SLOSampler(spec: c.slo), joint: joint, groupOffset: groupOffset))
+            if case .groups(let n, _) = c.prefix.mode { groupOffset += n }
+        }
+
+        var processes: [Process] = []
+        for (pi, (a, members, _)) in processSpecs.enumerated() {
+            var cum = 0.0
+            var table: [(Int, Double)] = []
+            for m in members {
+                cum += spec.classes[m].share ?? 1
+                table.append((m, cum))
+            }
+            table[table.count - 1].1 = .infinity  // guard against rounding in the share sum
+            let impl = ArrivalStream.Impl.make(a, rateFactor: rateFactor, traceTimes: prepared[pi])
+            var groups: [(group: Int, tokens: Int)?]?
+            if let tr = traces[pi], members.contains(where: { spec.classes[$0].prefix.mode == .fromTrace }) {
+                groups = TraceReader.prefixGroups(tr)
+            }
+            processes.append(Process(stream: ArrivalStream(impl, seed: seed, stream: UInt64(pi)), classes: table,
+                                     trace: traces[pi], prefixGroups: groups))
+        }
+
+        // Merge the processes in time order.
+        struct Pending: Comparable {
+            var time: Double
+            var process: Int
+            var local: Int
+            var row: Int?
+            static func < (a: Pending, b: Pending) -> Bool {
+                (a.time, a.process, a.local) < (b.time, b.process, b.local)
+            }
+            static func == (a: Pending, b: Pending) -> Bool { a.time == b.time && a.process == b.process && a.local == b.local }
+        }
+        var heap = Heap<Pending>()
+        var localCounts = [Int](repeating: 0, count: processes.count)
+        for pi in processes.indices {
+            if let (t, row) = processes[pi].stream.next() {
+                heap.insert(Pending(time: t, process: pi, local: 0, row: row))
+                localCounts[pi] = 1
+            }
+        }
+        var requests: [WorkloadRequest] = []
+        if let count { requests.reserveCapacity(count) }
+        while let p = heap.popMin() {
+            if let count, requests.count >= count { break }
+            let time = SLOSampler.round(p.time, decimals: 1e6)
+            if let duration, time >= duration { break }
+            requests.append(makeRequest(id: requests.count, time: time, pending: (p.process, p.local, p.row),
+                                        processes: processes, runtimes: runtimes, seed: seed))
+            if let (t, row) = processes[p.process].stream.next() {
+                heap.insert(Pending(time: t, process: p.process, local: localCounts[p.process], row: row))
+                localCounts[p.process] += 1
+            }
+        }
+        if let count, requests.count < count {
+            throw BenchError.usage("the trace(s) in \(specFile) hold only \(requests.count) arrivals; asked for --count \(count)")
+        }
+        guard !requests.isEmpty else {
+            throw BenchError.usage("the spec produced no requests (duration shorter than the first arrival?)")
+        }
+
+        // Digest of the spec text and every trace file it read.
+        var sha = SHA256()
+        sha.update("accelbench-spec\u{0}")
+        sha.update(spec.text)
+        for path in cache.order {
+            sha.update("\u{0}\(path)\u{0}")
+            sha.update(cache.bytes[path]!)
+        }
+        let classes = spec.classes.map {
+            WorkloadClassInfo(name: $0.name, kind: $0.kind, share: $0.share, sloRule: $0.sloRuleText)
+        }
+        let header = WorkloadHeader(generator: generatorVersion, specName: spec.name, specDigest: "sha256:" + sha.hexDigest(),
+                                    seed: seed, rateRps: nominal > 0 ? nominal * rateFactor : nil, count: requests.count,
+                                    durationS: duration ?? requests.last!.arrivalS, classes: classes)
+        return Workload(header: header, requests: requests)
+    }
+
+    private func makeRequest(id: Int, time: Double, pending: (process: Int, local: Int, row: Int?),
+                             processes: [Process], runtimes: [ClassRuntime], seed: UInt64) -> WorkloadRequest {
+        let proc = processes[pending.process]
+        // Per-arrival attribute generator: depends on (seed, process, index) only, not on the rate.
+        var rng = SeededRNG(seed: seed, stream: 0x1000 &+ UInt64(pending.process), index: UInt64(pending.local))
+        var classIndex = proc.classes[0].0
+        if proc.classes.count > 1 {
+            let u = rng.uniform()
+            for (ci, upper) in proc.classes where u < upper {
+                classIndex = ci
+                break
+            }
+        }
+        let rt = runtimes[classIndex]
+        let traceRow = pending.row.flatMap { proc.trace?.rows[$0] }
+        var row: Int?
+        if rt.joint, case .empirical(let values) = rt.prompt.impl {
+            row = rng.index(below: values.count)
+        }
+        let prompt = rt.prompt.sample(&rng, row: row, traceValue: traceRow?.promptTokens)
+        let output = rt.output.sample(&rng, row: row, traceValue: traceRow?.outputTokens)
+        let slo = rt.slo.sample(prompt: prompt, output: output, &rng)
+        var group: Int?
+        var prefixTokens: Int?
+        switch rt.spec.prefix.mode {
+        case .groups(let n, let tokens):
+            group = rt.groupOffset + rng.index(below: n)
+            prefixTokens = min(tokens, prompt)
+        case .fromTrace:
+            if let r = pending.row, let g = proc.prefixGroups?[r] {
+                group = g.group
+                prefixTokens = min(g.tokens, prompt)
+            }
+        case .none:
+            break
+        }
+        return WorkloadRequest(id: id, arrivalS: time, className: rt.spec.name, promptTokens: prompt, outputTokens: output,
+                               slo: slo, prefixGroup: group, prefixTokens: prefixTokens)
+    }
+}

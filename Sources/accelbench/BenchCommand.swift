@@ -1,0 +1,175 @@
+import ArgumentParser
+import BenchCore
+import Dispatch
+import Reporting
+import Workloads
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reproducible performance measurements of accelbench's own hot paths (release build).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure accelbench's own speed: workload generation and the metrics path.",
+        subcommands: [GenerateBench.self, MetricsBench.self])
+
+    struct GenerateBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "generate",
+            abstract: "Time generating COUNT requests from a spec and writing the file.")
+
+        @Option(name: .long, help: "Spec to generate from.")
+        var spec = "workloads/mixed-slo.yaml"
+
+        @Option(name: .long, help: "Requests to generate.")
+        var count = 1_000_000
+
+        @Option(name: .long, help: "Where to write the workload (default: a temporary file, removed after).")
+        var output: String?
+
+        @Option(name: .long, help: "Repetitions; the best and median wall times are reported.")
+        var repeat_: Int = 3
+
+        func run() throws {
+            try guarded {
+                let out = output ?? "/tmp/accelbench-bench-\(getpid()).jsonl"
+                var times: [Double] = []
+                var bytes = 0
+                for _ in 0..<max(1, repeat_) {
+                    let t0 = monotonicSeconds()
+                    let parsed = try WorkloadSpec.load(path: spec)
+                    let workload = try WorkloadGenerator(spec: parsed, specFile: spec).generate(GenerateOptions(count: count))
+                    let encoded = workload.encoded()
+                    try FileIO.writeAtomically(encoded, to: out)
+                    times.append(monotonicSeconds() - t0)
+                    bytes = encoded.count
+                }
+                if output == nil { try? FileIO.removeFile(out) }
+                report(name: "generate \(count) requests from \(spec)", times: times,
+                       extra: "file \(bytes / 1_000_000) MB")
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case spec, count, output
+            case repeat_ = "repeat"
+        }
+    }
+
+    struct MetricsBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "metrics",
+            abstract: "Time the metrics path over synthetic run records (REQUESTS × TOKENS token times).",
+            discussion: """
+            Records are synthesised from a seeded generator inside the timed region (so the figure includes making
+            them) and streamed through the same accumulator 'report' uses, split over --threads workers and merged.
+            With --via-file DIR the records are first written as a results directory and the timed region is
+            'report' reading and summarising it.
+            """)
+
+        @Option(name: .long, help: "Requests.")
+        var requests = 1_000_000
+
+        @Option(name: .long, help: "Output tokens per request.")
+        var tokens = 200
+
+        @Option(name: .long, help: "Worker threads.")
+        var threads = 2
+
+        @Option(name: .long, help: "Write a results directory here first and time reading it back.")
+        var viaFile: String?
+
+        func run() throws {
+            try guarded {
+                let options = MetricsOptions()
+                if let dir = viaFile {
+                    let writer = try ResultsWriter(directory: dir, run: RunInfo(target: "bench:synthetic"))
+                    for i in 0..<requests { try writer.append(synthesize(i)) }
+                    try writer.finish()
+                    let t0 = monotonicSeconds()
+                    let summary = try ResultsReader(directory: dir).summarize(options: options)
+                    let dt = monotonicSeconds() - t0
+                    report(name: "report over \(requests) × \(tokens) tokens from \(dir)", times: [dt],
+                           extra: "attainment \(summary.overall.attainment.overall)")
+                    return
+                }
+                let t0 = monotonicSeconds()
+                let parts = max(1, threads)
+                let results = Slots<MetricsAccumulator>(count: parts)
+                let n = requests
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    var acc = MetricsAccumulator(options: options, classes: ["chat", "batch"])
+                    var i = p * n / parts
+                    let end = (p + 1) * n / parts
+                    while i < end {
+                        acc.add(synthesize(i))
+                        i += 1
+                    }
+                    results.set(p, acc)
+                }
+                var total = MetricsAccumulator(options: options, classes: ["chat", "batch"])
+                for acc in results.values { total.merge(acc!) }
+                let summary = try total.finish()
+                let dt = monotonicSeconds() - t0
+                report(name: "metrics over \(requests) requests × \(tokens) tokens, \(parts) threads", times: [dt],
+                       extra: "tbt samples \(summary.overall.tbt?.count ?? 0), attainment \(String(format: "%.4f", summary.overall.attainment.overall))")
+            }
+        }
+
+        /// A deterministic record: Poisson-like arrivals at 100 req/s, a TTFT of 50–550 ms,
+        /// and token gaps of 20–60 ms with an occasional 300 ms stall.
+        func synthesize(_ i: Int) -> RequestRecord {
+            var rng = SeededRNG(seed: 7, stream: 1, index: UInt64(i))
+            let intended = Double(i) / 100
+            let first = intended + 0.05 + 0.5 * rng.uniform()
+            var times = [Double](repeating: 0, count: tokens)
+            var t = first
+            for k in 0..<tokens {
+                if k > 0 { t += rng.uniform() < 0.01 ? 0.3 : 0.02 + 0.04 * rng.uniform() }
+                times[k] = t
+            }
+            let batch = i % 5 == 0
+            let slo = batch ? SLO(jctS: 30) : SLO(ttftMs: 400, tbtMs: 100)
+            let failed = i % 97 == 0
+            return RequestRecord(id: i, className: batch ? "batch" : "chat", intendedS: intended, sentS: intended,
+                                 firstTokenS: failed ? nil : first, tokenTimesS: failed ? [] : times, doneS: failed ? nil : t,
+                                 status: failed ? "http_500" : "ok", promptTokens: 1000, outputTokens: failed ? 0 : tokens,
+                                 tokenCountSource: .synthetic, slo: slo, metSLO: false)
+        }
+    }
+}
+
+final class Slots<T>: @unchecked Sendable {
+    private(set) var values: [T?]
+    private var m = pthread_mutex_t()
+    init(count: Int) {
+        values = Array(repeating: nil, count: count)
+        pthread_mutex_init(&m, nil)
+    }
+    func set(_ i: Int, _ v: T) {
+        pthread_mutex_lock(&m)
+        values[i] = v
+        pthread_mutex_unlock(&m)
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Peak resident memory of this process in MB (getrusage reports kB on Linux).
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func report(name: String, times: [Double], extra: String) {
+    let sorted = times.sorted()
+    let median = sorted[sorted.count / 2]
+    print(String(format: "%@: best %.3f s, median %.3f s over %d run(s); peak RSS %.0f MB; %@",
+                 name, sorted[0], median, sorted.count, peakRSSMegabytes(), extra))
+}
