@@ -65,8 +65,10 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Ends a JSONL record: the next top-level value starts a new document (no comma).
     public mutating func newline() {
         bytes.append(UInt8(ascii: "\n"))
+        if needsComma.count == 1 { needsComma[0] = false }
     }
 
     // MARK: values

@@ -106,6 +106,20 @@ public struct RequestRecord: Sendable, Equatable {
                              outputTokens: output, tokenCountSource: src, slo: slo, metSLO: met)
     }
 
+    /// The record as it reads back from `requests.jsonl` (times at microsecond precision), so
+    /// metrics computed during a run equal those recomputed from the file.
+    public func quantized() -> RequestRecord {
+        func q(_ x: Double, _ scale: Double) -> Double { x.isFinite ? (x * scale).rounded() / scale : x }
+        var r = self
+        r.intendedS = q(intendedS, 1e6)
+        r.sentS = sentS.map { q($0, 1e6) }
+        r.firstTokenS = firstTokenS.map { q($0, 1e6) }
+        r.doneS = doneS.map { q($0, 1e6) }
+        r.tokenTimesS = tokenTimesS.map { q($0, 1e6) }
+        r.slo = SLO(ttftMs: slo.ttftMs.map { q($0, 1e3) }, tbtMs: slo.tbtMs.map { q($0, 1e3) }, jctS: slo.jctS.map { q($0, 1e6) })
+        return r
+    }
+
     public var jsonLine: [UInt8] {
         var w = JSONWriter(reservingCapacity: 256 + 10 * tokenTimesS.count)
         write(to: &w)

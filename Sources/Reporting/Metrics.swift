@@ -29,12 +29,13 @@ public struct LatencyStats: Sendable, Equatable {
     public var max: Double
 }
 
-/// Accumulates one latency quantity (seconds in, µs in the histogram).
+/// Accumulates one latency quantity (seconds in; whole microseconds inside). Sums are kept in
+/// integer microseconds so merging partial accumulators in any order gives the same bytes.
 struct LatencyAccumulator {
     var hist: Histogram<UInt64>
-    var sum = 0.0
+    var sumMicros: UInt64 = 0
     var count = 0
-    var maxS = 0.0
+    var maxMicros: UInt64 = 0
 
     init() {
         // 60 s tracked at first; grows on demand (long batch jobs).
@@ -44,26 +45,26 @@ struct LatencyAccumulator {
 
     @inline(__always)
     mutating func record(_ seconds: Double) {
-        let s = Swift.max(0, seconds)
-        sum += s
+        let us = seconds > 0 ? UInt64((seconds * 1e6).rounded()) : 0
+        sumMicros &+= us
         count += 1
-        if s > maxS { maxS = s }
-        _ = hist.record(UInt64((s * 1e6).rounded()))
+        if us > maxMicros { maxMicros = us }
+        _ = hist.record(us)
     }
 
     mutating func merge(_ o: LatencyAccumulator) {
         guard o.count > 0 else { return }
-        sum += o.sum
+        sumMicros &+= o.sumMicros
         count += o.count
-        maxS = Swift.max(maxS, o.maxS)
+        maxMicros = Swift.max(maxMicros, o.maxMicros)
         hist.add(o.hist)
     }
 
     var stats: LatencyStats? {
         guard count > 0 else { return nil }
         func p(_ q: Double) -> Double { Double(hist.valueAtPercentile(q)) / 1000 }
-        return LatencyStats(count: count, mean: sum / Double(count) * 1000, p50: p(50), p90: p(90), p95: p(95), p99: p(99),
-                            p999: p(99.9), max: maxS * 1000)
+        return LatencyStats(count: count, mean: Double(sumMicros) / Double(count) / 1000, p50: p(50), p90: p(90), p95: p(95),
+                            p99: p(99), p999: p(99.9), max: Double(maxMicros) / 1000)
     }
 }
 

@@ -46,7 +46,7 @@ public final class ResultsWriter {
 
     public func append(_ record: RequestRecord) throws(BenchError) {
         try requests.append(line: record.jsonLine)
-        accumulator.add(record)
+        accumulator.add(record.quantized())
     }
 
     /// One already-encoded JSON object (no newline) for `iterations.jsonl`.
@@ -150,57 +150,106 @@ public struct ResultsReader {
         }
     }
 
-    /// Parses every record (in parallel over chunks of the file) into accumulators, merged in
-    /// file order so the result does not depend on scheduling.
-    public func summarize(options: MetricsOptions) throws(BenchError) -> Summary {
-        let bytes = try FileIO.readFile(requestsPath)
+    /// Streams the records file in blocks (memory stays bounded whatever the file's size), parses
+    /// each block's lines on all cores, and merges the partial accumulators in file order.
+    public func summarize(options: MetricsOptions, blockBytes: Int = 32 << 20) throws(BenchError) -> Summary {
         let classes = run.workload?.classes.map(\.name) ?? []
         var windowEnd: Double?
         if options.cooldownS > 0 {
             var end = runEndS ?? 0
             if runEndS == nil {
-                try forEachRecord(bytes) { r in end = max(end, Metrics.lastInstant(of: r)) }
+                try forEachRecord(blockBytes: blockBytes) { r in end = max(end, Metrics.lastInstant(of: r)) }
             }
             windowEnd = end - options.cooldownS
         }
-        let chunks = ResultsReader.split(bytes, parts: max(1, min(8, bytes.count / (4 << 20))))
-        let results = ParallelResults<Result<MetricsAccumulator, BenchError>>(count: chunks.count)
         let end = windowEnd
+        let workers = ResultsReader.workerCount
+        var total = MetricsAccumulator(options: options, classes: classes, windowEndS: end)
         let reader = UncheckedBox(self)
-        let shared = UncheckedBox(bytes)
-        DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
-            var acc = MetricsAccumulator(options: options, classes: classes, windowEndS: end)
-            do throws(BenchError) {
-                try reader.value.forEachRecord(shared.value, range: chunks[i].range, firstLine: chunks[i].firstLine) { r in acc.add(r) }
-                results.set(i, .success(acc))
-            } catch {
-                results.set(i, .failure(error))
+        try forEachBlock(blockBytes: blockBytes) { (block: [UInt8], firstLine: Int, isLast: Bool) throws(BenchError) in
+            let parts = ResultsReader.split(block, parts: block.count < (1 << 20) ? 1 : workers)
+            let results = ParallelResults<Result<MetricsAccumulator, BenchError>>(count: parts.count)
+            let shared = UncheckedBox(block)
+            DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+                var acc = MetricsAccumulator(options: options, classes: classes, windowEndS: end)
+                do throws(BenchError) {
+                    try reader.value.parseLines(shared.value, range: parts[i].range, firstLine: firstLine + parts[i].firstLine - 1,
+                                                finalBlock: isLast && i == parts.count - 1) { r in acc.add(r) }
+                    results.set(i, .success(acc))
+                } catch {
+                    results.set(i, .failure(error))
+                }
             }
-        }
-        var total = MetricsAccumulator(options: options, classes: classes, windowEndS: windowEnd)
-        for r in results.values {
-            switch r! {
-            case .success(let acc): total.merge(acc)
-            case .failure(let e): throw e
+            for r in results.values {
+                switch r! {
+                case .success(let acc): total.merge(acc)
+                case .failure(let e): throw e
+                }
             }
         }
         return try total.finish(runEndS: runEndS, run: run)
     }
 
+    static var workerCount: Int {
+        let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return max(1, min(n, 8))
+    }
+
     /// Every record in file order.
     public func records() throws(BenchError) -> [RequestRecord] {
         var out: [RequestRecord] = []
-        try forEachRecord(try FileIO.readFile(requestsPath)) { out.append($0) }
+        try forEachRecord { out.append($0) }
         return out
     }
 
-    func forEachRecord(_ bytes: [UInt8], range: Range<Int>? = nil, firstLine: Int = 1,
-                       _ body: (RequestRecord) -> Void) throws(BenchError) {
+    /// Every record in file order, streamed.
+    public func forEachRecord(blockBytes: Int = 32 << 20, _ body: (RequestRecord) -> Void) throws(BenchError) {
+        try forEachBlock(blockBytes: blockBytes) { (block: [UInt8], firstLine: Int, isLast: Bool) throws(BenchError) in
+            try parseLines(block, range: 0..<block.count, firstLine: firstLine, finalBlock: isLast, body)
+        }
+    }
+
+    /// Reads the requests file in blocks that end at a newline (the last block may not: a torn
+    /// final line of an interrupted run). `body` gets each block and its first line number.
+    func forEachBlock(blockBytes: Int, _ body: ([UInt8], Int, Bool) throws(BenchError) -> Void) throws(BenchError) {
+        let fd = open(requestsPath, O_RDONLY)
+        guard fd >= 0 else { throw BenchError.io(requestsPath, "cannot open: \(FileIO.errnoText())") }
+        defer { close(fd) }
+        var carry: [UInt8] = []
+        var line = 1
+        var buffer = [UInt8](repeating: 0, count: max(blockBytes, 4096))
+        var eof = false
+        while !eof {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BenchError.io(requestsPath, "read failed: \(FileIO.errnoText())")
+            }
+            eof = n == 0
+            var block = carry
+            block.append(contentsOf: buffer[0..<n])
+            if !eof {
+                guard let lastNL = block.lastIndex(of: 0x0A) else {
+                    carry = block  // a line longer than the block: keep reading
+                    continue
+                }
+                carry = Array(block[(lastNL + 1)...])
+                block.removeSubrange((lastNL + 1)...)
+            } else {
+                carry = []
+            }
+            if block.isEmpty { continue }
+            try body(block, line, eof)
+            for b in block where b == 0x0A { line += 1 }
+        }
+    }
+
+    func parseLines(_ bytes: [UInt8], range: Range<Int>, firstLine: Int, finalBlock: Bool,
+                    _ body: (RequestRecord) -> Void) throws(BenchError) {
         let file = requestsPath
         let recovered = self.recovered
-        let r = range ?? 0..<bytes.count
-        let slice = Array(bytes[r])
-        let endsClean = r.upperBound == bytes.count ? (bytes.last == 0x0A) : true
+        let slice = Array(bytes[range])
+        let endsClean = slice.last == 0x0A
         var lastLine = 0
         var pending: (Int, JSONParseError)?
         try forEachLine(slice) { (n: Int, line: UnsafeBufferPointer<UInt8>) throws(BenchError) in
@@ -217,7 +266,7 @@ public struct ResultsReader {
             }
             body(try RequestRecord.read(value, file: file, line: lineNo))
         }
-        if let (ln, e) = pending, !(recovered && ln == lastLine && !endsClean) {
+        if let (ln, e) = pending, !(recovered && finalBlock && ln == lastLine && !endsClean) {
             throw BenchError.data(file, line: ln, "\(e)")
         }
     }

@@ -53,8 +53,10 @@ public struct GroupSummary: Sendable, Equatable {
             fluidityMeanIndex = nil
             fluidityP99MissRate = nil
         } else {
-            fluidityMeanIndex = g.missRates.reduce(0) { $0 + (1 - $1) } / Double(g.missRates.count)
+            // Summed in sorted order so the result does not depend on how records were split
+            // among workers.
             let sorted = g.missRates.sorted()
+            fluidityMeanIndex = sorted.reduce(0) { $0 + (1 - $1) } / Double(sorted.count)
             let rank = Int((0.99 * Double(sorted.count)).rounded(.up))
             fluidityP99MissRate = sorted[max(rank, 1) - 1]
         }

@@ -28,15 +28,15 @@ struct Bench: ParsableCommand {
         @Option(name: .long, help: "Where to write the workload (default: a temporary file, removed after).")
         var output: String?
 
-        @Option(name: .long, help: "Repetitions; the best and median wall times are reported.")
-        var repeat_: Int = 3
+        @Option(name: .customLong("repeat"), help: "Repetitions; the best and median wall times are reported.")
+        var repetitions: Int = 3
 
         func run() throws {
             try guarded {
                 let out = output ?? "/tmp/accelbench-bench-\(getpid()).jsonl"
                 var times: [Double] = []
                 var bytes = 0
-                for _ in 0..<max(1, repeat_) {
+                for _ in 0..<max(1, repetitions) {
                     let t0 = monotonicSeconds()
                     let parsed = try WorkloadSpec.load(path: spec)
                     let workload = try WorkloadGenerator(spec: parsed, specFile: spec).generate(GenerateOptions(count: count))
@@ -49,11 +49,6 @@ struct Bench: ParsableCommand {
                 report(name: "generate \(count) requests from \(spec)", times: times,
                        extra: "file \(bytes / 1_000_000) MB")
             }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case spec, count, output
-            case repeat_ = "repeat"
         }
     }
 

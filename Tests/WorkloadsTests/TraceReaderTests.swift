@@ -3,8 +3,8 @@ import Foundation
 import Testing
 @testable import Workloads
 
-// Inline fixtures cover every format and every rejection; the real traces in /work/shared/traces
-// are read only when present, so the suite passes on machines without them.
+// Inline fixtures cover every format and every rejection; the real traces are the copies the
+// project ships in workloads/traces/ (found relative to this file), and a missing one fails.
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
@@ -417,27 +417,14 @@ func malformedInputIsRejected(_ c: BadCase) throws {
     #expect(empty.description.contains("no data rows"))
 }
 
-// MARK: - Speed
+// MARK: - Real traces (the repository's shipped copies)
 
-@Test func twentyThousandRowCSVParsesQuickly() throws {
-    var text = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
-    for i in 0..<20_000 {
-        let seconds = i / 10, tenths = i % 10
-        text += "2023-11-16 18:\(String(format: "%02d:%02d", seconds / 60 % 60, seconds % 60)).\(tenths)000000,\(100 + i % 900),\(1 + i % 50)\n"
-    }
-    let data = bytes(text)
-    let clock = ContinuousClock()
-    var trace: Trace?
-    let elapsed = try clock.measure { trace = try TraceReader.parse(data, file: "big.csv", format: nil) }
-    #expect(trace?.rows.count == 20_000)
-    #expect(abs((trace?.rows.last?.timestampS ?? 0) - 1999.9) < 1e-9)
-    // Generous for unoptimised test builds; release builds take a few milliseconds.
-    #expect(elapsed < .seconds(1), "parsing 20k rows took \(elapsed)")
-}
-
-// MARK: - Real traces (read only when present)
-
-private let tracesDir = "/work/shared/traces"
+/// `<repo>/workloads/traces`, located from this source file (Tests/WorkloadsTests/…).
+private let tracesDir: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.appendingPathComponent("workloads/traces").path
+}()
 
 struct RealTrace: Sendable, CustomTestStringConvertible {
     var name: String
@@ -446,7 +433,7 @@ struct RealTrace: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-@Test(.enabled(if: FileManager.default.fileExists(atPath: tracesDir)), arguments: [
+@Test(arguments: [
     RealTrace(name: "AzureLLMInferenceTrace_code.csv", format: .azure, rows: 8_819),
     RealTrace(name: "AzureLLMInferenceTrace_conv.csv", format: .azure, rows: 19_366),
     RealTrace(name: "mooncake_fast25_synthetic_trace.jsonl", format: .mooncake, rows: 3_993),
@@ -456,7 +443,7 @@ struct RealTrace: Sendable, CustomTestStringConvertible {
 ])
 func realTraceMatchesItsREADME(_ real: RealTrace) throws {
     let path = "\(tracesDir)/\(real.name)"
-    guard let data = FileManager.default.contents(atPath: path) else { return }  // this copy lacks the file
+    let data = try #require(FileManager.default.contents(atPath: path), "missing shipped trace \(path)")
     let raw = [UInt8](data)
     #expect(try TraceReader.detectFormat(raw, file: real.name) == real.format)
     let trace = try TraceReader.parse(raw, file: real.name, format: nil)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# accelbench set-up and entry point.
+#   ./run.sh          install what is missing, build release, run the default job
+#   ./run.sh test     install what is missing, build, run the test suite and checks
+# Idempotent: a second run installs nothing and prints only the job's output.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the project needs (later issues add to this list).
+APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox)
+
+log() { echo "run.sh: $*" >&2; }
+
+install_apt() {
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo"
+        else
+            log "cannot install ${missing[*]}: not root and no password-less sudo."
+            log "install them yourself (apt-get install ${missing[*]}) and run ./run.sh again."
+            exit 1
+        fi
+    fi
+    log "installing ${missing[*]} (apt-get)"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+check_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        log "the Swift toolchain (6.1 or newer) is not on PATH; see https://www.swift.org/install/"
+        exit 1
+    fi
+}
+
+build_release() {
+    swift build -c release --product accelbench -q 2>&1 | grep -v '^\[' || true
+    [ -x .build/release/accelbench ] || { log "release build failed"; swift build -c release --product accelbench; exit 1; }
+}
+
+default_job() {
+    build_release
+    mkdir -p results
+    .build/release/accelbench generate workloads/mixed-slo.yaml -o results/mixed-slo.jsonl
+    .build/release/accelbench workload stats results/mixed-slo.jsonl
+}
+
+test_job() {
+    swift build --build-tests -q 2>&1 | grep -v '^\[' || true
+    swift test --skip-build
+    # Every shipped spec must generate, twice to the same bytes.
+    swift build --product accelbench -q 2>&1 | grep -v '^\[' || true
+    local tmp
+    tmp=$(mktemp -d)
+    for spec in workloads/*.yaml; do
+        .build/debug/accelbench generate "$spec" -o "$tmp/a.jsonl" >/dev/null
+        .build/debug/accelbench generate "$spec" -o "$tmp/b.jsonl" >/dev/null
+        cmp -s "$tmp/a.jsonl" "$tmp/b.jsonl" || { log "$spec: generation is not deterministic"; exit 1; }
+    done
+    rm -rf "$tmp"
+    echo "checks: every shipped workload spec generates deterministically"
+}
+
+check_swift
+install_apt
+case "${1:-}" in
+    "") default_job ;;
+    test) test_job ;;
+    *) log "usage: ./run.sh [test]"; exit 64 ;;
+esac
