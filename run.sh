@@ -30,8 +30,16 @@ install_apt() {
         fi
     fi
     log "installing ${missing[*]} (apt-get)"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    local aptlog
+    aptlog=$(mktemp)
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}"; } >"$aptlog" 2>&1; then
+        cat "$aptlog" >&2
+        rm -f "$aptlog"
+        log "apt-get failed installing ${missing[*]}"
+        exit 1
+    fi
+    rm -f "$aptlog"
 }
 
 check_swift() {

@@ -269,8 +269,10 @@ public func forEachLine<E: Error>(_ bytes: [UInt8], _ body: (Int, UnsafeBufferPo
         let n = buf.count
         while start < n {
             lineNo += 1
-            var end = start
-            while end < n, buf[end] != 0x0A { end += 1 }
+            var end = n
+            if let nl = memchr(buf.baseAddress! + start, 0x0A, n - start) {
+                end = buf.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            }
             var stop = end
             if stop > start, buf[stop - 1] == 0x0D { stop -= 1 }
             var blank = true
@@ -282,3 +284,22 @@ public func forEachLine<E: Error>(_ bytes: [UInt8], _ body: (Int, UnsafeBufferPo
         }
     }
 }
+
+/// Number of newline bytes in `bytes[range]` (memchr-based: this runs over whole result files).
+public func countNewlines(_ bytes: [UInt8], _ range: Range<Int>) -> Int {
+    bytes.withUnsafeBufferPointer { buf in
+        guard let base = buf.baseAddress, !range.isEmpty else { return 0 }
+        var count = 0
+        var p = base + range.lowerBound
+        let end = base + range.upperBound
+        while p < end, let nl = memchr(p, 0x0A, end - p) {
+            count += 1
+            p = UnsafePointer(nl.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+        return count
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

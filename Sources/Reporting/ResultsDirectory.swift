@@ -240,7 +240,7 @@ public struct ResultsReader {
             }
             if block.isEmpty { continue }
             try body(block, line, eof)
-            for b in block where b == 0x0A { line += 1 }
+            line += countNewlines(block, 0..<block.count)
         }
     }
 
@@ -256,6 +256,10 @@ public struct ResultsReader {
             if let (ln, e) = pending { throw BenchError.data(file, line: ln, "\(e)") }
             let lineNo = n + firstLine - 1
             lastLine = lineNo
+            if let record = RequestRecord.decodeFast(line) {
+                body(record)
+                return
+            }
             let value: JSONValue
             do throws(JSONParseError) {
                 value = try JSONParser.parse(line)
@@ -282,7 +286,7 @@ public struct ResultsReader {
             while end < bytes.count, end > start, bytes[end - 1] != 0x0A { end += 1 }
             if end <= start { continue }
             out.append((start..<end, line))
-            for i in start..<end where bytes[i] == 0x0A { line += 1 }
+            line += countNewlines(bytes, start..<end)
             start = end
         }
         return out

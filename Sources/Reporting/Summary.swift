@@ -106,14 +106,7 @@ public struct Summary: Sendable, Equatable {
         w.key("warmup_s"); w.double(options.warmupS)
         w.key("cooldown_s"); w.double(options.cooldownS)
         w.endObject()
-        w.key("requests")
-        w.beginObject()
-        w.key("total"); w.int(overall.total)
-        w.key("completed"); w.int(overall.completed)
-        w.key("failed"); w.int(overall.failed)
-        w.key("met_slo"); w.int(overall.met)
-        w.key("excluded_by_window"); w.int(excluded)
-        w.endObject()
+        writeCounts(overall, excluded: excluded, to: &w)
         w.key("window_start_s"); w.fixed(windowStartS, decimals: 6)
         w.key("window_s"); w.fixed(windowS, decimals: 6)
         writeRates(overall, to: &w)
@@ -147,13 +140,7 @@ public struct Summary: Sendable, Equatable {
         for (name, g) in classes {
             w.key(name)
             w.beginObject()
-            w.key("requests")
-            w.beginObject()
-            w.key("total"); w.int(g.total)
-            w.key("completed"); w.int(g.completed)
-            w.key("failed"); w.int(g.failed)
-            w.key("met_slo"); w.int(g.met)
-            w.endObject()
+            writeCounts(g, excluded: nil, to: &w)
             writeRates(g, to: &w)
             w.key("slo_attainment")
             w.beginObject()
@@ -172,6 +159,17 @@ public struct Summary: Sendable, Equatable {
         w.endObject()
         w.newline()
         return w.bytes
+    }
+
+    func writeCounts(_ g: GroupSummary, excluded: Int?, to w: inout JSONWriter) {
+        w.key("requests")
+        w.beginObject()
+        w.key("total"); w.int(g.total)
+        w.key("completed"); w.int(g.completed)
+        w.key("failed"); w.int(g.failed)
+        w.key("met_slo"); w.int(g.met)
+        if let excluded { w.key("excluded_by_window"); w.int(excluded) }
+        w.endObject()
     }
 
     func writeRates(_ g: GroupSummary, to w: inout JSONWriter) {

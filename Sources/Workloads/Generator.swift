@@ -41,12 +41,12 @@ struct TraceCache {
         path.hasPrefix("/") ? path : (spec.baseDirectory as NSString).appendingPathComponent(path)
     }
 
-    mutating func load(_ path: String, field: String) throws(BenchError) -> [UInt8] {
+    mutating func load(_ path: String, field: String, line: Int? = nil) throws(BenchError) -> [UInt8] {
         if let b = bytes[path] { return b }
         let full = resolve(path)
         guard let data = FileManager.default.contents(atPath: full) else {
             let exists = FileManager.default.fileExists(atPath: full)
-            throw BenchError.data(specFile, field: field,
+            throw BenchError.data(specFile, line: line, field: field,
                                   exists ? "cannot read trace file '\(full)'" : "trace file '\(full)' not found")
         }
         let b = [UInt8](data)
@@ -58,16 +58,16 @@ struct TraceCache {
     mutating func trace(_ t: TraceArrivalSpec, field: String) throws(BenchError) -> Trace {
         let key = "\(t.path)|\(t.format?.rawValue ?? "")"
         if let tr = traces[key] { return tr }
-        let b = try load(t.path, field: field)
+        let b = try load(t.path, field: field, line: t.line)
         let tr = try TraceReader.parse(b, file: resolve(t.path), format: t.format)
         traces[key] = tr
         return tr
     }
 
-    mutating func column(_ path: String, _ name: String, field: String) throws(BenchError) -> [Int] {
+    mutating func column(_ path: String, _ name: String, field: String, line: Int? = nil) throws(BenchError) -> [Int] {
         let key = "\(path)|\(name)"
         if let c = columns[key] { return c }
-        let b = try load(path, field: field)
+        let b = try load(path, field: field, line: line)
         let values = try TraceReader.column(b, file: resolve(path), name: name)
         guard !values.isEmpty else { throw BenchError.data(resolve(path), field: name, "column has no values") }
         let ints = values.map { Int($0.rounded()) }
@@ -161,10 +161,10 @@ public struct WorkloadGenerator {
             var promptTable: [Int]?
             var outputTable: [Int]?
             if case .empirical(let path, let col) = c.prompt.kind {
-                promptTable = try cache.column(path, col, field: "classes[\(i)].prompt")
+                promptTable = try cache.column(path, col, field: "classes[\(i)].prompt", line: c.prompt.line)
             }
             if case .empirical(let path, let col) = c.output.kind {
-                outputTable = try cache.column(path, col, field: "classes[\(i)].output")
+                outputTable = try cache.column(path, col, field: "classes[\(i)].output", line: c.output.line)
             }
             var joint = false
             if case .empirical(let p1, _) = c.prompt.kind, case .empirical(let p2, _) = c.output.kind, p1 == p2,
@@ -228,7 +228,7 @@ public struct WorkloadGenerator {
             }
         }
         if let count, requests.count < count {
-            throw BenchError.usage("the trace(s) in \(specFile) hold only \(requests.count) arrivals; asked for --count \(count)")
+            throw BenchError.usage("the trace(s) in \(specFile) hold only \(requests.count) arrivals; asked for \(count) requests (--count or the spec's count)")
         }
         guard !requests.isEmpty else {
             throw BenchError.usage("the spec produced no requests (duration shorter than the first arrival?)")

@@ -22,6 +22,8 @@ public struct LengthSpec: Sendable, Equatable {
     public var kind: Kind
     public var scale: Double = 1
     public var clip: (lo: Int, hi: Int)? = nil
+    /// Spec line of an empirical distribution's trace path, for errors found when reading it.
+    public var line: Int? = nil
 
     public static func == (a: LengthSpec, b: LengthSpec) -> Bool {
         a.kind == b.kind && a.scale == b.scale && a.clip?.lo == b.clip?.lo && a.clip?.hi == b.clip?.hi
@@ -104,6 +106,8 @@ public struct TraceArrivalSpec: Sendable, Equatable {
     public var rate: Double? = nil
     /// Compress idle gaps longer than this many seconds to this length (nil: keep as is).
     public var maxGapS: Double? = nil
+    /// Spec line of the trace path, for errors found when reading the file.
+    public var line: Int? = nil
 
     public static func == (a: TraceArrivalSpec, b: TraceArrivalSpec) -> Bool {
         a.path == b.path && a.format == b.format && a.timeScale == b.timeScale && a.windowS?.0 == b.windowS?.0

@@ -32,15 +32,17 @@ extension WorkloadSpec {
             guard count! > 0 else { throw c.error("count must be > 0") }
         }
         var duration: Double?
-        if let d = f.optional("duration_s") {
+        let durationNode = f.optional("duration_s")
+        if let d = durationNode {
             duration = try d.double()
             guard duration! > 0 else { throw d.error("duration_s must be > 0") }
         }
-        if count != nil, duration != nil {
-            throw root.error("give either 'count' or 'duration_s', not both")
+        if count != nil, duration != nil, let durationNode {
+            throw durationNode.error("give either 'count' or 'duration_s', not both")
         }
         let arrival = try f.optional("arrival").map { n throws(BenchError) in try parseArrival(n) }
-        let classNodes = try f.required("classes").list()
+        let classesNode = try f.required("classes")
+        let classNodes = try classesNode.list()
         guard !classNodes.isEmpty else { throw root.error("'classes' is empty") }
         var classes: [ClassSpec] = []
         for n in classNodes {
@@ -58,7 +60,7 @@ extension WorkloadSpec {
             let total = sharing.reduce(0.0) { $0 + ($1.share ?? 0) }
             if abs(total - 1) > 1e-6 {
                 let parts = sharing.map { "\($0.name)=\($0.share ?? 0)" }.joined(separator: " + ")
-                throw root.error("shares of the classes on the shared arrival process must sum to 1 (\(parts) = \(total))")
+                throw classesNode.error("shares of the classes on the shared arrival process must sum to 1 (\(parts) = \(total))")
             }
         } else if arrival != nil {
             throw root.error("top-level 'arrival' is unused: every class has its own arrival process")
@@ -113,6 +115,7 @@ extension WorkloadSpec {
         case "trace":
             let pathNode = try f.required("trace")
             var t = TraceArrivalSpec(path: try pathNode.string())
+            t.line = pathNode.line
             if let fmt = f.optional("format") {
                 let s = try fmt.string()
                 guard let tf = TraceFormat(rawValue: s) else {
@@ -194,6 +197,7 @@ extension WorkloadSpec {
         var f = try node.fields()
         let dist = try f.required("dist").string()
         let kind: LengthSpec.Kind
+        var traceLine: Int?
         switch dist {
         case "fixed":
             let n = try f.required("value")
@@ -232,13 +236,16 @@ extension WorkloadSpec {
             guard hi - lo < 10_000_000 else { throw hiNode.error("zipf range is limited to 10,000,000 values") }
             kind = .zipf(s: s, min: lo, max: hi)
         case "empirical":
-            kind = .empirical(trace: try f.required("trace").string(), column: try f.required("column").string())
+            let traceNode = try f.required("trace")
+            kind = .empirical(trace: try traceNode.string(), column: try f.required("column").string())
+            traceLine = traceNode.line
         case "trace":
             kind = .fromTrace
         default:
             throw try f.required("dist").error("unknown distribution '\(dist)' (fixed, uniform, normal, lognormal, zipf, empirical, trace)")
         }
         var spec = LengthSpec(kind: kind)
+        spec.line = traceLine
         if let s = f.optional("scale") { spec.scale = try positive(s) }
         if let c = f.optional("clip") {
             let (lo, hi) = try c.doublePair()

@@ -62,6 +62,16 @@ private func number(_ text: String) throws -> Double {
         #expect(parseFails(text) != nil, "accepted invalid JSON: \(text)")
     }
 
+    /// JSON has no infinities: a number too large for a double is an error, not +inf (which the
+    /// writer could not write back, and which would trap when converted to an integer).
+    @Test func outOfRangeNumbersAreErrors() throws {
+        #expect(parseFails("1e999") != nil)
+        #expect(parseFails("-1e999") != nil)
+        #expect(parseFails("[0.5, 123456789e400]") != nil)
+        #expect(try number("1e-999") == 0)  // underflow to zero is harmless
+        #expect(try number("1e308") == 1e308)
+    }
+
     @Test func errorMessagesAreSpecific() {
         #expect(parseFails("[1,]")?.message == "expected a value")
         #expect(parseFails("{\"a\":1,}")?.message == "expected a key string")

@@ -87,6 +87,9 @@ private let recordLine = #"{"id":3,"class":"chat","intended_s":0.5,"sent_s":0.5,
         (#""ttft_ms":500,"#, #""ttft_ms":-1,"#, "slo.ttft_ms", "must be positive"),
         (#""done_s":0.8,"#, #""done_s":null,"#, "done_s", "an ok request needs done_s"),
         (#""met_slo":true"#, #""met_slo":"yes""#, "met_slo", "expected true or false"),
+        (#""done_s":0.8,"#, #""done_s":1e300,"#, "done_s", "out of range"),
+        (#""intended_s":0.5,"#, #""intended_s":-2e9,"#, "intended_s", "out of range"),
+        (#""token_times_s":[0.75,0.8]"#, #""token_times_s":[0.75,5e12]"#, "token_times_s[1]", "out of range"),
     ])
     func strictRecordErrors(_ find: String, _ replace: String, _ field: String, _ message: String) throws {
         let text = recordLine.replacingOccurrences(of: find, with: replace)

@@ -1,0 +1,148 @@
+extension RequestRecord {
+    /// Decodes one well-formed `requests.jsonl` line without building a JSON tree (a million
+    /// records of hundreds of token times each make the tree the dominant cost of `report`).
+    /// Returns nil on anything unusual — unknown or repeated keys, wrong types, escapes, invalid
+    /// values — and the caller then uses `read(_:file:line:)`, which gives the precise error.
+    /// For any line both accept, both return the same record.
+    public static func decodeFast(_ line: UnsafeBufferPointer<UInt8>) -> RequestRecord? {
+        var p = JSONParser(bytes: line)
+        p.skipWS()
+        guard p.eat(UInt8(ascii: "{")) else { return nil }
+        var id: Int?, cls: String?, intended: Double?, sent: Double??, first: Double??, times: [Double]?
+        var done: Double??, status: String?, err: String??, prompt: Int?, output: Int?, source: TokenCountSource?
+        var slo: SLO?, met: Bool??
+        var first_ = true
+        while true {
+            p.skipWS()
+            if p.eat(UInt8(ascii: "}")) { break }
+            if !first_ { guard p.eat(UInt8(ascii: ",")) else { return nil }; p.skipWS() }
+            first_ = false
+            guard p.peek == UInt8(ascii: "\""), let key = try? p.string() else { return nil }
+            p.skipWS()
+            guard p.eat(UInt8(ascii: ":")) else { return nil }
+            p.skipWS()
+            switch key {
+            case "id": guard id == nil, let v = p.fastInt() else { return nil }; id = v
+            case "class": guard cls == nil, let v = p.fastString() else { return nil }; cls = v
+            case "intended_s": guard intended == nil, let v = p.fastNumber() else { return nil }; intended = v
+            case "sent_s": guard sent == nil, let v = p.fastOptionalNumber() else { return nil }; sent = v
+            case "first_token_s": guard first == nil, let v = p.fastOptionalNumber() else { return nil }; first = v
+            case "done_s": guard done == nil, let v = p.fastOptionalNumber() else { return nil }; done = v
+            case "token_times_s":
+                guard times == nil, p.eat(UInt8(ascii: "[")) else { return nil }
+                var out: [Double] = []
+                p.skipWS()
+                if !p.eat(UInt8(ascii: "]")) {
+                    while true {
+                        p.skipWS()
+                        guard let v = p.fastNumber() else { return nil }
+                        if let last = out.last, v < last { return nil }
+                        out.append(v)
+                        p.skipWS()
+                        if p.eat(UInt8(ascii: ",")) { continue }
+                        guard p.eat(UInt8(ascii: "]")) else { return nil }
+                        break
+                    }
+                }
+                times = out
+            case "status": guard status == nil, let v = p.fastString() else { return nil }; status = v
+            case "error":
+                guard err == nil else { return nil }
+                if p.eatNull() { err = .some(nil) } else { guard let v = p.fastString() else { return nil }; err = v }
+            case "prompt_tokens": guard prompt == nil, let v = p.fastInt() else { return nil }; prompt = v
+            case "output_tokens": guard output == nil, let v = p.fastInt() else { return nil }; output = v
+            case "token_count_source":
+                guard source == nil, let v = p.fastString(), let s = TokenCountSource(rawValue: v) else { return nil }
+                source = s
+            case "met_slo":
+                guard met == nil else { return nil }
+                if p.eatNull() { met = .some(nil) } else { guard let b = p.fastBool() else { return nil }; met = b }
+            case "slo":
+                guard slo == nil else { return nil }
+                if p.eatNull() { slo = SLO(); continue }
+                guard let s = p.fastSLO() else { return nil }
+                slo = s
+            default:
+                return nil
+            }
+        }
+        p.skipWS()
+        guard p.pos == line.count, let id, let cls, let intended, let status, let prompt, let output, let source else { return nil }
+        let doneValue = done ?? nil
+        if status == "ok" && doneValue == nil { return nil }
+        return RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent ?? nil, firstTokenS: first ?? nil,
+                             tokenTimesS: times ?? [], doneS: doneValue, status: status, error: err ?? nil,
+                             promptTokens: prompt, outputTokens: output, tokenCountSource: source, slo: slo ?? SLO(),
+                             metSLO: (met ?? nil) ?? false)
+    }
+}
+
+extension JSONParser {
+    var peek: UInt8? { pos < bytes.count ? bytes[pos] : nil }
+
+    mutating func eat(_ c: UInt8) -> Bool {
+        guard pos < bytes.count, bytes[pos] == c else { return false }
+        pos += 1
+        return true
+    }
+
+    mutating func eatNull() -> Bool {
+        guard pos + 4 <= bytes.count, bytes[pos] == UInt8(ascii: "n"), bytes[pos + 1] == UInt8(ascii: "u"),
+              bytes[pos + 2] == UInt8(ascii: "l"), bytes[pos + 3] == UInt8(ascii: "l") else { return false }
+        pos += 4
+        return true
+    }
+
+    mutating func fastNumber() -> Double? {
+        guard let c = peek, c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) else { return nil }
+        return try? number()
+    }
+
+    mutating func fastOptionalNumber() -> Double?? {
+        if eatNull() { return .some(nil) }
+        guard let v = fastNumber() else { return nil }
+        return .some(v)
+    }
+
+    mutating func fastInt() -> Int? {
+        guard let d = fastNumber(), d == d.rounded(), abs(d) < 9e15 else { return nil }
+        return Int(d)
+    }
+
+    mutating func fastString() -> String? {
+        guard peek == UInt8(ascii: "\"") else { return nil }
+        return try? string()
+    }
+
+    mutating func fastBool() -> Bool? {
+        if peek == UInt8(ascii: "t") { return (try? expect("true")) != nil ? true : nil }
+        if peek == UInt8(ascii: "f") { return (try? expect("false")) != nil ? false : nil }
+        return nil
+    }
+
+    /// `{"ttft_ms":…,"tbt_ms":…,"jct_s":…}` with positive numbers or nulls, no other keys.
+    mutating func fastSLO() -> SLO? {
+        guard eat(UInt8(ascii: "{")) else { return nil }
+        var slo = SLO()
+        var seen = Set<String>()
+        var firstKey = true
+        while true {
+            skipWS()
+            if eat(UInt8(ascii: "}")) { return slo }
+            if !firstKey { guard eat(UInt8(ascii: ",")) else { return nil }; skipWS() }
+            firstKey = false
+            guard let key = fastString(), seen.insert(key).inserted else { return nil }
+            skipWS()
+            guard eat(UInt8(ascii: ":")) else { return nil }
+            skipWS()
+            guard let v = fastOptionalNumber() else { return nil }
+            if let x = v, !(x > 0) { return nil }
+            switch key {
+            case "ttft_ms": slo.ttftMs = v
+            case "tbt_ms": slo.tbtMs = v
+            case "jct_s": slo.jctS = v
+            default: return nil
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+import BenchCore
+import Foundation
+import Testing
+@testable import Reporting
+
+private func readerError(_ body: () throws(BenchError) -> Void) -> BenchError? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
+    bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+}
+
+@Suite struct ResultsDirectoryTests {
+    static let run = RunInfo(target: "fixture", workload: SummaryJSONTests.header)
+
+    @Test func finishWritesEverythingAtomically() throws {
+        let dir = try TempDir()
+        // A previous run's files must not survive next to this run's records.
+        try dir.write("summary.json", Array("stale".utf8))
+        let w = try ResultsWriter(directory: dir.path, run: Self.run)
+        #expect(!dir.exists("summary.json"))
+        #expect(dir.exists("requests.jsonl.partial") && dir.exists("run.json"))
+        for r in MetricsTests.mixed { try w.append(r) }
+        let written = try w.finish(runEndS: 14)
+        #expect(dir.listing() == ["requests.jsonl", "run.json", "summary.json"])
+        #expect(!dir.listing().contains { $0.contains(".partial") || $0.contains(".tmp") })
+
+        let summaryBytes = try dir.read("summary.json")
+        #expect(summaryBytes == written.json())
+        // The same numbers as the in-memory path over the same records.
+        let inMemory = try Metrics.summarize(MetricsTests.mixed, classes: ["chat", "batch"], runEndS: 14, run: Self.run)
+        #expect(summaryBytes == inMemory.json())
+        #expect(exact(inMemory.windowS, 14))
+
+        let reader = try ResultsReader(directory: dir.path)
+        #expect(!reader.recovered && !reader.run.interrupted && reader.runEndS == 14)
+        #expect(reader.run.target == "fixture" && reader.run.workload == SummaryJSONTests.header)
+        #expect(try reader.summarize(options: .init()).json() == summaryBytes)
+        #expect(try reader.records() == MetricsTests.mixed)
+
+        let runJSON = try parseJSON(try dir.read("run.json"))
+        #expect(runJSON["schema"] == .string("accelbench.run/1"))
+        #expect(runJSON["finished"] == .bool(true) && runJSON["interrupted"] == .bool(false))
+        #expect(runJSON["run_end_s"] == .number(14))
+        #expect(runJSON.at("workload", "schema") == .string(WorkloadHeader.schema))
+        // Another options set read back from the same directory.
+        let warm = try reader.summarize(options: .init(tbtMode: .mean, warmupS: 1))
+        #expect(warm == (try Metrics.summarize(MetricsTests.mixed, classes: ["chat", "batch"],
+                                               options: .init(tbtMode: .mean, warmupS: 1), runEndS: 14, run: Self.run)))
+    }
+
+    @Test func finishWithCooldownMatchesInMemory() throws {
+        let dir = try TempDir()
+        let w = try ResultsWriter(directory: dir.path, run: Self.run, options: .init(warmupS: 0.25, cooldownS: 1))
+        for r in MetricsTests.mixed { try w.append(r) }
+        let s = try w.finish(runEndS: 3.5)
+        // Window [0.25, 2.5]: arrivals 0.5 … 2.5.
+        #expect(s.overall.total == 5 && exact(s.windowS, 2.25))
+        let expected = try Metrics.summarize(MetricsTests.mixed, classes: ["chat", "batch"],
+                                             options: .init(warmupS: 0.25, cooldownS: 1), runEndS: 3.5, run: Self.run)
+        #expect(try dir.read("summary.json") == expected.json())
+    }
+
+    @Test func interruptedRunInvalidReasons() throws {
+        let dir = try TempDir()
+        let w = try ResultsWriter(directory: dir.path, run: Self.run)
+        for r in MetricsTests.mixed { try w.append(r) }
+        let s = try w.finish(interrupted: true, invalidReasons: ["lag too high"])
+        #expect(!s.valid && s.invalidReasons == ["lag too high", "interrupted before all requests finished"])
+        let back = try ResultsReader(directory: dir.path)
+        #expect(back.run.interrupted && back.run.invalidReasons == ["lag too high"])
+        #expect(try back.summarize(options: .init()).json() == (try dir.read("summary.json")))
+    }
+
+    /// A writer that is never finished leaves its journal; the reader recovers it.
+    @Test func unfinishedWriterIsRecovered() throws {
+        let dir = try TempDir()
+        do {
+            let w = try ResultsWriter(directory: dir.path, run: Self.run)
+            for r in MetricsTests.mixed.prefix(4) { try w.append(r) }
+        }
+        #expect(dir.listing() == ["requests.jsonl.partial", "run.json"])
+        var reader = try ResultsReader(directory: dir.path)
+        #expect(reader.recovered && reader.run.interrupted)
+        #expect(reader.requestsPath.hasSuffix("requests.jsonl.partial"))
+        #expect(try reader.records() == Array(MetricsTests.mixed.prefix(4)))
+        let s = try reader.summarize(options: .init())
+        #expect(s.overall.total == 4 && !s.valid && s.invalidReasons.contains("interrupted before all requests finished"))
+        let expected = try Metrics.summarize(Array(MetricsTests.mixed.prefix(4)), classes: ["chat", "batch"],
+                                             run: RunInfo(target: "fixture", interrupted: true, workload: SummaryJSONTests.header))
+        #expect(s == expected)
+
+        // A torn last line (a write cut short) is dropped.
+        try dir.append("requests.jsonl.partial", Array(#"{"id":99,"class":"chat","intended_s":3.0,"sent_"#.utf8))
+        reader = try ResultsReader(directory: dir.path)
+        #expect(try reader.records().count == 4)
+        #expect(try reader.summarize(options: .init()) == expected)
+
+        // Without run.json the journal alone still reads as an interrupted run.
+        try FileManager.default.removeItem(atPath: dir.file("run.json"))
+        reader = try ResultsReader(directory: dir.path)
+        #expect(reader.recovered && reader.run.interrupted && reader.run.target == "unknown")
+        #expect(try reader.records().count == 4)
+    }
+
+    /// A malformed line anywhere but at the torn end of a journal is an error naming file:line.
+    @Test func malformedLinesAreErrors() throws {
+        let dir = try TempDir()
+        let w = try ResultsWriter(directory: dir.path, run: Self.run)
+        for r in MetricsTests.mixed { try w.append(r) }
+        try w.finish()
+        let good = try dir.read("requests.jsonl")
+        var ls = lines(good)
+        #expect(ls.count == 7 && ls[6].isEmpty)
+
+        // Garbage in the middle of a finished file.
+        ls[1] = Array(#"{"id":10,"class":"batch","#.utf8)
+        try dir.write("requests.jsonl", Array(ls.joined(separator: [0x0A])))
+        var e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
+        #expect(e?.description.contains("requests.jsonl:2") == true, "\(String(describing: e))")
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).records() }
+        #expect(e?.description.contains("requests.jsonl:2") == true, "\(String(describing: e))")
+
+        // A valid JSON line that is not a valid record names the field.
+        ls = lines(good)
+        ls[4] = Array(#"{"id":2}"#.utf8)
+        try dir.write("requests.jsonl", Array(ls.joined(separator: [0x0A])))
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
+        #expect(e?.description.contains("requests.jsonl:5: field 'class'") == true, "\(String(describing: e))")
+
+        // A torn last line in a *finished* file is not expected, so it is an error too.
+        try dir.write("requests.jsonl", good + Array(#"{"id":99,"cla"#.utf8))
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).records() }
+        #expect(e?.description.contains("requests.jsonl:7") == true, "\(String(describing: e))")
+
+        // In a recovered journal only the torn *last* line may be dropped.
+        try FileManager.default.removeItem(atPath: dir.file("requests.jsonl"))
+        ls = lines(good)
+        ls[2] = Array("garbage".utf8)
+        try dir.write("requests.jsonl.partial", Array(ls.joined(separator: [0x0A])))
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).records() }
+        #expect(e?.description.contains("requests.jsonl.partial:3") == true, "\(String(describing: e))")
+        // A malformed last line that *is* terminated by a newline was written whole: an error.
+        try dir.write("requests.jsonl.partial", good + Array("garbage\n".utf8))
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).records() }
+        #expect(e?.description.contains("requests.jsonl.partial:7") == true, "\(String(describing: e))")
+    }
+
+    @Test func emptyAndMissingDirectories() throws {
+        let dir = try TempDir()
+        var e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path) }
+        #expect(e?.description.contains("empty results") == true, "\(String(describing: e))")
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.file("nope")) }
+        #expect(e?.description.contains("not a results directory") == true, "\(String(describing: e))")
+        // An empty requests file has no requests in any window.
+        try dir.write("requests.jsonl", [])
+        e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
+        #expect(e?.description.contains("no requests") == true, "\(String(describing: e))")
+    }
+
+    /// A file of more than 8 MiB is split into several chunks parsed in parallel; the merged
+    /// summary equals the in-memory one, and line numbers in errors stay right across chunks.
+    @Test func parallelChunkedReaderMatchesInMemory() throws {
+        let dir = try TempDir()
+        let classes = ["chat", "code", "batch"]
+        let slos = [SLO(ttftMs: 400, tbtMs: 45), SLO(ttftMs: 800, tbtMs: 60, jctS: 30), SLO(jctS: 60)]
+        var records: [RequestRecord] = []
+        records.reserveCapacity(3000)
+        for i in 0..<3000 {
+            // Whole microseconds, so the file's 6-decimal times read back as the same doubles.
+            let intendedUs = i * 10_007
+            let lagUs = (i * 37) % 3000
+            var t = intendedUs + 150_000 + (i * 7919) % 500_000
+            var times: [Double] = []
+            times.reserveCapacity(400)
+            for k in 0..<400 {
+                if k > 0 { t += 10_000 + (i * 31 + k * 17) % 45_000 + (k % 16 == 0 ? 5_000 * (i % 3) : 0) }
+                times.append(Double(t) / 1e6)
+            }
+            let cls = i % 3
+            let failed = i % 97 == 5
+            var r = RequestRecord(
+                id: i, className: classes[cls], intendedS: Double(intendedUs) / 1e6, sentS: Double(intendedUs + lagUs) / 1e6,
+                firstTokenS: times[0], tokenTimesS: failed ? Array(times.prefix(3)) : times,
+                doneS: failed ? nil : Double(t + 1000) / 1e6, status: failed ? "timeout" : "ok", error: failed ? "timed out" : nil,
+                promptTokens: 100 + i % 900, outputTokens: failed ? 3 : 400, tokenCountSource: .engine, slo: slos[cls], metSLO: false)
+            r.metSLO = SLOVerdict.evaluate(r).met
+            records.append(r)
+        }
+        let run = RunInfo(target: "fixture")
+        let w = try ResultsWriter(directory: dir.path, run: run)
+        for r in records { try w.append(r) }
+        let written = try w.finish()
+
+        let bytes = try dir.read("requests.jsonl")
+        #expect(bytes.count > 2 * (4 << 20), "\(bytes.count) bytes: too small to be split")
+        let chunks = ResultsReader.split(bytes, parts: max(1, min(8, bytes.count / (4 << 20))))
+        #expect(chunks.count >= 2)
+        #expect(chunks.map(\.range.count).reduce(0, +) == bytes.count)
+        #expect(chunks.last?.firstLine ?? 0 > 1000)
+
+        let reader = try ResultsReader(directory: dir.path)
+        let fromFile = try reader.summarize(options: .init())
+        let inMemory = try Metrics.summarize(records, run: run)
+        #expect(fromFile.json() == inMemory.json())
+        #expect(written.json() == inMemory.json())
+        #expect(try dir.read("summary.json") == inMemory.json())
+        #expect(fromFile.overall.total == 3000 && fromFile.overall.failed == 31)
+        #expect(fromFile.overall.tbt?.count == 2969 * 399)
+        // Sanity: the fixture exercises misses as well as hits.
+        #expect(fromFile.overall.met > 0 && fromFile.overall.met < 2969)
+
+        // A bad line in a late chunk is reported with its true line number.
+        let badLine = 2900
+        var ls = lines(bytes)
+        ls[badLine - 1] = Array(#"{"id":"x"}"#.utf8)
+        try dir.write("requests.jsonl", Array(ls.joined(separator: [0x0A])))
+        let e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
+        #expect(e?.description.contains("requests.jsonl:\(badLine): field 'id'") == true, "\(String(describing: e))")
+    }
+
+    @Test func splitKeepsLinesWhole() {
+        let text = Array((1...50).map { "line \($0) " + String(repeating: "x", count: $0 % 7) }.joined(separator: "\n").utf8) + [0x0A]
+        for parts in 1...9 {
+            let chunks = ResultsReader.split(text, parts: parts)
+            var expectedStart = 0
+            var line = 1
+            for c in chunks {
+                #expect(c.range.lowerBound == expectedStart && c.firstLine == line)
+                #expect(c.range.upperBound == text.count || text[c.range.upperBound - 1] == 0x0A)
+                line += text[c.range].filter { $0 == 0x0A }.count
+                expectedStart = c.range.upperBound
+            }
+            #expect(expectedStart == text.count, "parts \(parts)")
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import BenchCore
+import Foundation
+import Testing
+@testable import Workloads
+
+// Spec parsing: the shipped specs parse, and every kind of bad spec is a data error (exit 65)
+// whose one-line message names the file, the line and the field.
+
+// MARK: - Shipped specs
+
+@Test(arguments: ["smoke.yaml", "mixed-slo.yaml", "interactive-batch.yaml", "azure-code.yaml", "azure-conv.yaml", "mooncake.yaml"])
+func shippedSpecsParse(_ name: String) throws {
+    let spec = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/\(name)")
+    #expect(spec.name == String(name.dropLast(".yaml".count)))
+    #expect(!spec.classes.isEmpty)
+    #expect(spec.baseDirectory == repoWorkloadsDir)
+}
+
+@Test func smokeSpecParsesToTheExpectedModel() throws {
+    let spec = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/smoke.yaml")
+    #expect(spec.seed == 1)
+    #expect(spec.count == 20)
+    #expect(spec.durationS == nil)
+    #expect(spec.arrival == .poisson(rate: 5))
+    #expect(spec.classes.map(\.name) == ["chat", "offline"])
+    let chat = spec.classes[0], offline = spec.classes[1]
+    #expect(chat.kind == .interactive && chat.share == 0.7 && chat.arrival == nil)
+    #expect(chat.prompt == LengthSpec(kind: .uniform(min: 16, max: 256)))
+    #expect(chat.slo == SLOSpec(ttft: .fixed(ms: 500, factor: .one), tbt: .fixed(ms: 100, factor: FactorRange(lo: 0.75, hi: 1.25)), jct: nil))
+    #expect(offline.kind == .batch)
+    let sigma2 = log(1.25)
+    #expect(offline.prompt == LengthSpec(kind: .lognormal(mu: log(300) - sigma2 / 2, sigma: sigma2.squareRoot()), clip: (32, 1024)))
+    #expect(offline.output == LengthSpec(kind: .fixed(16)))
+    #expect(offline.slo.jct == .budget(baseS: 10, perOutputTokenMs: 50, perPromptTokenMs: 0, factor: .one))
+    #expect(offline.prefix == PrefixSpec(mode: .groups(count: 2, tokens: 32)))
+}
+
+@Test func traceSpecsDefaultToTraceLengthsAndPrefixes() throws {
+    let mooncake = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/mooncake.yaml")
+    #expect(mooncake.classes[0].prompt.kind == .fromTrace)
+    #expect(mooncake.classes[0].output.kind == .fromTrace)
+    #expect(mooncake.classes[0].prefix.mode == .fromTrace)
+    guard case .trace(let t)? = mooncake.arrival else {
+        Issue.record("mooncake.yaml should replay a trace")
+        return
+    }
+    #expect(t.format == .mooncake)
+
+    let conv = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/azure-conv.yaml")
+    guard case .trace(let c)? = conv.arrival else {
+        Issue.record("azure-conv.yaml should replay a trace")
+        return
+    }
+    #expect(c.windowS?.0 == 0 && c.windowS?.1 == 1200)
+}
+
+@Test func missingSpecFileIsAnIOError() {
+    do {
+        _ = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/no-such-spec.yaml")
+        Issue.record("loading a missing spec should fail")
+    } catch {
+        #expect(error.exitCode == ExitCodes.ioError)
+        #expect(error.description.contains("no-such-spec.yaml"))
+    }
+}
+
+// MARK: - Bad specs
+
+/// A valid spec; each bad case replaces some of its lines (1-based) so line numbers stay put.
+private let baseSpecLines = [
+    "name: bad",                                          // 1
+    "description: base spec",                             // 2
+    "seed: 1",                                            // 3
+    "count: 10",                                          // 4
+    "arrival:",                                           // 5
+    "  process: poisson",                                 // 6
+    "  rate: 5",                                          // 7
+    "classes:",                                           // 8
+    "  - name: chat",                                     // 9
+    "    kind: interactive",                              // 10
+    "    share: 0.5",                                     // 11
+    "    prompt: 100",                                    // 12
+    "    output: 10",                                     // 13
+    "    slo: {ttft: 500}",                               // 14
+    "  - name: batch",                                    // 15
+    "    kind: batch",                                    // 16
+    "    share: 0.5",                                     // 17
+    "    prompt: {dist: uniform, min: 1, max: 10}",       // 18
+    "    output: 10",                                     // 19
+]
+
+private func baseSpec(replacing edits: [Int: String] = [:]) -> String {
+    var lines = baseSpecLines
+    for (line, text) in edits { lines[line - 1] = text }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+struct BadSpecCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var edits: [Int: String]
+    /// The message starts with "bad.yaml:<line>".
+    var line: Int
+    /// Named as "field '<field>'" (nil: none, for YAML syntax errors).
+    var field: String?
+    /// Substrings the message must contain.
+    var says: [String]
+    var testDescription: String { name }
+}
+
+@Test(arguments: [
+    BadSpecCase(name: "unknown top-level key", edits: [2: "colour: red"], line: 2, field: "colour",
+                says: ["unknown key", "known keys here"]),
+    BadSpecCase(name: "unknown key in a class", edits: [14: "    colour: red"], line: 14, field: "classes[0].colour",
+                says: ["unknown key in class 'chat'"]),
+    BadSpecCase(name: "unknown key in an arrival", edits: [7: "  rate: 5\n  burst: 2"], line: 8,
+                field: "arrival.burst", says: ["unknown key in arrival 'poisson'"]),
+    BadSpecCase(name: "rate of the wrong type", edits: [7: "  rate: \"fast\""], line: 7, field: "arrival.rate",
+                says: ["expected a number", "fast"]),
+    BadSpecCase(name: "rate not a number", edits: [7: "  rate: fast"], line: 7, field: "arrival.rate",
+                says: ["expected a number"]),
+    BadSpecCase(name: "negative rate", edits: [7: "  rate: -3"], line: 7, field: "arrival.rate", says: ["must be > 0", "-3"]),
+    BadSpecCase(name: "zero rate", edits: [7: "  rate: 0"], line: 7, field: "arrival.rate", says: ["must be > 0"]),
+    BadSpecCase(name: "shares not summing to 1", edits: [17: "    share: 0.3"], line: 9, field: "classes",
+                says: ["must sum to 1", "chat=0.5 + batch=0.3 = 0.8"]),
+    BadSpecCase(name: "share above 1", edits: [17: "    share: 1.5"], line: 17, field: "classes[1].share",
+                says: ["share must be in (0, 1]"]),
+    BadSpecCase(name: "unknown distribution", edits: [18: "    prompt: {dist: pareto, alpha: 2}"], line: 18,
+                field: "classes[1].prompt.dist", says: ["unknown distribution 'pareto'"]),
+    BadSpecCase(name: "unknown arrival process", edits: [6: "  process: hawkes"], line: 6, field: "arrival.process",
+                says: ["unknown arrival process 'hawkes'"]),
+    BadSpecCase(name: "duplicate class names", edits: [15: "  - name: chat"], line: 15, field: "classes[1]",
+                says: ["duplicate class name 'chat'"]),
+    BadSpecCase(name: "count and duration_s both given", edits: [2: "duration_s: 60"], line: 2, field: "duration_s",
+                says: ["'count'", "'duration_s'", "not both"]),
+    BadSpecCase(name: "class without share or arrival", edits: [17: "    # no share"], line: 15, field: "classes[1]",
+                says: ["class 'batch' needs a 'share'", "'arrival'"]),
+    BadSpecCase(name: "bad kind", edits: [16: "    kind: offline"], line: 16, field: "classes[1].kind",
+                says: ["'interactive' or 'batch'"]),
+    BadSpecCase(name: "zero fixed length", edits: [12: "    prompt: 0"], line: 12, field: "classes[0].prompt",
+                says: ["≥ 1 token"]),
+    BadSpecCase(name: "uniform max below min", edits: [18: "    prompt: {dist: uniform, min: 10, max: 1}"], line: 18,
+                field: "classes[1].prompt.max", says: ["1 ≤ min ≤ max"]),
+    BadSpecCase(name: "factor range reversed", edits: [14: "    slo: {tbt: {ms: 100, factor: [1.5, 0.5]}}"], line: 14,
+                field: "classes[0].slo.tbt.factor", says: ["above high"]),
+    BadSpecCase(name: "trace lengths without a trace arrival", edits: [12: "    prompt: trace"], line: 9, field: "classes[0]",
+                says: ["takes lengths or prefixes from the trace"]),
+    BadSpecCase(name: "invalid YAML: unclosed flow mapping", edits: [18: "    prompt: {dist: uniform, min: 1"], line: 19,
+                field: nil, says: ["invalid YAML"]),
+    BadSpecCase(name: "invalid YAML: bad indentation", edits: [7: "   rate: 5"], line: 7, field: nil, says: ["invalid YAML"]),
+])
+func badSpecsAreDataErrorsNamingFileLineAndField(_ c: BadSpecCase) throws {
+    let yaml = baseSpec(replacing: c.edits)
+    do {
+        let spec = try specFromYAML(yaml, file: "bad.yaml")
+        Issue.record("\(c.name): parsed without error: \(spec.classes.map(\.name))")
+    } catch {
+        let text = error.description
+        #expect(text.hasPrefix("bad.yaml:\(c.line):"), "\(c.name): \(text)")
+        if let field = c.field {
+            #expect(text.contains("field '\(field)'"), "\(c.name): \(text)")
+        }
+        for s in c.says {
+            #expect(text.contains(s), "\(c.name): \(text)")
+        }
+        #expect(error.exitCode == 65, "\(c.name): \(error)")
+        #expect(error.exitCode == ExitCodes.dataError)
+        if case .data = error {} else { Issue.record("\(c.name): not a data error: \(error)") }
+    }
+}
+
+@Test func baseSpecIsValid() throws {
+    let spec = try specFromYAML(baseSpec(), file: "bad.yaml")
+    #expect(spec.classes.map(\.name) == ["chat", "batch"])
+    #expect(try WorkloadGenerator(spec: spec, specFile: "bad.yaml").generate().requests.count == 10)
+}
+
+@Test func missingEmpiricalTraceNamesThePath() throws {
+    let yaml = baseSpec(replacing: [18: "    prompt: {dist: empirical, trace: traces/nope.csv, column: num_prefill_tokens}"])
+    let spec = try specFromYAML(yaml, file: "bad.yaml")
+    do {
+        _ = try WorkloadGenerator(spec: spec, specFile: "bad.yaml").generate()
+        Issue.record("a missing trace file should fail")
+    } catch {
+        let text = error.description
+        #expect(text.hasPrefix("bad.yaml:18:"), "\(text)")
+        #expect(text.contains("field 'classes[1].prompt'"), "\(text)")
+        #expect(text.contains("\(repoWorkloadsDir)/traces/nope.csv"), "\(text)")
+        #expect(text.contains("not found"), "\(text)")
+        #expect(error.exitCode == 65)
+    }
+}
+
+@Test func missingArrivalTraceNamesThePath() throws {
+    let yaml = """
+        name: replay
+        arrival:
+          process: trace
+          trace: traces/missing.jsonl
+        classes:
+          - {name: a, kind: interactive, share: 1}
+        """
+    let spec = try specFromYAML(yaml, file: "replay.yaml")
+    do {
+        _ = try WorkloadGenerator(spec: spec, specFile: "replay.yaml").generate()
+        Issue.record("a missing trace file should fail")
+    } catch {
+        let text = error.description
+        #expect(text.hasPrefix("replay.yaml:4:"), "\(text)")
+        #expect(text.contains("field 'arrival.trace'"), "\(text)")
+        #expect(text.contains("\(repoWorkloadsDir)/traces/missing.jsonl"), "\(text)")
+        #expect(error.exitCode == 65)
+    }
+}
+
+@Test func unknownEmpiricalColumnNamesTheTraceAndColumn() throws {
+    let yaml = baseSpec(replacing: [18: "    prompt: {dist: empirical, trace: traces/etalon_sharegpt_8k_filtered_stats_llama2_tokenizer.csv, column: tokens}"])
+    let spec = try specFromYAML(yaml, file: "bad.yaml")
+    do {
+        _ = try WorkloadGenerator(spec: spec, specFile: "bad.yaml").generate()
+        Issue.record("an unknown column should fail")
+    } catch {
+        #expect(error.description.contains("etalon_sharegpt_8k_filtered_stats_llama2_tokenizer.csv:1"), "\(error)")
+        #expect(error.description.contains("'tokens'"), "\(error)")
+        #expect(error.exitCode == 65)
+    }
+}
+
+@Test func emptyAndNonMappingSpecsAreRejected() {
+    for yaml in ["", "- just\n- a list\n", "classes: []\n"] {
+        do {
+            _ = try specFromYAML(yaml, file: "odd.yaml")
+            Issue.record("\(yaml.debugDescription) parsed")
+        } catch {
+            #expect(error.description.hasPrefix("odd.yaml"), "\(error)")
+            #expect(error.exitCode == 65)
+        }
+    }
+}
