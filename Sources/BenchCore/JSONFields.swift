@@ -15,6 +15,10 @@ public struct JSONFields {
         self.line = line
         self.prefix = prefix
         self.pairs = pairs
+        var seen = Set<String>()
+        for (k, _) in pairs where !seen.insert(k).inserted {
+            throw BenchError.data(file, line: line, field: prefix.isEmpty ? k : "\(prefix).\(k)", "duplicate key")
+        }
     }
 
     func path(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }

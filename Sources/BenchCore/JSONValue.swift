@@ -208,6 +208,8 @@ public struct JSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         guard let v = Double(text) else { throw fail("bad number '\(text)'") }
+        // Double() rounds an overflowing literal to ±infinity, which JSON cannot express.
+        guard v.isFinite else { throw fail("number out of range '\(text)'") }
         return v
     }
 

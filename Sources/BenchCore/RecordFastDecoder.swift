@@ -70,10 +70,12 @@ extension RequestRecord {
         guard p.pos == line.count, let id, let cls, let intended, let status, let prompt, let output, let source else { return nil }
         let doneValue = done ?? nil
         if status == "ok" && doneValue == nil { return nil }
-        return RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent ?? nil, firstTokenS: first ?? nil,
-                             tokenTimesS: times ?? [], doneS: doneValue, status: status, error: err ?? nil,
-                             promptTokens: prompt, outputTokens: output, tokenCountSource: source, slo: slo ?? SLO(),
-                             metSLO: (met ?? nil) ?? false)
+        let record = RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent ?? nil, firstTokenS: first ?? nil,
+                                   tokenTimesS: times ?? [], doneS: doneValue, status: status, error: err ?? nil,
+                                   promptTokens: prompt, outputTokens: output, tokenCountSource: source, slo: slo ?? SLO(),
+                                   metSLO: (met ?? nil) ?? false)
+        // Out-of-range times take the strict path, which names the field.
+        return record.outOfRangeTime == nil ? record : nil
     }
 }
 

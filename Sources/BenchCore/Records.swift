@@ -53,6 +53,23 @@ public struct RequestRecord: Sendable, Equatable {
         self.metSLO = metSLO
     }
 
+    /// The largest time magnitude a record read from a file may hold (about 31 years). Larger
+    /// ones are corrupt data, and would overflow the metrics path's microsecond histograms.
+    public static let maxTimeS = 1e9
+
+    /// The first time field beyond `maxTimeS`, if any (token times ascend, so their first and
+    /// last stand for all of them). Readers reject such records.
+    public var outOfRangeTime: (field: String, value: Double)? {
+        func bad(_ t: Double?) -> Bool { t.map { !($0.magnitude <= RequestRecord.maxTimeS) } ?? false }
+        if bad(intendedS) { return ("intended_s", intendedS) }
+        if bad(sentS) { return ("sent_s", sentS!) }
+        if bad(firstTokenS) { return ("first_token_s", firstTokenS!) }
+        if bad(doneS) { return ("done_s", doneS!) }
+        if bad(tokenTimesS.first) { return ("token_times_s[0]", tokenTimesS[0]) }
+        if bad(tokenTimesS.last) { return ("token_times_s[\(tokenTimesS.count - 1)]", tokenTimesS[tokenTimesS.count - 1]) }
+        return nil
+    }
+
     public var isOK: Bool { status == "ok" }
 
     public func write(to w: inout JSONWriter) {
@@ -101,9 +118,11 @@ public struct RequestRecord: Sendable, Equatable {
         for i in 1..<max(1, times.count) where times[i] < times[i - 1] {
             throw f.error("token_times_s", "token times go backwards at index \(i)")
         }
-        return RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent, firstTokenS: first,
-                             tokenTimesS: times, doneS: done, status: status, error: err, promptTokens: prompt,
-                             outputTokens: output, tokenCountSource: src, slo: slo, metSLO: met)
+        let record = RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent, firstTokenS: first,
+                                   tokenTimesS: times, doneS: done, status: status, error: err, promptTokens: prompt,
+                                   outputTokens: output, tokenCountSource: src, slo: slo, metSLO: met)
+        if let (name, t) = record.outOfRangeTime { throw f.error(name, "time \(t) s is out of range") }
+        return record
     }
 
     /// The record as it reads back from `requests.jsonl` (times at microsecond precision), so

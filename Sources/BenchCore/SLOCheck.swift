@@ -100,9 +100,9 @@ public struct EtalonDeadlineCounter: Sendable {
             slack += deadline - itt
             total += 1
         } else {
-            let k = first
-                ? 1 + Int(((itt - slack - ttftDeadline) / tbtDeadline).rounded(.down))
-                : Int(((itt - slack) / tbtDeadline).rounded(.down))
+            let periods = ((first ? itt - slack - ttftDeadline : itt - slack) / tbtDeadline).rounded(.down)
+            // Capped so that absurd input (a deadline of almost zero) cannot overflow Int.
+            let k = (first ? 1 : 0) + Int(Swift.min(periods, 1e12))
             missed += k
             total += k
             slack = 0

@@ -162,6 +162,14 @@ private func misses(_ itts: [Double], ttft: Double = 1.0, tbt: Double = 0.1) -> 
         #expect(c.missed == 4 && c.total == 7 && c.missRate == 4.0 / 7.0)
     }
 
+    /// A near-zero TBT deadline (corrupt SLO data) gives a capped count, not an Int overflow trap.
+    @Test func absurdDeadlineDoesNotTrap() {
+        let r = etalonDeadlineMisses(interTokenTimes: [0.5, 10], ttftDeadline: 1, tbtDeadline: 1e-300)
+        #expect(r.missed == 1_000_000_000_000 && r.total == 1_000_000_000_001)
+        let late = etalonDeadlineMisses(interTokenTimes: [5], ttftDeadline: 1, tbtDeadline: 1e-300)
+        #expect(late.missed == 1_000_000_000_001)
+    }
+
     @Test func emptyInput() {
         #expect(misses([]) == [0, 0])
         #expect(EtalonDeadlineCounter(ttftDeadline: 1, tbtDeadline: 1).missRate == 0)

@@ -134,6 +134,18 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
         e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
         #expect(e?.description.contains("requests.jsonl:5: field 'class'") == true, "\(String(describing: e))")
 
+        // Absurd times (an overflowing literal, or one far beyond any run) are data errors, not a
+        // trap in the µs histograms.
+        for bad in ["1e999", "1e300"] {
+            ls = lines(good)
+            let text = String(decoding: ls[0], as: UTF8.self)
+            let range = try #require(text.range(of: #""done_s":0.5,"#))
+            ls[0] = Array(text.replacingCharacters(in: range, with: "\"done_s\":\(bad),").utf8)
+            try dir.write("requests.jsonl", Array(ls.joined(separator: [0x0A])))
+            e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
+            #expect(e?.description.contains("requests.jsonl:1") == true, "\(String(describing: e))")
+        }
+
         // A torn last line in a *finished* file is not expected, so it is an error too.
         try dir.write("requests.jsonl", good + Array(#"{"id":99,"cla"#.utf8))
         e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).records() }
@@ -164,8 +176,9 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
         #expect(e?.description.contains("no requests") == true, "\(String(describing: e))")
     }
 
-    /// A file of more than 8 MiB is split into several chunks parsed in parallel; the merged
-    /// summary equals the in-memory one, and line numbers in errors stay right across chunks.
+    /// A file of more than 8 MiB, read in blocks that are split into chunks parsed in parallel:
+    /// the merged summary equals the in-memory one, and line numbers in errors stay right across
+    /// blocks and chunks.
     @Test func parallelChunkedReaderMatchesInMemory() throws {
         let dir = try TempDir()
         let classes = ["chat", "code", "batch"]
@@ -209,6 +222,8 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
         let fromFile = try reader.summarize(options: .init())
         let inMemory = try Metrics.summarize(records, run: run)
         #expect(fromFile.json() == inMemory.json())
+        // Streamed in 3 MiB blocks (each split among the cores): the same bytes.
+        #expect(try reader.summarize(options: .init(), blockBytes: 3 << 20).json() == inMemory.json())
         #expect(written.json() == inMemory.json())
         #expect(try dir.read("summary.json") == inMemory.json())
         #expect(fromFile.overall.total == 3000 && fromFile.overall.failed == 31)
@@ -221,8 +236,62 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
         var ls = lines(bytes)
         ls[badLine - 1] = Array(#"{"id":"x"}"#.utf8)
         try dir.write("requests.jsonl", Array(ls.joined(separator: [0x0A])))
-        let e = readerError { () throws(BenchError) in _ = try ResultsReader(directory: dir.path).summarize(options: .init()) }
+        let e = readerError { () throws(BenchError) in
+            _ = try ResultsReader(directory: dir.path).summarize(options: .init(), blockBytes: 3 << 20)
+        }
         #expect(e?.description.contains("requests.jsonl:\(badLine): field 'id'") == true, "\(String(describing: e))")
+    }
+
+    /// Blocks smaller than a line (the reader carries the partial line over), short and long
+    /// lines mixed, and a torn journal end: all read the same as in memory.
+    @Test func smallBlocksAndLongLines() throws {
+        let dir = try TempDir()
+        var records: [RequestRecord] = []
+        for i in 0..<120 {
+            let a = Double(i) / 4
+            let n = i % 10 == 3 ? 700 : 1 + i % 5  // some lines of ~6 KB, longer than a 4 KiB block
+            records.append(rec(i, i % 2 == 0 ? "chat" : "code", intended: a, sent: a + 0.000125,
+                               times: tokens(first: a + 0.25, gaps: Array(repeating: 0.015625, count: n - 1)),
+                               slo: SLO(ttftMs: 300, tbtMs: 20)))
+        }
+        do {
+            let w = try ResultsWriter(directory: dir.path, run: RunInfo(target: "fixture"))
+            for r in records { try w.append(r) }
+        }
+        try dir.append("requests.jsonl.partial", Array(#"{"id":999,"class":"chat","intended_s":99,"token_times_s":[1,2,"#.utf8))
+        let reader = try ResultsReader(directory: dir.path)
+        #expect(reader.recovered)
+        let expected = try Metrics.summarize(records, run: RunInfo(target: "fixture", interrupted: true))
+        for block in [1, 4096, 10_000, 1 << 20] {
+            #expect(try reader.summarize(options: .init(), blockBytes: block) == expected, "block \(block)")
+            var seen: [RequestRecord] = []
+            try reader.forEachRecord(blockBytes: block) { seen.append($0) }
+            #expect(seen == records, "block \(block)")
+        }
+        // With cool-down the reader makes a first pass for the run's end: same answer.
+        let opts = MetricsOptions(warmupS: 2, cooldownS: 5)
+        #expect(try reader.summarize(options: opts, blockBytes: 4096)
+            == (try Metrics.summarize(records, options: opts, run: RunInfo(target: "fixture", interrupted: true))))
+    }
+
+    /// Times that are not whole microseconds: the summary written at the end of the run (from
+    /// records in memory) equals the one recomputed from the file (times at 6 decimals).
+    @Test func writerAndReaderAgreeOnUnroundedTimes() throws {
+        let dir = try TempDir()
+        var records: [RequestRecord] = []
+        for i in 0..<200 {
+            let a = Double(i) * 0.0123456789
+            let gaps = (0..<(1 + i % 9)).map { k in 0.0098765432 + Double((i * 7 + k * 3) % 11) * 0.00111111117 }
+            records.append(rec(i, intended: a, sent: a + 0.0000003 * Double(i % 5),
+                               times: tokens(first: a + 0.1 + Double(i % 13) * 0.01234567, gaps: gaps),
+                               slo: SLO(ttftMs: 180.0004, tbtMs: 15.0000004)))
+        }
+        let w = try ResultsWriter(directory: dir.path, run: RunInfo(target: "fixture"))
+        for r in records { try w.append(r) }
+        let written = try w.finish()
+        let reread = try ResultsReader(directory: dir.path).summarize(options: .init())
+        #expect(reread.json() == written.json())
+        #expect(try dir.read("summary.json") == reread.json())
     }
 
     @Test func splitKeepsLinesWhole() {
