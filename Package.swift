@@ -22,17 +22,25 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
+        // Request states, KV block manager, scheduler policies, iteration-time model, simulated
+        // backend and drivers. No networking, no clocks: drivers hand it `now`.
+        .target(name: "Engine", dependencies: [
+            "BenchCore",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ], resources: [.copy("Profiles")]),
         // Metrics (summary.json), results directories, tables.
         .target(name: "Reporting", dependencies: [
             "BenchCore",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting",
+            "BenchCore", "Workloads", "Reporting", "Engine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "BenchCore"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
         .testTarget(name: "accelbenchTests", dependencies: ["accelbench", "BenchCore", "Reporting"]),
     ],

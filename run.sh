@@ -57,8 +57,15 @@ build_release() {
 default_job() {
     build_release
     mkdir -p results
-    .build/release/accelbench generate workloads/mixed-slo.yaml -o results/mixed-slo.jsonl
-    .build/release/accelbench workload stats results/mixed-slo.jsonl
+    local B=.build/release/accelbench
+    # generate -> run (bundled engine, simulated H100 + Llama-2-7B, accelgen) -> report
+    $B generate workloads/mixed-slo.yaml -o results/mixed-slo.jsonl
+    $B workload stats results/mixed-slo.jsonl
+    echo
+    $B run --workload results/mixed-slo.jsonl --policy accelgen -o results/mixed-slo-accelgen >/dev/null
+    $B report results/mixed-slo-accelgen
+    echo
+    echo "results in results/mixed-slo-accelgen (summary.json, requests.jsonl, iterations.jsonl, run.json)"
 }
 
 test_job() {

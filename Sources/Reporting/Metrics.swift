@@ -259,6 +259,9 @@ public struct RunInfo: Sendable, Equatable {
     public var interrupted: Bool
     public var invalidReasons: [String]
     public var workload: WorkloadHeader?
+    /// Engine runs: iterations executed and preemptions (nil for endpoint runs).
+    public var engineIterations: Int?
+    public var enginePreemptions: Int?
 
     public init(target: String = "unknown", source: String = "results", interrupted: Bool = false,
                 invalidReasons: [String] = [], workload: WorkloadHeader? = nil) {

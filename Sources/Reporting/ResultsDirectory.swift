@@ -57,11 +57,14 @@ public final class ResultsWriter {
 
     /// Commits the journals and writes `run.json` and `summary.json`.
     @discardableResult
-    public func finish(runEndS: Double? = nil, interrupted: Bool = false, invalidReasons: [String] = []) throws(BenchError) -> Summary {
+    public func finish(runEndS: Double? = nil, interrupted: Bool = false, invalidReasons: [String] = [],
+                       engineIterations: Int? = nil, enginePreemptions: Int? = nil) throws(BenchError) -> Summary {
         precondition(!finished, "finish called twice")
         finished = true
         run.interrupted = interrupted
         run.invalidReasons = invalidReasons
+        run.engineIterations = engineIterations
+        run.enginePreemptions = enginePreemptions
         try requests.commit()
         try iterations?.commit()
         try writeRunFile(runEndS: runEndS)
@@ -88,6 +91,10 @@ public final class ResultsWriter {
         w.beginArray()
         for r in run.invalidReasons { w.string(r) }
         w.endArray()
+        if run.engineIterations != nil || run.enginePreemptions != nil {
+            w.key("engine_iterations"); w.optionalInt(run.engineIterations)
+            w.key("engine_preemptions"); w.optionalInt(run.enginePreemptions)
+        }
         w.key("workload")
         if let h = run.workload { w.raw(h.jsonBytes) } else { w.null() }
         w.endObject()
@@ -140,6 +147,8 @@ public struct ResultsReader {
             if case .array(let items)? = f.raw("invalid_reasons") {
                 run.invalidReasons = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             }
+            run.engineIterations = try f.optionalInt("engine_iterations")
+            run.enginePreemptions = try f.optionalInt("engine_preemptions")
             if let wv = f.raw("workload"), !wv.isNull {
                 run.workload = try WorkloadHeader.read(wv, file: runPath, line: 1)
             }

@@ -151,6 +151,13 @@ public struct Summary: Sendable, Equatable {
             w.endObject()
         }
         w.endObject()
+        if run.engineIterations != nil || run.enginePreemptions != nil {
+            w.key("engine")
+            w.beginObject()
+            w.key("iterations"); w.optionalInt(run.engineIterations)
+            w.key("preemptions"); w.optionalInt(run.enginePreemptions)
+            w.endObject()
+        }
         w.key("valid"); w.bool(valid)
         w.key("invalid_reasons")
         w.beginArray()

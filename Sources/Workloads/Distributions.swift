@@ -12,6 +12,8 @@ struct LengthSampler: Sendable {
         case zipf(cdf: [Double], min: Int)
         case empirical([Int])
         case fromTrace
+
+        var isFromTrace: Bool { if case .fromTrace = self { return true } else { return false } }
     }
 
     let impl: Impl

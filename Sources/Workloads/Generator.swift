@@ -270,8 +270,22 @@ public struct WorkloadGenerator {
         if rt.joint, case .empirical(let values) = rt.prompt.impl {
             row = rng.index(below: values.count)
         }
-        let prompt = rt.prompt.sample(&rng, row: row, traceValue: traceRow?.promptTokens)
-        let output = rt.output.sample(&rng, row: row, traceValue: traceRow?.outputTokens)
+        var prompt = rt.prompt.sample(&rng, row: row, traceValue: traceRow?.promptTokens)
+        var output = rt.output.sample(&rng, row: row, traceValue: traceRow?.outputTokens)
+        if let limit = rt.spec.maxTotalTokens, prompt + output > limit {
+            let fixedByTrace = rt.prompt.impl.isFromTrace && rt.output.impl.isFromTrace
+            var tries = 0
+            while !fixedByTrace, prompt + output > limit, tries < 100 {
+                if rt.joint, case .empirical(let values) = rt.prompt.impl { row = rng.index(below: values.count) }
+                prompt = rt.prompt.sample(&rng, row: row, traceValue: traceRow?.promptTokens)
+                output = rt.output.sample(&rng, row: row, traceValue: traceRow?.outputTokens)
+                tries += 1
+            }
+            if prompt + output > limit {
+                output = min(output, limit - 1)
+                prompt = limit - output
+            }
+        }
         let slo = rt.slo.sample(prompt: prompt, output: output, &rng)
         var group: Int?
         var prefixTokens: Int?

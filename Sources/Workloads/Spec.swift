@@ -124,6 +124,10 @@ public struct ClassSpec: Sendable, Equatable {
     public var output: LengthSpec
     public var slo: SLOSpec
     public var prefix: PrefixSpec
+    /// Largest prompt + output a request may have (e.g. the model's context). Sampled lengths
+    /// over it are redrawn (up to 100 times, then the prompt is cut); lengths from a trace row
+    /// have their prompt cut. nil: no limit.
+    public var maxTotalTokens: Int? = nil
     public var sloRuleText: String
 }
 

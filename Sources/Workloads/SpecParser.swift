@@ -182,9 +182,16 @@ extension WorkloadSpec {
         } else if traceArrival, prompt.kind == .fromTrace {
             prefix = PrefixSpec(mode: .fromTrace)
         }
+        var maxTotal: Int?
+        if let m = f.optional("max_total_tokens") {
+            maxTotal = try m.int()
+            guard maxTotal! >= 2 else { throw m.error("max_total_tokens must be ≥ 2 (one prompt and one output token)") }
+        }
         try f.finish("class '\(name)'")
-        return ClassSpec(name: name, kind: kind, share: share, arrival: arrival, prompt: prompt, output: output,
-                         slo: slo, prefix: prefix, sloRuleText: ruleText.joined(separator: "; "))
+        var c = ClassSpec(name: name, kind: kind, share: share, arrival: arrival, prompt: prompt, output: output,
+                          slo: slo, prefix: prefix, sloRuleText: ruleText.joined(separator: "; "))
+        c.maxTotalTokens = maxTotal
+        return c
     }
 
     static func parseLength(_ node: SpecNode) throws(BenchError) -> LengthSpec {

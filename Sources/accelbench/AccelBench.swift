@@ -11,7 +11,7 @@ struct AccelBench: ParsableCommand {
         64 usage error; 65 bad input data; 74 I/O error; 130 interrupted (partial results written).
         """,
         version: generatorVersionString,
-        subcommands: [Generate.self, WorkloadCommand.self, Report.self, Bench.self]
+        subcommands: [Generate.self, WorkloadCommand.self, Run.self, Compare.self, Report.self, ProfileCommand.self, Bench.self]
     )
 }
 
@@ -24,6 +24,8 @@ func guarded(_ body: () throws -> Void) throws {
     } catch let e as BenchError {
         printError("accelbench: \(e)")
         throw ExitCode(e.exitCode)
+    } catch let e as BenchExit {
+        throw ExitCode(e.code)
     }
 }
 

@@ -631,10 +631,12 @@ private func azureReplayYAML(_ options: String, trace: String = azureCode) -> St
     let kept = trace.rows.filter { $0.timestampS! < 1200 }
     #expect(w.requests.count == kept.count)
     #expect(w.requests.allSatisfy { $0.arrivalS < 1200 })
-    struct Pair: Hashable { var prompt: Int; var output: Int }
-    let rows = Set(trace.rows.map { Pair(prompt: $0.promptTokens, output: $0.outputTokens) })
-    #expect(w.requests.allSatisfy { rows.contains(Pair(prompt: $0.promptTokens, output: $0.outputTokens)) })
-    #expect(zip(w.requests, kept).allSatisfy { $0.promptTokens == $1.promptTokens && $0.outputTokens == $1.outputTokens })
+    // max_total_tokens 4096 (Llama-2's context): a trace row's prompt is cut to fit, its output kept.
+    #expect(zip(w.requests, kept).allSatisfy {
+        $0.outputTokens == $1.outputTokens && $0.promptTokens == min($1.promptTokens, 4096 - $1.outputTokens)
+    })
+    #expect(kept.contains { $0.promptTokens + $0.outputTokens > 4096 }, "the window holds rows that need cutting")
+    #expect(w.requests.allSatisfy { $0.promptTokens + $0.outputTokens <= 4096 })
     let premium = w.requests.filter { $0.className == "premium" }
     let standard = w.requests.filter { $0.className == "standard" }
     #expect(premium.count + standard.count == w.requests.count)
@@ -745,4 +747,25 @@ private func azureReplayYAML(_ options: String, trace: String = azureCode) -> St
     #expect(try digest() == first)
     try Data("num_prefill_tokens,num_decode_tokens\n10,5\n20,7\n".utf8).write(to: csv)
     #expect(try digest() != first)
+}
+
+@Test func maxTotalTokensRedrawsSampledLengths() throws {
+    let yaml = """
+    count: 3000
+    seed: 4
+    arrival: {process: poisson, rate: 10}
+    classes:
+      - name: a
+        kind: interactive
+        share: 1
+        max_total_tokens: 3000
+        prompt: {dist: uniform, min: 1, max: 3000}
+        output: {dist: uniform, min: 1, max: 3000}
+    """
+    let w = try generateYAML(yaml)
+    #expect(w.requests.allSatisfy { $0.promptTokens + $0.outputTokens <= 3000 })
+    // Redrawn, not cut: the sum is spread out (uniform on the triangle), not piled at the limit.
+    let atLimit = w.requests.filter { $0.promptTokens + $0.outputTokens == 3000 }.count
+    #expect(atLimit < 30, "\(atLimit) requests sit exactly at the limit")
+    #expect(throws: BenchError.self) { try specFromYAML(yaml.replacingOccurrences(of: "max_total_tokens: 3000", with: "max_total_tokens: 1")) }
 }

@@ -1,0 +1,392 @@
+import BenchCore
+import HeapModule
+
+/// AccelGen's parameters (seeds-spec.md §1.3–1.6). One switch per mechanism, for ablations.
+public struct AccelGenOptions: Sendable, Equatable {
+    public enum BudgetRule: String, Sendable, CaseIterable {
+        /// The paper's rule: S_b = S_pf × SLO_min / T_pf (a linear iteration-time model).
+        case linear
+        /// Our alternative: the largest token count whose predicted time (the profile's full
+        /// model, attention included) fits in SLO_min.
+        case predicted
+    }
+
+    public var budgetRule: BudgetRule = .linear
+    /// γ: requests whose slack is within γ of the most urgent one are batching candidates.
+    /// 0.75 s: the paper's value.
+    public var gammaS = 0.75
+    /// Prompts at least this long are "long" (exclusive allocation). 4096: our choice; the paper
+    /// calls 4K–100K-token prompts long.
+    public var longPromptTokens = 4096
+    /// Iteration budget when no decoding request has a TBT SLO (nothing bounds the iteration).
+    /// nil = the model's context length (a whole prompt fits). Our choice.
+    public var maxBudgetTokens: Int?
+    /// Fixed budget used when dynamic chunking is switched off (Sarathi-Serve's 512).
+    public var fixedBudgetTokens = 512
+    /// Waiting requests examined per step (the queue's most urgent ones). Bounds the step's cost
+    /// at large queues. 32: our choice.
+    public var waitingCandidates = 32
+
+    /// Mechanisms (all on by default; each off is one ablation).
+    public var dynamicChunking = true
+    public var sloOrdering = true
+    public var multiResource = true
+    public var exclusiveLong = true
+    /// After the γ window, give leftover budget to the other candidates in slack order. Our
+    /// choice (the paper's loop stops at the window), so capacity is not left idle.
+    public var workConserving = true
+    /// Shorten prefill chunks when the predicted iteration time would exceed the tightest TBT
+    /// in the batch (the "SLO-guaranteed" part of dynamic chunking).
+    public var enforceIterationSLO = true
+    /// Requests that can no longer meet their SLO drop behind every savable one and are the
+    /// first preemption victims (our choice: goodput counts only SLO-met requests; the paper
+    /// does not say what happens to late requests).
+    public var demoteLost = true
+
+    public init() {}
+}
+
+/// AccelGen: SLO-guaranteed dynamic chunking, iteration-level slack prioritisation and
+/// multi-resource (compute + KV) best-fit batching, with exclusive allocation for long prompts.
+///
+/// Choices where the paper (as far as it could be read) is silent, all [INF] in seeds-spec:
+/// - `T_iter_max` is the predicted time of an iteration of a full budget of prompt tokens (capped at
+///   SLO_min when the SLO guarantee is on): the longest the iteration being formed can take;
+///   `avg_chunk` is an exponential average (α 0.1) of the prefill chunks scheduled (initially S_pf).
+/// - Slack, seconds it can still wait: online prefill `TTFT deadline − now − ⌈remaining / avg_chunk⌉ · T_iter_max`;
+///   online decode (and a preempted request that already emitted tokens) `last token + TBT − now − T_iter_max`;
+///   offline `(JCT deadline − now − est) / n` where `n` = remaining iterations (prefill chunks plus output
+///   tokens, the output length being the request's max_tokens) and `est` = n × mean predicted iteration time:
+///   the allowed waiting spread over the remaining iterations, recomputed each step so early or late
+///   finishes carry forward. Requests with no SLO have slack +∞ (best effort). Ties: arrival, then id.
+/// - Urgent: slack < T_iter_max. The slack already reserves one iteration for the request
+///   itself, so if it sits out this iteration (up to T_iter_max more) it misses: it "must run this
+///   iteration". A request that has already lost its SLO is demoted behind all others (`demoteLost`).
+/// - SLO_min: the tightest TBT among running decodes; with none, the budget is `maxBudgetTokens`.
+///   Prefilling requests are protected by their slack instead.
+/// - The 2-D distance is over the remaining fractions of this iteration's token budget and of all KV blocks.
+/// - KV for a prompt is reserved whole on admission (vLLM's v0 block manager, which AccelGen builds on).
+/// - Exclusive allocation: a new long prompt is not started while another long prompt is still
+///   prefilling, unless it is urgent; running long prefills get the budget first.
+public final class AccelGenPolicy: SchedulingPolicy {
+    public let name = "accelgen"
+    let o: AccelGenOptions
+    let maxNumSeqs: Int
+    let pivotTokens: Double
+    let pivotS: Double
+    let contextTokens: Int
+
+    struct Entry: Comparable {
+        let key: Double
+        let arrival: Double
+        let id: Int
+        let request: EngineRequest
+        static func < (a: Entry, b: Entry) -> Bool { (a.key, a.arrival, a.id) < (b.key, b.arrival, b.id) }
+        static func == (a: Entry, b: Entry) -> Bool { a.id == b.id && a.key == b.key }
+    }
+
+    /// Waiting requests keyed by a time-invariant urgency (the deadline the slack counts down to),
+    /// or by arrival when SLO ordering is off.
+    var waiting = Heap<Entry>()
+    var tIterMax: Double
+    var meanIterS: Double
+    var avgChunk: Double
+
+    init(_ o: AccelGenOptions, maxNumSeqs: Int, profile: HardwareProfile) {
+        self.o = o
+        self.maxNumSeqs = maxNumSeqs
+        pivotTokens = Double(profile.pivotTokens)
+        pivotS = profile.pivotMs / 1000
+        contextTokens = profile.model.maxContextTokens
+        tIterMax = pivotS
+        meanIterS = pivotS
+        avgChunk = Double(profile.pivotTokens)
+    }
+
+    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) {
+        waiting.insert(Entry(key: o.sloOrdering ? staticKey(r) : r.arrivalS, arrival: r.arrivalS, id: r.id, request: r))
+    }
+
+    public func removed(_ r: EngineRequest) {}
+    public var waitingCount: Int { waiting.count }
+    public var waitingRequests: [EngineRequest] { waiting.unordered.map(\.request) }
+
+    /// The deadline a waiting request's slack counts down to (its order in the queue).
+    func staticKey(_ r: EngineRequest) -> Double {
+        if let last = r.lastTokenS, let tbt = r.slo.tbtMs { return last + tbt / 1000 }
+        if r.numOutputTokens == 0, let ttft = r.slo.ttftMs { return r.arrivalS + ttft / 1000 }
+        if let jct = r.slo.jctS {
+            let iters = Double(r.remainingPrefill) / pivotTokens + Double(r.maxOutputTokens - r.numOutputTokens)
+            return r.arrivalS + jct - iters * pivotS
+        }
+        return .infinity
+    }
+
+    /// Slack given to requests that can no longer meet their SLO: after every savable and
+    /// best-effort request, in arrival order. They are also the first preemption victims.
+    static let demotedSlack = 1e12
+
+    /// Whether `r` has already lost its SLO (the rule is per-token max TBT, the default metric):
+    /// its TTFT or JCT deadline has passed, or one of its token gaps exceeded its TBT.
+    func isLost(_ r: EngineRequest, now: Double) -> Bool {
+        if let tbt = r.slo.tbtMs {
+            let limit = tbt / 1000
+            if r.maxTokenGapS > limit { return true }
+            if let last = r.lastTokenS, now - last > limit { return true }
+        }
+        if r.numOutputTokens == 0, let ttft = r.slo.ttftMs, now > r.arrivalS + ttft / 1000 { return true }
+        if let jct = r.slo.jctS, now > r.arrivalS + jct { return true }
+        return false
+    }
+
+    /// Remaining slack of `r` at `now`, seconds (see the type's doc).
+    func slack(_ r: EngineRequest, now: Double) -> Double {
+        if o.demoteLost && isLost(r, now: now) { return AccelGenPolicy.demotedSlack + r.arrivalS }
+        let prefillIters = r.phase == .decoding ? 0 : (Double(r.remainingPrefill) / avgChunk).rounded(.up)
+        if r.phase == .decoding || r.numOutputTokens > 0, let tbt = r.slo.tbtMs, let last = r.lastTokenS {
+            return last + tbt / 1000 - now - max(1, prefillIters) * tIterMax
+        }
+        if let ttft = r.slo.ttftMs, r.numOutputTokens == 0 {
+            return r.arrivalS + ttft / 1000 - now - prefillIters * tIterMax
+        }
+        if let jct = r.slo.jctS {
+            let n = max(1, prefillIters + Double(r.maxOutputTokens - r.numOutputTokens))
+            return (r.arrivalS + jct - now - n * meanIterS) / n
+        }
+        return .infinity
+    }
+
+    struct Candidate {
+        let request: EngineRequest
+        let slack: Double
+        let fromWaiting: Bool
+        var isLong: Bool
+    }
+
+    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+        var plan = StepPlan()
+        // Dynamic chunking: the token budget from the tightest iteration SLO among running decodes.
+        var minTBT = Double.infinity
+        for r in engine.running where r.phase == .decoding {
+            if let tbt = r.slo.tbtMs, !(o.demoteLost && isLost(r, now: now)) { minTBT = min(minTBT, tbt / 1000) }
+        }
+        let cap = o.maxBudgetTokens ?? contextTokens
+        var budget: Int
+        if !o.dynamicChunking {
+            budget = o.fixedBudgetTokens
+        } else if minTBT.isFinite {
+            switch o.budgetRule {
+            case .linear: budget = Int(pivotTokens * minTBT / pivotS)
+            case .predicted: budget = engine.timeModel.maxTokens(within: minTBT, base: IterationLoad())
+            }
+            budget = min(max(budget, 1), cap)
+        } else {
+            budget = cap
+        }
+        // T_iter_max for this step: the longest this iteration can be — a full budget of prompt
+        // tokens (bounded by SLO_min when the SLO guarantee is on).
+        var fullBudget = IterationLoad()
+        fullBudget.addPrefill(newTokens: budget, contextTokens: 0)
+        tIterMax = engine.timeModel.seconds(fullBudget)
+        if o.enforceIterationSLO && o.dynamicChunking && minTBT.isFinite { tIterMax = min(tIterMax, minTBT) }
+
+        // Candidates: every running request, and the most urgent waiting ones.
+        var cands: [Candidate] = []
+        cands.reserveCapacity(engine.running.count + o.waitingCandidates)
+        for r in engine.running {
+            cands.append(Candidate(request: r, slack: o.sloOrdering ? slack(r, now: now) : r.arrivalS, fromWaiting: false,
+                                   isLong: r.promptTokens >= o.longPromptTokens))
+        }
+        var popped: [Entry] = []
+        while popped.count < o.waitingCandidates, let e = waiting.popMin() {
+            popped.append(e)
+            cands.append(Candidate(request: e.request, slack: o.sloOrdering ? slack(e.request, now: now) : e.request.arrivalS,
+                                   fromWaiting: true, isLong: e.request.promptTokens >= o.longPromptTokens))
+        }
+        cands.sort { a, b in (a.slack, a.request.arrivalS, a.request.id) < (b.slack, b.request.arrivalS, b.request.id) }
+
+        plan.budgetTokens = budget
+        let totalBlocks = Double(engine.kv.totalBlocks)
+        var used = 0
+        var inBatch = Set<ObjectIdentifier>()
+        var longPrefilling = engine.running.contains { $0.phase == .prefilling && $0.promptTokens >= o.longPromptTokens }
+
+        // Victim for a shortage: the running request with the largest slack (ties: the later
+        // arrival) not in the batch, and of lower priority than `c`.
+        func victim(below c: Candidate) -> EngineRequest? {
+            let mine = (c.slack, c.request.arrivalS, c.request.id)
+            for v in cands.reversed() where !v.fromWaiting {
+                guard (v.slack, v.request.arrivalS, v.request.id) > mine else { return nil }
+                let r = v.request
+                if r.phase != .waiting && !inBatch.contains(ObjectIdentifier(r)) { return r }
+            }
+            return nil
+        }
+
+        /// Adds `c` with up to `maxTokens` prefill tokens; false if it cannot run now.
+        func add(_ c: Candidate, maxTokens: Int, mayPreempt: Bool) -> Bool {
+            let r = c.request
+            switch r.phase {
+            case .decoding:
+                while !engine.reserveDecode(r) {
+                    guard mayPreempt, let v = victim(below: c) else { return false }
+                    engine.preempt(v, now: now)
+                    plan.preempted += 1
+                }
+                inBatch.insert(ObjectIdentifier(r))
+                plan.addDecode(r)
+                used += 1
+                return true
+            case .prefilling:
+                let n = min(r.remainingPrefill, maxTokens)
+                guard n > 0 else { return false }
+                inBatch.insert(ObjectIdentifier(r))
+                plan.addPrefill(r, tokens: n)
+                used += n
+                return true
+            case .waiting:
+                guard maxTokens > 0, engine.running.count < maxNumSeqs else { return false }
+                if o.exclusiveLong, c.isLong, longPrefilling, c.slack >= tIterMax { return false }
+                while !engine.admit(r, now: now) {
+                    guard mayPreempt, let v = victim(below: c) else { return false }
+                    engine.preempt(v, now: now)
+                    plan.preempted += 1
+                }
+                if c.isLong { longPrefilling = true }
+                inBatch.insert(ObjectIdentifier(r))
+                let n = min(r.remainingPrefill, maxTokens)
+                plan.addPrefill(r, tokens: n)
+                used += n
+                return true
+            case .finished:
+                return false
+            }
+        }
+
+        var rest: [Candidate] = []
+        // 1. Urgent requests in slack order; they may preempt larger-slack ones.
+        //    Urgent decodes always run (one token each) so progress never stalls on the budget.
+        if o.sloOrdering {
+            for c in cands {
+                if c.slack < tIterMax {
+                    if c.request.phase == .waiting && !c.fromWaiting { continue }
+                    _ = add(c, maxTokens: max(0, budget - used), mayPreempt: true)
+                } else {
+                    rest.append(c)
+                }
+            }
+        } else {
+            rest = cands
+        }
+        // Exclusive allocation: running long prefills get the budget first.
+        if o.exclusiveLong {
+            for c in rest where !c.fromWaiting && c.isLong && c.request.phase == .prefilling && !inBatch.contains(ObjectIdentifier(c.request)) {
+                _ = add(c, maxTokens: budget - used, mayPreempt: false)
+            }
+        }
+        // 2. Candidates within γ of the most urgent one.
+        let head = (cands.first?.slack ?? 0)
+        let window = o.sloOrdering ? head + o.gammaS : .infinity
+        var pool = rest.filter { c in
+            c.slack <= window && !inBatch.contains(ObjectIdentifier(c.request)) && c.request.phase != .finished
+                && (c.request.phase != .waiting || c.fromWaiting)
+        }
+        // 3. Best fit on (compute budget left, free KV blocks), normalised by capacity.
+        while !pool.isEmpty, used < budget {
+            let aC = Double(budget - used)
+            let aM = Double(engine.kv.freeBlocks)
+            var best = -1
+            var bestScore = Double.infinity
+            var seenDecode: (Bool, Bool) = (false, false)  // decodes needing 0 / 1 new block
+            for (i, c) in pool.enumerated() {
+                let r = c.request
+                var dC: Double
+                var dM: Double
+                switch r.phase {
+                case .decoding:
+                    let extra = engine.extraBlocksForDecode(r)
+                    // All decodes with the same needs score alike: only the first (most urgent) counts.
+                    if extra == 0 { if seenDecode.0 { continue }; seenDecode.0 = true } else { if seenDecode.1 { continue }; seenDecode.1 = true }
+                    dC = 1
+                    dM = Double(extra)
+                case .prefilling:
+                    dC = Double(min(r.remainingPrefill, budget - used))
+                    dM = 0
+                case .waiting:
+                    if o.exclusiveLong, c.isLong, longPrefilling { continue }
+                    if engine.running.count >= maxNumSeqs { continue }
+                    dC = Double(min(r.remainingPrefill, budget - used))
+                    dM = Double(engine.blocksToAdmit(r))
+                case .finished:
+                    continue
+                }
+                guard dC <= aC, dM <= aM else { continue }
+                if !o.multiResource { best = i; break }
+                let x = (aC - dC) / Double(budget), y = (aM - dM) / totalBlocks
+                let score = x * x + y * y
+                if score < bestScore {
+                    bestScore = score
+                    best = i
+                }
+            }
+            if best < 0 { break }
+            let c = pool.remove(at: best)
+            _ = add(c, maxTokens: budget - used, mayPreempt: false)
+        }
+        // Work conservation (our choice; the paper's loop stops at the γ window): budget still
+        // left goes to the remaining candidates in slack order.
+        if o.workConserving {
+            for c in rest where used < budget && !inBatch.contains(ObjectIdentifier(c.request)) {
+                if c.request.phase == .waiting && !c.fromWaiting { continue }
+                if c.request.phase == .decoding && engine.extraBlocksForDecode(c.request) > engine.kv.freeBlocks { continue }
+                if c.request.phase == .waiting && engine.blocksToAdmit(c.request) > engine.kv.freeBlocks { break }
+                _ = add(c, maxTokens: budget - used, mayPreempt: false)
+            }
+        }
+        // Progress: if nothing could be placed (KV exhausted by requests that are not urgent),
+        // the most urgent running request runs, preempting the largest-slack ones.
+        if plan.isEmpty {
+            for c in cands where !c.fromWaiting && c.request.phase != .waiting {
+                if add(c, maxTokens: max(1, budget), mayPreempt: true) { break }
+            }
+        }
+        // Waiting requests not admitted go back to the queue.
+        for e in popped where e.request.phase == .waiting && !inBatch.contains(ObjectIdentifier(e.request)) {
+            waiting.insert(e)
+        }
+        // SLO guarantee: if the prediction still exceeds SLO_min (the budget rule is an
+        // approximation; prefill attention is not in it), shorten the last prefill chunks.
+        if o.enforceIterationSLO, o.dynamicChunking, minTBT.isFinite {
+            trim(&plan, to: minTBT, model: engine.timeModel)
+        }
+        let predicted = engine.timeModel.seconds(plan.load)
+        plan.predictedS = predicted
+        observe(plan, predicted: predicted)
+        return plan
+    }
+
+    /// Shrinks prefill chunks, last first, until the plan's predicted time is within `limit`
+    /// (or only decodes are left: then the SLO is infeasible for this batch).
+    func trim(_ plan: inout StepPlan, to limit: Double, model: IterationTimeModel) {
+        while model.seconds(plan.load) > limit, let idx = plan.items.lastIndex(where: { $0.isPrefill }) {
+            let item = plan.items[idx]
+            var lo = 0, hi = item.newTokens - 1  // the largest chunk that fits lies in lo...hi
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                var trial = plan
+                trial.setChunk(at: idx, tokens: mid)
+                if model.seconds(trial.load) <= limit { lo = mid } else { hi = mid - 1 }
+            }
+            plan.setChunk(at: idx, tokens: lo)
+        }
+    }
+
+    /// Updates the mean iteration time and the average chunk from this plan.
+    func observe(_ plan: StepPlan, predicted: Double) {
+        guard !plan.isEmpty else { return }
+        meanIterS = 0.9 * meanIterS + 0.1 * predicted
+        for item in plan.items where item.isPrefill {
+            avgChunk = 0.9 * avgChunk + 0.1 * Double(item.newTokens)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import BenchCore
+
+/// One engine iteration, as written to `iterations.jsonl`.
+public struct IterationRecord: Sendable {
+    public var index: Int
+    public var startS: Double
+    public var durationS: Double
+    public var prefillTokens: Int
+    public var decodeCount: Int
+    public var numRequests: Int
+    public var chunkSizes: [Int]
+    public var kvUsedBlocks: Int
+    public var kvFreeBlocks: Int
+    public var waiting: Int
+    public var budgetTokens: Int?
+    public var predictedS: Double?
+    public var preempted: Int
+
+    public func json() -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 256)
+        w.beginObject()
+        w.key("i"); w.int(index)
+        w.key("start_s"); w.fixed(startS, decimals: 6)
+        w.key("duration_s"); w.fixed(durationS, decimals: 7)
+        w.key("prefill_tokens"); w.int(prefillTokens)
+        w.key("decode_count"); w.int(decodeCount)
+        w.key("num_requests"); w.int(numRequests)
+        w.key("chunks")
+        w.beginArray()
+        for c in chunkSizes { w.int(c) }
+        w.endArray()
+        w.key("kv_used"); w.int(kvUsedBlocks)
+        w.key("kv_free"); w.int(kvFreeBlocks)
+        w.key("waiting"); w.int(waiting)
+        w.key("budget_tokens"); w.optionalInt(budgetTokens)
+        w.key("predicted_s"); w.optionalFixed(predictedS, decimals: 7)
+        w.key("preempted"); w.int(preempted)
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// Runs an engine in simulated time: time jumps to the next arrival when idle and advances by
+/// each iteration's reported duration. Tokens are emitted at iteration ends.
+public struct SimulationDriver<Backend: ExecutionBackend> {
+    public let engine: EngineCore
+    public var backend: Backend
+    /// Called after each iteration (tests check invariants here).
+    public var afterStep: ((EngineCore) -> Void)?
+
+    public init(engine: EngineCore, backend: Backend) {
+        self.engine = engine
+        self.backend = backend
+    }
+
+    public struct Outcome: Sendable {
+        public var endS: Double
+        public var iterations: Int
+        public var preemptions: Int
+        public var stopped: Bool
+    }
+
+    /// - Parameters:
+    ///   - requests: sorted by arrival.
+    ///   - onIteration: each iteration's record.
+    ///   - onDone: each request when it finishes, is rejected, or is aborted at the end.
+    ///   - shouldStop: polled between iterations (Ctrl-C); unfinished requests are then reported
+    ///     as aborted.
+    public mutating func run(_ requests: [EngineRequest],
+                             onIteration: (IterationRecord) throws -> Void,
+                             onDone: (EngineRequest) throws -> Void,
+                             shouldStop: () -> Bool = { false }) throws -> Outcome {
+        var now = 0.0
+        var next = 0
+        var stopped = false
+        while true {
+            if shouldStop() {
+                stopped = true
+                break
+            }
+            while next < requests.count, requests[next].arrivalS <= now {
+                let r = requests[next]
+                next += 1
+                if engine.add(r, now: max(now, r.arrivalS)) != nil { try onDone(r) }
+            }
+            if !engine.hasWork {
+                if next >= requests.count { break }
+                now = requests[next].arrivalS
+                continue
+            }
+            let plan = engine.policy.schedule(engine, now: now)
+            if plan.isEmpty {
+                if next < requests.count {
+                    now = max(now, requests[next].arrivalS)
+                    continue
+                }
+                break  // no progress possible: the rest is aborted below
+            }
+            let result = backend.execute(plan)
+            let start = now
+            now += result.durationS
+            let finished = engine.apply(plan, now: now)
+            var chunks: [Int] = []
+            for item in plan.items where item.isPrefill { chunks.append(item.newTokens) }
+            try onIteration(IterationRecord(index: engine.iterationCount - 1, startS: start, durationS: result.durationS,
+                                            prefillTokens: plan.prefillTokens, decodeCount: plan.decodeCount,
+                                            numRequests: plan.items.count, chunkSizes: chunks,
+                                            kvUsedBlocks: engine.kv.usedBlocks, kvFreeBlocks: engine.kv.freeBlocks,
+                                            waiting: engine.policy.waitingCount, budgetTokens: plan.budgetTokens,
+                                            predictedS: plan.predictedS, preempted: plan.preempted))
+            afterStep?(engine)
+            for r in finished { try onDone(r) }
+        }
+        // Whatever is left never finished: report it as aborted (Ctrl-C or a stuck scheduler).
+        for r in engine.running + engine.policy.waitingRequests.sorted(by: { $0.id < $1.id }) {
+            r.phase = .finished
+            r.finishReason = .aborted
+            r.rejectReason = stopped ? "run interrupted" : "the scheduler could not make progress"
+            try onDone(r)
+        }
+        while next < requests.count, !stopped {
+            let r = requests[next]
+            next += 1
+            r.finishReason = .aborted
+            r.rejectReason = "run ended"
+            try onDone(r)
+        }
+        return Outcome(endS: now, iterations: engine.iterationCount, preemptions: engine.preemptionCount, stopped: stopped)
+    }
+}

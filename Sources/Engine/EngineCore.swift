@@ -1,0 +1,241 @@
+import BenchCore
+import DequeModule
+
+/// One request's share of an iteration.
+public struct PlanItem {
+    public let request: EngineRequest
+    /// Tokens computed this iteration: a prefill chunk, or 1 for a decode.
+    public let newTokens: Int
+    public let isPrefill: Bool
+    /// Tokens already in KV before this iteration (attention context).
+    public let contextTokens: Int
+}
+
+
+/// What the policy decided for one iteration.
+public struct StepPlan {
+    public var items: [PlanItem] = []
+    public var load = IterationLoad()
+    /// The policy's token budget for this iteration, if it has one.
+    public var budgetTokens: Int?
+    /// The policy's own prediction of the iteration time (seconds), if it makes one.
+    public var predictedS: Double?
+    public var preempted = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { items.isEmpty }
+    public var prefillTokens: Int { items.reduce(0) { $0 + ($1.isPrefill ? $1.newTokens : 0) } }
+    public var decodeCount: Int { items.reduce(0) { $0 + ($1.isPrefill ? 0 : 1) } }
+
+    public mutating func addPrefill(_ r: EngineRequest, tokens: Int) {
+        items.append(PlanItem(request: r, newTokens: tokens, isPrefill: true, contextTokens: r.numComputedTokens))
+        load.addPrefill(newTokens: tokens, contextTokens: r.numComputedTokens)
+    }
+
+    /// Changes the prefill chunk of item `i` (0 removes it) and recomputes the load.
+    public mutating func setChunk(at i: Int, tokens: Int) {
+        precondition(items[i].isPrefill)
+        let old = items[i]
+        if tokens <= 0 {
+            items.remove(at: i)
+        } else {
+            items[i] = PlanItem(request: old.request, newTokens: tokens, isPrefill: true, contextTokens: old.contextTokens)
+        }
+        var l = IterationLoad()
+        for item in items {
+            if item.isPrefill { l.addPrefill(newTokens: item.newTokens, contextTokens: item.contextTokens) } else { l.addDecode(contextTokens: item.contextTokens) }
+        }
+        load = l
+    }
+
+    public mutating func addDecode(_ r: EngineRequest) {
+        items.append(PlanItem(request: r, newTokens: 1, isPrefill: false, contextTokens: r.numComputedTokens))
+        load.addDecode(contextTokens: r.numComputedTokens)
+    }
+}
+
+/// What a backend reports for an executed plan.
+public struct StepResult: Sendable {
+    /// How long the iteration took, seconds (simulated or measured).
+    public var durationS: Double
+    public init(durationS: Double) { self.durationS = durationS }
+}
+
+/// Executes iterations: the simulated GPU, or a real CPU/CUDA model in later issues.
+public protocol ExecutionBackend {
+    mutating func execute(_ plan: StepPlan) -> StepResult
+}
+
+/// A scheduling policy: a step function over the engine's queues, handed the current time.
+public protocol SchedulingPolicy: AnyObject {
+    var name: String { get }
+    /// A new request was admitted to the waiting queue (or returned there by a preemption).
+    func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double)
+    /// Forms the next iteration. May admit, preempt and allocate through `engine`.
+    func schedule(_ engine: EngineCore, now: Double) -> StepPlan
+    /// A request left the engine (finished or aborted).
+    func removed(_ r: EngineRequest)
+    /// Waiting requests in the policy's own queue.
+    var waitingCount: Int { get }
+    /// Every waiting request (for invariant checks; order unspecified).
+    var waitingRequests: [EngineRequest] { get }
+}
+
+/// The engine's state and its mechanics (admission, KV allocation, preemption, applying an
+/// iteration's result). Policies decide; this type does. It never reads a clock.
+public final class EngineCore {
+    public let profile: HardwareProfile
+    public let timeModel: IterationTimeModel
+    public let policy: SchedulingPolicy
+    public private(set) var kv: KVBlockManager
+    /// Admitted requests (prefilling or decoding), in admission order.
+    public private(set) var running: [EngineRequest] = []
+    public private(set) var preemptionCount = 0
+    public private(set) var iterationCount = 0
+    private var nextAdmission = 0
+
+    public init(profile: HardwareProfile, policy: SchedulingPolicy) {
+        self.profile = profile
+        timeModel = IterationTimeModel(profile: profile)
+        self.policy = policy
+        kv = KVBlockManager(totalBlocks: profile.kvCapacityBlocks, blockSizeTokens: profile.blockSizeTokens)
+    }
+
+    /// Accepts a request into the waiting queue, or rejects it (returned reason) when it can
+    /// never run: longer than the model's context or than the whole KV cache.
+    public func add(_ r: EngineRequest, now: Double) -> String? {
+        if r.peakTokens > profile.model.maxContextTokens {
+            return reject(r, now: now, "prompt + output = \(r.peakTokens) tokens exceeds the model's context of \(profile.model.maxContextTokens)")
+        }
+        if kv.blocksFor(tokens: r.peakTokens) > kv.totalBlocks {
+            return reject(r, now: now, "needs \(kv.blocksFor(tokens: r.peakTokens)) KV blocks; the cache holds \(kv.totalBlocks)")
+        }
+        policy.enqueue(r, engine: self, now: now)
+        return nil
+    }
+
+    private func reject(_ r: EngineRequest, now: Double, _ reason: String) -> String {
+        r.phase = .finished
+        r.finishReason = .rejected
+        r.rejectReason = reason
+        r.doneS = now
+        return reason
+    }
+
+    public var hasWork: Bool { !running.isEmpty || policy.waitingCount > 0 }
+
+    // MARK: mechanics for policies
+
+    /// Admits a waiting request: allocates KV for its whole prefill (as vLLM's v0 block manager
+    /// and Sarathi-Serve do). Returns false, taking nothing, if the blocks are not free.
+    public func admit(_ r: EngineRequest, now: Double) -> Bool {
+        precondition(r.phase == .waiting)
+        guard let blocks = kv.allocate(kv.blocksFor(tokens: r.prefillTarget)) else { return false }
+        r.blocks = blocks
+        r.phase = .prefilling
+        r.admissionSeq = nextAdmission
+        nextAdmission += 1
+        if r.firstScheduledS == nil { r.firstScheduledS = now }
+        running.append(r)
+        return true
+    }
+
+    /// Blocks a decode step of `r` needs beyond what it holds (0 or 1).
+    @inline(__always)
+    public func extraBlocksForDecode(_ r: EngineRequest) -> Int {
+        max(0, kv.blocksFor(tokens: r.numComputedTokens + 1) - r.blocks.count)
+    }
+
+    /// Blocks admitting `r` takes.
+    @inline(__always)
+    public func blocksToAdmit(_ r: EngineRequest) -> Int { kv.blocksFor(tokens: r.prefillTarget) }
+
+    /// Makes room for one decode token of `r`; false if the blocks are not free.
+    public func reserveDecode(_ r: EngineRequest) -> Bool {
+        let extra = extraBlocksForDecode(r)
+        if extra == 0 { return true }
+        guard let b = kv.allocate(extra) else { return false }
+        r.blocks.append(contentsOf: b)
+        return true
+    }
+
+    /// Preempts by recomputation: frees its KV; it returns to the waiting queue and will
+    /// recompute its prompt and the tokens generated so far.
+    public func preempt(_ r: EngineRequest, now: Double) {
+        precondition(r.phase == .prefilling || r.phase == .decoding)
+        kv.free(r.blocks)
+        r.blocks = []
+        r.numComputedTokens = 0
+        r.prefillTarget = r.promptTokens + r.numOutputTokens
+        r.phase = .waiting
+        r.preemptions += 1
+        preemptionCount += 1
+        if let i = running.firstIndex(where: { $0 === r }) { running.remove(at: i) }
+        policy.enqueue(r, engine: self, now: now)
+    }
+
+    /// Applies an executed iteration that ended at `now`: prefill chunks advance; a prefill that
+    /// completes and every decode emit one token at `now`. Returns the requests that finished.
+    @discardableResult
+    public func apply(_ plan: StepPlan, now: Double) -> [EngineRequest] {
+        iterationCount += 1
+        var finished: [EngineRequest] = []
+        for item in plan.items {
+            let r = item.request
+            r.numComputedTokens += item.newTokens
+            if item.isPrefill {
+                if r.numComputedTokens < r.prefillTarget { continue }
+                r.phase = .decoding
+            }
+            r.numOutputTokens += 1
+            if let last = r.tokenTimes.last { r.maxTokenGapS = max(r.maxTokenGapS, now - last) }
+            r.tokenTimes.append(now)
+            if r.numOutputTokens >= r.maxOutputTokens {
+                finish(r, now: now)
+                finished.append(r)
+            }
+        }
+        if !finished.isEmpty {
+            running.removeAll { $0.phase == .finished }
+        }
+        return finished
+    }
+
+    private func finish(_ r: EngineRequest, now: Double) {
+        kv.free(r.blocks)
+        r.blocks = []
+        r.phase = .finished
+        r.finishReason = .completed
+        r.doneS = now
+        policy.removed(r)
+    }
+
+    // MARK: invariants (tests call these after every step)
+
+    public func invariantViolations() -> [String] {
+        var problems = kv.invariantViolations(held: running.map(\.blocks))
+        let waiting = policy.waitingRequests
+        let runningIDs = Set(running.map { ObjectIdentifier($0) })
+        for r in waiting {
+            if runningIDs.contains(ObjectIdentifier(r)) { problems.append("request \(r.id) is both running and waiting") }
+            if r.phase != .waiting { problems.append("waiting request \(r.id) is in phase \(r.phase)") }
+            if !r.blocks.isEmpty { problems.append("waiting request \(r.id) holds KV blocks") }
+        }
+        if Set(waiting.map { ObjectIdentifier($0) }).count != waiting.count { problems.append("a request is queued twice") }
+        for r in running {
+            if r.phase != .prefilling && r.phase != .decoding { problems.append("running request \(r.id) is in phase \(r.phase)") }
+            if r.numComputedTokens > r.prefillTarget && r.phase == .prefilling {
+                problems.append("request \(r.id) computed \(r.numComputedTokens) > its prefill \(r.prefillTarget)")
+            }
+            if r.numComputedTokens > r.promptTokens + r.numOutputTokens {
+                problems.append("request \(r.id) computed more tokens than it has")
+            }
+            if kv.blocksFor(tokens: max(r.numComputedTokens, r.phase == .prefilling ? r.prefillTarget : 0)) > r.blocks.count {
+                problems.append("request \(r.id) holds \(r.blocks.count) blocks for \(r.numComputedTokens) tokens")
+            }
+            if r.numOutputTokens >= r.maxOutputTokens { problems.append("request \(r.id) should have finished") }
+        }
+        return problems
+    }
+}

@@ -1,0 +1,266 @@
+import BenchCore
+import DequeModule
+import HeapModule
+
+/// Settings shared by the policies; each field documents its default and source.
+public struct PolicyOptions: Sendable, Equatable {
+    /// vllm: most tokens in one (prefill) iteration. nil = the model's context length, the
+    /// smallest value vLLM accepts with chunking off.
+    public var maxNumBatchedTokens: Int?
+    /// vllm: most sequences running at once. 256: vLLM's default `max_num_seqs`.
+    public var vllmMaxNumSeqs = 256
+    /// sarathi / edf: token budget per iteration. 512: Sarathi-Serve's default chunk size.
+    public var tokenBudget = 512
+    /// sarathi / edf / accelgen: most sequences running at once. 128: Sarathi-Serve's default.
+    public var maxNumSeqs = 128
+    public var accelgen = AccelGenOptions()
+
+    public init() {}
+}
+
+public enum PolicyName: String, CaseIterable, Sendable {
+    case vllm, sarathi, edf, accelgen
+
+    public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    public static func parse(_ s: String) throws(BenchError) -> PolicyName {
+        guard let p = PolicyName(rawValue: s) else {
+            throw BenchError.usage("unknown policy '\(s)'; valid policies: \(list)")
+        }
+        return p
+    }
+
+    public func make(_ options: PolicyOptions, profile: HardwareProfile) -> SchedulingPolicy {
+        switch self {
+        case .vllm: return VLLMPolicy(options, profile: profile)
+        case .sarathi: return SarathiPolicy(options)
+        case .edf: return EDFPolicy(options)
+        case .accelgen: return AccelGenPolicy(options.accelgen, maxNumSeqs: options.maxNumSeqs, profile: profile)
+        }
+    }
+}
+
+extension EngineCore {
+    /// Reserves one decode token of `r`, preempting `victim()` while blocks are short. Returns
+    /// false when `r` itself had to be preempted (it is then no longer running).
+    func reserveDecode(_ r: EngineRequest, now: Double, plan: inout StepPlan, victim: () -> EngineRequest?) -> Bool {
+        while !reserveDecode(r) {
+            let v = victim() ?? r
+            preempt(v, now: now)
+            plan.preempted += 1
+            if v === r { return false }
+        }
+        return true
+    }
+
+    /// The most recently admitted running request other than those in `exclude`, if any.
+    func newestRunning(excluding exclude: Set<ObjectIdentifier>) -> EngineRequest? {
+        running.last { !exclude.contains(ObjectIdentifier($0)) }
+    }
+}
+
+/// A FCFS waiting queue; preempted requests go back to its front (as in vLLM).
+struct FCFSQueue {
+    var queue: Deque<EngineRequest> = []
+
+    mutating func enqueue(_ r: EngineRequest) {
+        if r.preemptions > 0 {
+            // Back to the front, keeping preempted requests in arrival order among themselves.
+            var i = 0
+            while i < queue.count, queue[i].preemptions > 0, queue[i].arrivalS <= r.arrivalS { i += 1 }
+            queue.insert(r, at: i)
+        } else {
+            queue.append(r)
+        }
+    }
+}
+
+/// vLLM (v0 default scheduler): FCFS, prefill-prioritised, whole prompts (no chunking). An
+/// iteration is either all prefills or all decodes; on a KV shortage the newest running request
+/// is preempted (recompute).
+public final class VLLMPolicy: SchedulingPolicy {
+    public let name = "vllm"
+    let maxBatchedTokens: Int
+    let maxNumSeqs: Int
+    var waiting = FCFSQueue()
+
+    init(_ o: PolicyOptions, profile: HardwareProfile) {
+        maxBatchedTokens = o.maxNumBatchedTokens ?? profile.model.maxContextTokens
+        maxNumSeqs = o.vllmMaxNumSeqs
+    }
+
+    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
+    public func removed(_ r: EngineRequest) {}
+    public var waitingCount: Int { waiting.queue.count }
+    public var waitingRequests: [EngineRequest] { Array(waiting.queue) }
+
+    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+        var plan = StepPlan()
+        plan.budgetTokens = maxBatchedTokens
+        var tokens = 0
+        while let r = waiting.queue.first {
+            let n = r.remainingPrefill
+            guard tokens + n <= maxBatchedTokens || plan.isEmpty && n > maxBatchedTokens && tokens == 0 else { break }
+            guard engine.running.count < maxNumSeqs, engine.admit(r, now: now) else { break }
+            waiting.queue.removeFirst()
+            plan.addPrefill(r, tokens: n)
+            tokens += n
+        }
+        if !plan.isEmpty { return plan }
+        var scheduled = Set<ObjectIdentifier>()
+        var i = 0
+        while i < engine.running.count {
+            let r = engine.running[i]
+            scheduled.insert(ObjectIdentifier(r))
+            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestRunning(excluding: scheduled) }) {
+                plan.addDecode(r)
+                i += 1
+            }
+        }
+        return plan
+    }
+}
+
+/// Sarathi-Serve's stall-free batching: running decodes first, then ongoing partial prefills,
+/// then new prefills, each chunk `min(remaining, budget − batched)` (sarathi_scheduler.py).
+public final class SarathiPolicy: SchedulingPolicy {
+    public let name = "sarathi"
+    let budget: Int
+    let maxNumSeqs: Int
+    var waiting = FCFSQueue()
+
+    init(_ o: PolicyOptions) {
+        budget = o.tokenBudget
+        maxNumSeqs = o.maxNumSeqs
+    }
+
+    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
+    public func removed(_ r: EngineRequest) {}
+    public var waitingCount: Int { waiting.queue.count }
+    public var waitingRequests: [EngineRequest] { Array(waiting.queue) }
+
+    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+        var plan = StepPlan()
+        plan.budgetTokens = budget
+        var used = 0
+        var scheduled = Set<ObjectIdentifier>()
+        var i = 0
+        while i < engine.running.count, used < budget {
+            let r = engine.running[i]
+            guard r.phase == .decoding else { i += 1; continue }
+            scheduled.insert(ObjectIdentifier(r))
+            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestRunning(excluding: scheduled) }) {
+                plan.addDecode(r)
+                used += 1
+                i += 1
+            }
+        }
+        for r in engine.running where r.phase == .prefilling && used < budget {
+            let n = min(r.remainingPrefill, budget - used)
+            plan.addPrefill(r, tokens: n)
+            used += n
+        }
+        while used < budget, engine.running.count < maxNumSeqs, let r = waiting.queue.first {
+            guard engine.admit(r, now: now) else { break }
+            waiting.queue.removeFirst()
+            let n = min(r.remainingPrefill, budget - used)
+            plan.addPrefill(r, tokens: n)
+            used += n
+        }
+        return plan
+    }
+}
+
+/// Earliest deadline first with chunked prefill (an extra baseline): every candidate's next
+/// deadline — TTFT for a request that has not produced a token, the next token's TBT deadline
+/// for one that has, JCT for offline work — orders the batch within the fixed token budget.
+/// Preemption on a KV shortage takes the running request with the latest deadline.
+public final class EDFPolicy: SchedulingPolicy {
+    public let name = "edf"
+    let budget: Int
+    let maxNumSeqs: Int
+
+    struct Entry: Comparable {
+        let deadline: Double
+        let arrival: Double
+        let id: Int
+        let request: EngineRequest
+        static func < (a: Entry, b: Entry) -> Bool { (a.deadline, a.arrival, a.id) < (b.deadline, b.arrival, b.id) }
+        static func == (a: Entry, b: Entry) -> Bool { a.id == b.id && a.deadline == b.deadline }
+    }
+
+    var waiting = Heap<Entry>()
+
+    init(_ o: PolicyOptions) {
+        budget = o.tokenBudget
+        maxNumSeqs = o.maxNumSeqs
+    }
+
+    /// The request's next deadline, seconds since run start (+∞ without SLOs).
+    static func deadline(_ r: EngineRequest) -> Double {
+        if let last = r.lastTokenS, let tbt = r.slo.tbtMs { return last + tbt / 1000 }
+        if r.numOutputTokens == 0, let ttft = r.slo.ttftMs { return r.arrivalS + ttft / 1000 }
+        if let jct = r.slo.jctS { return r.arrivalS + jct }
+        return .infinity
+    }
+
+    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) {
+        waiting.insert(Entry(deadline: EDFPolicy.deadline(r), arrival: r.arrivalS, id: r.id, request: r))
+    }
+
+    public func removed(_ r: EngineRequest) {}
+    public var waitingCount: Int { waiting.count }
+    public var waitingRequests: [EngineRequest] { waiting.unordered.map(\.request) }
+
+    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+        var plan = StepPlan()
+        plan.budgetTokens = budget
+        var running = engine.running.map { Entry(deadline: EDFPolicy.deadline($0), arrival: $0.arrivalS, id: $0.id, request: $0) }
+        running.sort()
+        var scheduled = Set<ObjectIdentifier>()
+        var used = 0
+        var ri = 0
+        var admitting = true
+        while used < budget {
+            let fromRunning: Bool
+            if ri < running.count {
+                if admitting, let top = waiting.min, top < running[ri] { fromRunning = false } else { fromRunning = true }
+            } else if admitting, waiting.min != nil {
+                fromRunning = false
+            } else {
+                break
+            }
+            if fromRunning {
+                let r = running[ri].request
+                ri += 1
+                guard r.phase != .waiting else { continue }  // preempted earlier in this step
+                scheduled.insert(ObjectIdentifier(r))
+                if r.phase == .decoding {
+                    let ok = engine.reserveDecode(r, now: now, plan: &plan) {
+                        running.last { $0.request.phase != .waiting && !scheduled.contains(ObjectIdentifier($0.request)) }?.request
+                    }
+                    if ok {
+                        plan.addDecode(r)
+                        used += 1
+                    }
+                } else {
+                    let n = min(r.remainingPrefill, budget - used)
+                    plan.addPrefill(r, tokens: n)
+                    used += n
+                }
+            } else {
+                let top = waiting.min!
+                guard engine.running.count < maxNumSeqs, engine.admit(top.request, now: now) else {
+                    admitting = false
+                    continue
+                }
+                _ = waiting.popMin()
+                scheduled.insert(ObjectIdentifier(top.request))
+                let n = min(top.request.remainingPrefill, budget - used)
+                plan.addPrefill(top.request, tokens: n)
+                used += n
+            }
+        }
+        return plan
+    }
+}

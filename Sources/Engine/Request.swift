@@ -1,0 +1,97 @@
+import BenchCore
+
+/// Where a request is in the engine.
+public enum RequestPhase: String, Sendable {
+    /// Not admitted: no KV blocks (new, or preempted and waiting to recompute).
+    case waiting
+    /// Admitted; its prefill (prompt, or prompt + generated tokens after a preemption) is
+    /// partly computed.
+    case prefilling
+    /// Prefill done; one token per iteration.
+    case decoding
+    case finished
+}
+
+public enum FinishReason: String, Sendable {
+    case completed
+    /// Never admitted: longer than the model's context or the KV capacity.
+    case rejected
+    case aborted
+}
+
+/// One request inside the engine. A reference type: policies keep it in several queues and
+/// update it in place every iteration.
+public final class EngineRequest {
+    public let id: Int
+    public let className: String
+    /// Seconds since run start.
+    public let arrivalS: Double
+    public let promptTokens: Int
+    /// The output length the request will produce (max_tokens with ignore_eos, as the workload says).
+    public let maxOutputTokens: Int
+    public let slo: SLO
+    public let prefixGroup: Int?
+    public let prefixTokens: Int?
+
+    /// Tokens whose KV is cached (prompt, then generated tokens as decoding proceeds).
+    public internal(set) var numComputedTokens = 0
+    public internal(set) var numOutputTokens = 0
+    /// Tokens the current prefill must compute: the prompt, or after a preemption (recompute)
+    /// the prompt plus every token generated so far.
+    public internal(set) var prefillTarget: Int
+    public internal(set) var phase: RequestPhase = .waiting
+    public internal(set) var finishReason: FinishReason?
+    public internal(set) var rejectReason: String?
+    public internal(set) var blocks: [Int32] = []
+    /// Emission time of every output token, seconds since run start.
+    public internal(set) var tokenTimes: [Double] = []
+    public internal(set) var preemptions = 0
+    /// Largest gap between consecutive output tokens so far, seconds.
+    public internal(set) var maxTokenGapS = 0.0
+    public internal(set) var firstScheduledS: Double?
+    public internal(set) var doneS: Double?
+
+    /// Free for policies: a cached priority key and the sequence number of its last update.
+    public var policyKey: Double = 0
+    public var policyStamp: Int = 0
+    /// Admission order (monotonic); "newest" for preemption means the largest value.
+    public internal(set) var admissionSeq = 0
+
+    public init(id: Int, className: String, arrivalS: Double, promptTokens: Int, maxOutputTokens: Int, slo: SLO,
+                prefixGroup: Int? = nil, prefixTokens: Int? = nil) {
+        self.id = id
+        self.className = className
+        self.arrivalS = arrivalS
+        self.promptTokens = promptTokens
+        self.maxOutputTokens = maxOutputTokens
+        self.slo = slo
+        self.prefixGroup = prefixGroup
+        self.prefixTokens = prefixTokens
+        prefillTarget = promptTokens
+    }
+
+    public convenience init(_ w: WorkloadRequest) {
+        self.init(id: w.id, className: w.className, arrivalS: w.arrivalS, promptTokens: w.promptTokens,
+                  maxOutputTokens: w.outputTokens, slo: w.slo, prefixGroup: w.prefixGroup, prefixTokens: w.prefixTokens)
+    }
+
+    public var remainingPrefill: Int { prefillTarget - numComputedTokens }
+    public var lastTokenS: Double? { tokenTimes.last }
+    public var isFinished: Bool { phase == .finished }
+    /// Offline work: a JCT SLO and no per-token latency SLO.
+    public var isOffline: Bool { slo.jctS != nil && slo.ttftMs == nil && slo.tbtMs == nil }
+    /// Total tokens the request will hold in KV at its end.
+    public var peakTokens: Int { promptTokens + maxOutputTokens }
+
+    /// The run record for this request (in-process engine: sent = intended = arrival).
+    public func record() -> RequestRecord {
+        let ok = finishReason == .completed
+        var r = RequestRecord(id: id, className: className, intendedS: arrivalS, sentS: arrivalS,
+                              firstTokenS: tokenTimes.first, tokenTimesS: tokenTimes, doneS: doneS,
+                              status: ok ? "ok" : (finishReason?.rawValue ?? "aborted"), error: rejectReason,
+                              promptTokens: promptTokens, outputTokens: numOutputTokens, tokenCountSource: .engine,
+                              slo: slo, metSLO: false)
+        r.metSLO = SLOVerdict.evaluate(r.quantized()).met
+        return r
+    }
+}

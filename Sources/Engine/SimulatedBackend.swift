@@ -1,0 +1,31 @@
+import BenchCore
+
+/// The simulated GPU: each iteration takes the profile's predicted time. Deterministic unless
+/// `jitterCV` > 0, which multiplies each duration by a seeded log-normal factor with mean 1 and
+/// that coefficient of variation (for robustness studies; measured GPUs vary by a few %).
+public struct SimulatedBackend: ExecutionBackend {
+    public let model: IterationTimeModel
+    public let jitterCV: Double
+    private var rng: SeededRNG
+    private let sigma: Double
+
+    public init(profile: HardwareProfile, jitterCV: Double = 0, seed: UInt64 = 0) {
+        model = IterationTimeModel(profile: profile)
+        self.jitterCV = jitterCV
+        rng = SeededRNG(seed: seed, stream: 0x7177)
+        sigma = (log(1 + jitterCV * jitterCV)).squareRoot()
+    }
+
+    public mutating func execute(_ plan: StepPlan) -> StepResult {
+        var t = model.seconds(plan.load)
+        if jitterCV > 0 {
+            // exp(N(−σ²/2, σ²)) has mean 1 and CV `jitterCV`.
+            t *= exp(sigma * rng.normal() - sigma * sigma / 2)
+        }
+        return StepResult(durationS: t)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

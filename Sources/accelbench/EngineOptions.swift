@@ -1,0 +1,165 @@
+import ArgumentParser
+import BenchCore
+import Engine
+
+/// The bundled engine's flags, shared by `run` and `compare`.
+struct EngineFlags: ParsableArguments {
+    @Option(name: .long, help: "Execution backend. Available: sim (simulated GPU; iteration times from the profile).")
+    var engine = "sim"
+
+    @Option(name: .long, help: "Hardware profile: a built-in name (see 'accelbench profile list') or a JSON file. Default: \(HardwareProfile.defaultName).")
+    var profile = HardwareProfile.defaultName
+
+    @Option(name: .long, help: "Multiply each simulated iteration by a seeded log-normal factor with this coefficient of variation (0: deterministic).")
+    var jitterCV: Double = 0
+
+    @Option(name: .long, help: "Seed of the jitter.")
+    var jitterSeed: UInt64 = 0
+
+    @Option(name: .long, help: "Override the profile's KV capacity (blocks).")
+    var kvBlocks: Int?
+
+    @Option(name: .long, help: "Override the profile's KV block size (tokens).")
+    var blockSize: Int?
+
+    func validate() throws {
+        guard engine == "sim" else { throw ValidationError("--engine: '\(engine)' is not available; valid engines: sim") }
+        guard jitterCV >= 0, jitterCV.isFinite else { throw ValidationError("--jitter-cv must be ≥ 0") }
+        if let kvBlocks, kvBlocks <= 0 { throw ValidationError("--kv-blocks must be > 0") }
+        if let blockSize, blockSize <= 0 { throw ValidationError("--block-size must be > 0") }
+    }
+
+    func resolveProfile() throws(BenchError) -> HardwareProfile {
+        var p = try HardwareProfile.resolve(profile)
+        if let kvBlocks { p.kvCapacityBlocks = kvBlocks }
+        if let blockSize {
+            // Same memory, different block size.
+            p.kvCapacityBlocks = p.kvCapacityBlocks * p.blockSizeTokens / blockSize
+            p.blockSizeTokens = blockSize
+        }
+        return p
+    }
+}
+
+/// Scheduler parameters; every default has a source in its help text.
+struct PolicyFlags: ParsableArguments {
+    @Option(name: .long, help: "vllm: most tokens per iteration (default: the model's context length, vLLM's minimum with chunking off).")
+    var maxNumBatchedTokens: Int?
+
+    @Option(name: .long, help: "vllm: most running sequences (vLLM's default max_num_seqs).")
+    var vllmMaxNumSeqs = 256
+
+    @Option(name: .long, help: "sarathi, edf: token budget per iteration (Sarathi-Serve's default chunk size).")
+    var tokenBudget = 512
+
+    @Option(name: .long, help: "sarathi, edf, accelgen: most running sequences (Sarathi-Serve's default).")
+    var maxNumSeqs = 128
+
+    @Option(name: .long, help: "accelgen: budget rule: linear (paper: S_pf × SLO_min / T_pf) or predicted (largest token count whose predicted time fits SLO_min).")
+    var budgetRule: AccelGenOptions.BudgetRule = .linear
+
+    @Option(name: .long, help: "accelgen: γ, the similar-slack candidate window in seconds (paper: 0.75).")
+    var gamma = 0.75
+
+    @Option(name: .long, help: "accelgen: prompts this long or longer get exclusive allocation (our choice; the paper: 4K–100K is long).")
+    var longPromptTokens = 4096
+
+    @Option(name: .long, help: "accelgen: budget when no decoding request has a TBT SLO (default: the model's context).")
+    var maxBudgetTokens: Int?
+
+    @Option(name: .long, help: "accelgen: waiting requests examined per step (our choice).")
+    var waitingCandidates = 32
+
+    @Flag(name: .long, help: "accelgen ablation: fixed \(512)-token budget instead of dynamic chunking.")
+    var noDynamicChunking = false
+
+    @Flag(name: .long, help: "accelgen ablation: FCFS order instead of slack ordering (no urgent set, no γ window).")
+    var noSloOrdering = false
+
+    @Flag(name: .long, help: "accelgen ablation: take candidates in order instead of the 2-D best fit.")
+    var noMultiResource = false
+
+    @Flag(name: .long, help: "accelgen ablation: no exclusive allocation for long prompts.")
+    var noExclusiveLong = false
+
+    @Flag(name: .long, help: "accelgen: stop at the γ window as the paper's loop does (no work conservation).")
+    var noWorkConserving = false
+
+    @Flag(name: .long, help: "accelgen: do not shorten chunks when the predicted iteration time exceeds SLO_min.")
+    var noEnforceIterationSlo = false
+
+    @Flag(name: .long, help: "accelgen: keep requests that already lost their SLO in slack order (no demotion).")
+    var noDemoteLost = false
+
+    func validate() throws {
+        if let m = maxNumBatchedTokens, m <= 0 { throw ValidationError("--max-num-batched-tokens must be > 0") }
+        guard vllmMaxNumSeqs > 0 else { throw ValidationError("--vllm-max-num-seqs must be > 0") }
+        guard tokenBudget > 0 else { throw ValidationError("--token-budget must be > 0") }
+        guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be > 0") }
+        guard gamma >= 0, gamma.isFinite else { throw ValidationError("--gamma must be ≥ 0 seconds") }
+        guard longPromptTokens > 0 else { throw ValidationError("--long-prompt-tokens must be > 0") }
+        if let m = maxBudgetTokens, m <= 0 { throw ValidationError("--max-budget-tokens must be > 0") }
+        guard waitingCandidates > 0 else { throw ValidationError("--waiting-candidates must be > 0") }
+    }
+
+    var options: PolicyOptions {
+        var o = PolicyOptions()
+        o.maxNumBatchedTokens = maxNumBatchedTokens
+        o.vllmMaxNumSeqs = vllmMaxNumSeqs
+        o.tokenBudget = tokenBudget
+        o.maxNumSeqs = maxNumSeqs
+        var a = AccelGenOptions()
+        a.budgetRule = budgetRule
+        a.gammaS = gamma
+        a.longPromptTokens = longPromptTokens
+        a.maxBudgetTokens = maxBudgetTokens
+        a.waitingCandidates = waitingCandidates
+        a.fixedBudgetTokens = tokenBudget
+        a.dynamicChunking = !noDynamicChunking
+        a.sloOrdering = !noSloOrdering
+        a.multiResource = !noMultiResource
+        a.exclusiveLong = !noExclusiveLong
+        a.workConserving = !noWorkConserving
+        a.enforceIterationSLO = !noEnforceIterationSlo
+        a.demoteLost = !noDemoteLost
+        o.accelgen = a
+        return o
+    }
+}
+
+extension AccelGenOptions.BudgetRule: ExpressibleByArgument {}
+
+/// Where the workload comes from: a file, or a spec generated in memory.
+struct WorkloadFlags: ParsableArguments {
+    @Option(name: .long, help: "Workload file (JSONL) from 'accelbench generate'.")
+    var workload: String?
+
+    @Option(name: .long, help: "Generate the workload from this spec instead (default when --workload is absent: workloads/mixed-slo.yaml).")
+    var spec: String?
+
+    @OptionGroup var generation: GenerationFlags
+
+    func validate() throws {
+        if workload != nil && spec != nil { throw ValidationError("give --workload or --spec, not both") }
+        if workload != nil && (generation.seed != nil || generation.rate != nil || generation.count != nil || generation.duration != nil) {
+            throw ValidationError("--seed, --rate, --count and --duration apply to --spec, not to a --workload file")
+        }
+    }
+
+    var label: String {
+        if let workload { return ((workload as NSString).lastPathComponent as NSString).deletingPathExtension }
+        return (((spec ?? WorkloadFlags.defaultSpec) as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    static let defaultSpec = "workloads/mixed-slo.yaml"
+
+    func load() throws(BenchError) -> Workload {
+        if let workload { return try Workload.decode(try FileIO.readFile(workload), file: workload) }
+        let path = spec ?? WorkloadFlags.defaultSpec
+        let parsed = try WorkloadSpec.load(path: path)
+        return try WorkloadGenerator(spec: parsed, specFile: path).generate(generation.options)
+    }
+}
+
+import Foundation
+import Workloads

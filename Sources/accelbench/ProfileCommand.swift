@@ -1,0 +1,96 @@
+import ArgumentParser
+import BenchCore
+import Engine
+import Foundation
+
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Hardware profiles of the simulated GPU: list, show, and build them from measured timings.",
+        subcommands: [List.self, Show.self, Build.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The built-in profiles.")
+
+        func run() throws {
+            try guarded {
+                var rows: [[String]] = []
+                for name in HardwareProfile.builtinNames {
+                    let p = try HardwareProfile.builtin(name)
+                    rows.append([name + (name == HardwareProfile.defaultName ? " (default)" : ""), p.gpu, p.model.name,
+                                 String(p.tensorParallel), String(p.kvCapacityBlocks * p.blockSizeTokens),
+                                 String(p.pivotTokens), String(format: "%.1f", p.pivotMs)])
+                }
+                print(TextTable.render(header: ["profile", "gpu", "model", "TP", "KV tokens", "S_pf", "T_pf ms"], rows: rows),
+                      terminator: "")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a profile as JSON, with predicted iteration times.")
+
+        @Argument(help: "A built-in name or a profile JSON file.")
+        var profile = HardwareProfile.defaultName
+
+        @Flag(name: .long, help: "Only the JSON.")
+        var json = false
+
+        func run() throws {
+            try guarded {
+                let p = try HardwareProfile.resolve(profile)
+                print(p.jsonString())
+                if json { return }
+                let m = IterationTimeModel(profile: p)
+                var rows: [[String]] = []
+                for (label, load) in ProfileCommand.examples() {
+                    rows.append([label, String(format: "%.2f", m.seconds(load) * 1000)])
+                }
+                print("\npredicted iteration times (\(p.name)):")
+                print(TextTable.render(header: ["iteration", "ms"], rows: rows), terminator: "")
+            }
+        }
+    }
+
+    static func examples() -> [(String, IterationLoad)] {
+        var out: [(String, IterationLoad)] = []
+        for batch in [1, 32, 128] {
+            var l = IterationLoad()
+            for _ in 0..<batch { l.addDecode(contextTokens: 1024) }
+            out.append(("\(batch) decodes, 1k context", l))
+        }
+        for n in [128, 512, 2048] {
+            var l = IterationLoad()
+            l.addPrefill(newTokens: n, contextTokens: 0)
+            out.append(("prefill \(n) tokens", l))
+        }
+        var mixed = IterationLoad()
+        mixed.addPrefill(newTokens: 448, contextTokens: 2048)
+        for _ in 0..<64 { mixed.addDecode(contextTokens: 1024) }
+        out.append(("448-token chunk at 2k + 64 decodes", mixed))
+        return out
+    }
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild the profiles from Vidur's measured operator timings (CSV).",
+            discussion: "Writes one <name>.json per profile; the shipped ones live in Sources/Engine/Profiles.")
+
+        @Option(name: .long, help: "Vidur profiling folder (with compute/ and network/).")
+        var vidur = "../shared/profiling/vidur"
+
+        @Option(name: .shortAndLong, help: "Output folder.")
+        var output = "Sources/Engine/Profiles"
+
+        func run() throws {
+            try guarded {
+                let profiles = try ProfileBuilder.buildAll(vidurDirectory: vidur)
+                try FileIO.makeDirectories(output)
+                for p in profiles {
+                    try FileIO.writeAtomically(Array(p.jsonString().utf8), to: output + "/" + p.name + ".json")
+                    print("wrote \(output)/\(p.name).json  S_pf \(p.pivotTokens)  T_pf \(String(format: "%.2f", p.pivotMs)) ms  KV \(p.kvCapacityBlocks) blocks")
+                }
+            }
+        }
+    }
+}
