@@ -141,34 +141,68 @@ public final class AccelGenPolicy: SchedulingPolicy {
 
     /// Remaining slack of `r` at `now`, seconds (see the type's doc).
     func slack(_ r: EngineRequest, now: Double) -> Double {
-        if o.demoteLost && isLost(r, now: now) { return AccelGenPolicy.demotedSlack + r.arrivalS }
+        let (raw, iters) = slackTerms(r, now: now, lost: o.demoteLost && isLost(r, now: now))
+        return raw - iters * tIterMax
+    }
+
+    /// Slack as `raw − iters × T_iter_max`, so it can be computed before this step's T_iter_max
+    /// is known (one pass over the running requests).
+    @inline(__always)
+    func slackTerms(_ r: EngineRequest, now: Double, lost: Bool) -> (raw: Double, iters: Double) {
+        if lost { return (AccelGenPolicy.demotedSlack + r.arrivalS, 0) }
         let prefillIters = r.phase == .decoding ? 0 : (Double(r.remainingPrefill) / avgChunk).rounded(.up)
         if r.phase == .decoding || r.numOutputTokens > 0, let tbt = r.slo.tbtMs, let last = r.lastTokenS {
-            return last + tbt / 1000 - now - max(1, prefillIters) * tIterMax
+            return (last + tbt / 1000 - now, max(1, prefillIters))
         }
         if let ttft = r.slo.ttftMs, r.numOutputTokens == 0 {
-            return r.arrivalS + ttft / 1000 - now - prefillIters * tIterMax
+            return (r.arrivalS + ttft / 1000 - now, prefillIters)
         }
         if let jct = r.slo.jctS {
             let n = max(1, prefillIters + Double(r.maxOutputTokens - r.numOutputTokens))
-            return (r.arrivalS + jct - now - n * meanIterS) / n
+            return ((r.arrivalS + jct - now - n * meanIterS) / n, 0)
         }
-        return .infinity
+        return (.infinity, 0)
     }
 
     struct Candidate {
         let request: EngineRequest
-        let slack: Double
+        var slack: Double
         let fromWaiting: Bool
         var isLong: Bool
+        // Copied from the request so sorting reads plain fields.
+        let arrival: Double
+        let id: Int
+
+        init(request: EngineRequest, slack: Double, fromWaiting: Bool, isLong: Bool) {
+            self.request = request
+            self.slack = slack
+            self.fromWaiting = fromWaiting
+            self.isLong = isLong
+            arrival = request.arrivalS
+            id = request.id
+        }
     }
 
     public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
         var plan = StepPlan()
         // Dynamic chunking: the token budget from the tightest iteration SLO among running decodes.
+        // One pass over the running requests: their slack terms and SLO_min.
         var minTBT = Double.infinity
-        for r in engine.running where r.phase == .decoding {
-            if let tbt = r.slo.tbtMs, !(o.demoteLost && isLost(r, now: now)) { minTBT = min(minTBT, tbt / 1000) }
+        var cands: [Candidate] = []
+        cands.reserveCapacity(engine.running.count + o.waitingCandidates)
+        var iterTerms: [Double] = []
+        iterTerms.reserveCapacity(engine.running.count)
+        for r in engine.running {
+            let lost = o.demoteLost && isLost(r, now: now)
+            if r.phase == .decoding, !lost, let tbt = r.slo.tbtMs { minTBT = min(minTBT, tbt / 1000) }
+            if o.sloOrdering {
+                let (raw, iters) = slackTerms(r, now: now, lost: lost)
+                cands.append(Candidate(request: r, slack: raw, fromWaiting: false, isLong: r.promptTokens >= o.longPromptTokens))
+                iterTerms.append(iters)
+            } else {
+                cands.append(Candidate(request: r, slack: r.arrivalS, fromWaiting: false, isLong: r.promptTokens >= o.longPromptTokens))
+                iterTerms.append(0)
+            }
         }
         let cap = o.maxBudgetTokens ?? contextTokens
         var budget: Int
@@ -190,25 +224,57 @@ public final class AccelGenPolicy: SchedulingPolicy {
         tIterMax = engine.timeModel.seconds(fullBudget)
         if o.enforceIterationSLO && o.dynamicChunking && minTBT.isFinite { tIterMax = min(tIterMax, minTBT) }
 
-        // Candidates: every running request, and the most urgent waiting ones.
-        var cands: [Candidate] = []
-        cands.reserveCapacity(engine.running.count + o.waitingCandidates)
-        for r in engine.running {
-            cands.append(Candidate(request: r, slack: o.sloOrdering ? slack(r, now: now) : r.arrivalS, fromWaiting: false,
-                                   isLong: r.promptTokens >= o.longPromptTokens))
+        // Candidates: every running request (slack completed now that T_iter_max is known), and
+        // the most urgent waiting ones.
+        var urgentDecodes = 0
+        var urgentExtraBlocks = 0
+        if o.sloOrdering {
+            for i in cands.indices {
+                cands[i].slack -= iterTerms[i] * tIterMax
+                if cands[i].slack < tIterMax && cands[i].request.phase == .decoding {
+                    urgentDecodes += 1
+                    urgentExtraBlocks += engine.extraBlocksForDecode(cands[i].request)
+                }
+            }
         }
         var popped: [Entry] = []
-        while popped.count < o.waitingCandidates, let e = waiting.popMin() {
+        // Only as many as could be admitted this step (none at max_num_seqs).
+        let admissible = min(o.waitingCandidates, max(0, maxNumSeqs - engine.running.count))
+        while popped.count < admissible, let e = waiting.popMin() {
             popped.append(e)
             cands.append(Candidate(request: e.request, slack: o.sloOrdering ? slack(e.request, now: now) : e.request.arrivalS,
                                    fromWaiting: true, isLong: e.request.promptTokens >= o.longPromptTokens))
         }
-        cands.sort { a, b in (a.slack, a.request.arrivalS, a.request.id) < (b.slack, b.request.arrivalS, b.request.id) }
+        var used = 0
+        // Fast path: when every urgent decode's extra KV block fits, none needs a preemption and
+        // their order does not matter; they join the batch as they are and only the rest is sorted.
+        if o.sloOrdering {
+            if urgentDecodes > 0 && urgentExtraBlocks <= engine.kv.freeBlocks {
+                var others: [Candidate] = []
+                others.reserveCapacity(cands.count - urgentDecodes)
+                plan.items.reserveCapacity(cands.count)
+                for c in cands {
+                    if c.request.phase == .decoding && c.slack < tIterMax {
+                        _ = engine.reserveDecode(c.request)
+                        engine.mark(c.request)
+                        plan.addDecode(c.request)
+                        used += 1
+                    } else {
+                        others.append(c)
+                    }
+                }
+                cands = others
+            }
+        }
+        cands.sort { a, b in
+            if a.slack != b.slack { return a.slack < b.slack }
+            if a.arrival != b.arrival { return a.arrival < b.arrival }
+            return a.id < b.id
+        }
+        plan.items.reserveCapacity(cands.count)
 
         plan.budgetTokens = budget
         let totalBlocks = Double(engine.kv.totalBlocks)
-        var used = 0
-        var inBatch = Set<ObjectIdentifier>()
         var longPrefilling = engine.running.contains { $0.phase == .prefilling && $0.promptTokens >= o.longPromptTokens }
 
         // Victim for a shortage: the running request with the largest slack (ties: the later
@@ -218,7 +284,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
             for v in cands.reversed() where !v.fromWaiting {
                 guard (v.slack, v.request.arrivalS, v.request.id) > mine else { return nil }
                 let r = v.request
-                if r.phase != .waiting && !inBatch.contains(ObjectIdentifier(r)) { return r }
+                if r.phase != .waiting && !engine.isMarked(r) { return r }
             }
             return nil
         }
@@ -233,14 +299,14 @@ public final class AccelGenPolicy: SchedulingPolicy {
                     engine.preempt(v, now: now)
                     plan.preempted += 1
                 }
-                inBatch.insert(ObjectIdentifier(r))
+                engine.mark(r)
                 plan.addDecode(r)
                 used += 1
                 return true
             case .prefilling:
                 let n = min(r.remainingPrefill, maxTokens)
                 guard n > 0 else { return false }
-                inBatch.insert(ObjectIdentifier(r))
+                engine.mark(r)
                 plan.addPrefill(r, tokens: n)
                 used += n
                 return true
@@ -253,7 +319,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
                     plan.preempted += 1
                 }
                 if c.isLong { longPrefilling = true }
-                inBatch.insert(ObjectIdentifier(r))
+                engine.mark(r)
                 let n = min(r.remainingPrefill, maxTokens)
                 plan.addPrefill(r, tokens: n)
                 used += n
@@ -269,7 +335,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         if o.sloOrdering {
             for c in cands {
                 if c.slack < tIterMax {
-                    if c.request.phase == .waiting && !c.fromWaiting { continue }
+                    if engine.isMarked(c.request) || (c.request.phase == .waiting && !c.fromWaiting) { continue }
                     _ = add(c, maxTokens: max(0, budget - used), mayPreempt: true)
                 } else {
                     rest.append(c)
@@ -280,7 +346,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         }
         // Exclusive allocation: running long prefills get the budget first.
         if o.exclusiveLong {
-            for c in rest where !c.fromWaiting && c.isLong && c.request.phase == .prefilling && !inBatch.contains(ObjectIdentifier(c.request)) {
+            for c in rest where !c.fromWaiting && c.isLong && c.request.phase == .prefilling && !engine.isMarked(c.request) {
                 _ = add(c, maxTokens: budget - used, mayPreempt: false)
             }
         }
@@ -288,7 +354,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         let head = (cands.first?.slack ?? 0)
         let window = o.sloOrdering ? head + o.gammaS : .infinity
         var pool = rest.filter { c in
-            c.slack <= window && !inBatch.contains(ObjectIdentifier(c.request)) && c.request.phase != .finished
+            c.slack <= window && !engine.isMarked(c.request) && c.request.phase != .finished
                 && (c.request.phase != .waiting || c.fromWaiting)
         }
         // 3. Best fit on (compute budget left, free KV blocks), normalised by capacity.
@@ -336,7 +402,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         // Work conservation (our choice; the paper's loop stops at the γ window): budget still
         // left goes to the remaining candidates in slack order.
         if o.workConserving {
-            for c in rest where used < budget && !inBatch.contains(ObjectIdentifier(c.request)) {
+            for c in rest where used < budget && !engine.isMarked(c.request) {
                 if c.request.phase == .waiting && !c.fromWaiting { continue }
                 if c.request.phase == .decoding && engine.extraBlocksForDecode(c.request) > engine.kv.freeBlocks { continue }
                 if c.request.phase == .waiting && engine.blocksToAdmit(c.request) > engine.kv.freeBlocks { break }
@@ -351,7 +417,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
             }
         }
         // Waiting requests not admitted go back to the queue.
-        for e in popped where e.request.phase == .waiting && !inBatch.contains(ObjectIdentifier(e.request)) {
+        for e in popped where e.request.phase == .waiting && !engine.isMarked(e.request) {
             waiting.insert(e)
         }
         // SLO guarantee: if the prediction still exceeds SLO_min (the budget rule is an
@@ -385,8 +451,13 @@ public final class AccelGenPolicy: SchedulingPolicy {
     func observe(_ plan: StepPlan, predicted: Double) {
         guard !plan.isEmpty else { return }
         meanIterS = 0.9 * meanIterS + 0.1 * predicted
-        for item in plan.items where item.isPrefill {
-            avgChunk = 0.9 * avgChunk + 0.1 * Double(item.newTokens)
+        var avg = avgChunk
+        plan.items.withUnsafeBufferPointer { items in
+            for i in items.indices where items[i].isPrefill {
+                avg = 0.9 * avg + 0.1 * Double(items[i].newTokens)
+            }
         }
+        avgChunk = avg
     }
 }
+

@@ -88,7 +88,7 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
                 now = requests[next].arrivalS
                 continue
             }
-            let plan = engine.policy.schedule(engine, now: now)
+            let plan = engine.schedule(now: now)
             if plan.isEmpty {
                 if next < requests.count {
                     now = max(now, requests[next].arrivalS)

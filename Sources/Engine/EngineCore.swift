@@ -125,6 +125,19 @@ public final class EngineCore {
 
     public var hasWork: Bool { !running.isEmpty || policy.waitingCount > 0 }
 
+    /// Number of `schedule(now:)` calls so far; marks made during a step carry it.
+    public private(set) var stepSerial = 0
+
+    /// Forms the next iteration (the policy decides; it may admit, preempt and allocate).
+    public func schedule(now: Double) -> StepPlan {
+        stepSerial += 1
+        return policy.schedule(self, now: now)
+    }
+
+    /// Marks `r` as taken in the step being formed.
+    @inline(__always) public func mark(_ r: EngineRequest) { r.mark = stepSerial }
+    @inline(__always) public func isMarked(_ r: EngineRequest) -> Bool { r.mark == stepSerial }
+
     // MARK: mechanics for policies
 
     /// Admits a waiting request: allocates KV for its whole prefill (as vLLM's v0 block manager

@@ -53,9 +53,9 @@ extension EngineCore {
         return true
     }
 
-    /// The most recently admitted running request other than those in `exclude`, if any.
-    func newestRunning(excluding exclude: Set<ObjectIdentifier>) -> EngineRequest? {
-        running.last { !exclude.contains(ObjectIdentifier($0)) }
+    /// The most recently admitted running request not marked in this step, if any.
+    func newestUnmarked() -> EngineRequest? {
+        running.last { !isMarked($0) }
     }
 }
 
@@ -107,12 +107,11 @@ public final class VLLMPolicy: SchedulingPolicy {
             tokens += n
         }
         if !plan.isEmpty { return plan }
-        var scheduled = Set<ObjectIdentifier>()
         var i = 0
         while i < engine.running.count {
             let r = engine.running[i]
-            scheduled.insert(ObjectIdentifier(r))
-            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestRunning(excluding: scheduled) }) {
+            engine.mark(r)
+            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestUnmarked() }) {
                 plan.addDecode(r)
                 i += 1
             }
@@ -143,13 +142,12 @@ public final class SarathiPolicy: SchedulingPolicy {
         var plan = StepPlan()
         plan.budgetTokens = budget
         var used = 0
-        var scheduled = Set<ObjectIdentifier>()
         var i = 0
         while i < engine.running.count, used < budget {
             let r = engine.running[i]
             guard r.phase == .decoding else { i += 1; continue }
-            scheduled.insert(ObjectIdentifier(r))
-            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestRunning(excluding: scheduled) }) {
+            engine.mark(r)
+            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestUnmarked() }) {
                 plan.addDecode(r)
                 used += 1
                 i += 1
@@ -217,7 +215,6 @@ public final class EDFPolicy: SchedulingPolicy {
         plan.budgetTokens = budget
         var running = engine.running.map { Entry(deadline: EDFPolicy.deadline($0), arrival: $0.arrivalS, id: $0.id, request: $0) }
         running.sort()
-        var scheduled = Set<ObjectIdentifier>()
         var used = 0
         var ri = 0
         var admitting = true
@@ -234,10 +231,10 @@ public final class EDFPolicy: SchedulingPolicy {
                 let r = running[ri].request
                 ri += 1
                 guard r.phase != .waiting else { continue }  // preempted earlier in this step
-                scheduled.insert(ObjectIdentifier(r))
+                engine.mark(r)
                 if r.phase == .decoding {
                     let ok = engine.reserveDecode(r, now: now, plan: &plan) {
-                        running.last { $0.request.phase != .waiting && !scheduled.contains(ObjectIdentifier($0.request)) }?.request
+                        running.last { $0.request.phase != .waiting && !engine.isMarked($0.request) }?.request
                     }
                     if ok {
                         plan.addDecode(r)
@@ -255,7 +252,7 @@ public final class EDFPolicy: SchedulingPolicy {
                     continue
                 }
                 _ = waiting.popMin()
-                scheduled.insert(ObjectIdentifier(top.request))
+                engine.mark(top.request)
                 let n = min(top.request.remainingPrefill, budget - used)
                 plan.addPrefill(top.request, tokens: n)
                 used += n

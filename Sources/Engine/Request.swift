@@ -54,6 +54,9 @@ public final class EngineRequest {
     /// Free for policies: a cached priority key and the sequence number of its last update.
     public var policyKey: Double = 0
     public var policyStamp: Int = 0
+    /// The scheduling step that last marked this request (policies mark what they place in the
+    /// batch; cheaper than a set per step).
+    public internal(set) var mark = 0
     /// Admission order (monotonic); "newest" for preemption means the largest value.
     public internal(set) var admissionSeq = 0
 

@@ -4,6 +4,7 @@ import Dispatch
 import Reporting
 import Workloads
 import Foundation
+import Engine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +12,8 @@ import Glibc
 /// Reproducible performance measurements of accelbench's own hot paths (release build).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure accelbench's own speed: workload generation and the metrics path.",
-        subcommands: [GenerateBench.self, MetricsBench.self])
+        abstract: "Measure accelbench's own speed: generation, metrics, scheduler steps and whole simulations.",
+        subcommands: [GenerateBench.self, MetricsBench.self, SchedulerBench.self, SimulateBench.self])
 
     struct GenerateBench: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -167,4 +168,122 @@ func report(name: String, times: [Double], extra: String) {
     let median = sorted[sorted.count / 2]
     print(String(format: "%@: best %.3f s, median %.3f s over %d run(s); peak RSS %.0f MB; %@",
                  name, sorted[0], median, sorted.count, peakRSSMegabytes(), extra))
+}
+
+extension Bench {
+    /// One scheduler step at a large queue, as the engine issue's target states it.
+    struct SchedulerBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "scheduler",
+            abstract: "Time one scheduling step with RUNNING decoding requests and WAITING queued ones (median over STEPS).",
+            discussion: """
+            The running requests decode with 1–2k-token contexts and TBT SLOs; the waiting ones are a mix of \
+            interactive and offline requests. max_num_seqs is set to RUNNING, so the queue stays as large as \
+            asked. Each step is timed from schedule(now:) to its return; the iteration is then applied \
+            (untimed) so the state moves on as in a run.
+            """)
+
+        @Option(name: .long, help: "Policy to time.")
+        var policy = "accelgen"
+        @Option(name: .long, help: "Running (decoding) requests.")
+        var running = 256
+        @Option(name: .long, help: "Waiting requests.")
+        var waiting = 10_000
+        @Option(name: .long, help: "Timed steps.")
+        var steps = 1000
+        @Option(name: .long, help: "accelgen: waiting requests examined per step.")
+        var waitingCandidates = 32
+
+        func run() throws {
+            try guarded {
+                let name = try PolicyName.parse(policy)
+                var profile = try HardwareProfile.builtin(HardwareProfile.defaultName)
+                profile.kvCapacityBlocks = 1_000_000  // room for every running request: no preemption noise
+                var options = PolicyOptions()
+                options.maxNumSeqs = running
+                options.vllmMaxNumSeqs = running
+                options.accelgen.waitingCandidates = waitingCandidates
+                let engine = EngineCore(profile: profile, policy: name.make(options, profile: profile))
+                var rng = SeededRNG(seed: 1)
+                // Running: admit and prefill them in bulk first.
+                var now = 0.0
+                // Prompts of 500–1,500 tokens and outputs up to the context: none finishes within the timed steps.
+                let context = profile.model.maxContextTokens
+                guard steps < context - 1500 else { throw BenchError.usage("--steps must be below \(context - 1500) (requests would finish)") }
+                let runners = (0..<running).map { i in
+                    let prompt = 500 + rng.index(below: 1000)
+                    return EngineRequest(id: i, className: "chat", arrivalS: 0, promptTokens: prompt,
+                                         maxOutputTokens: context - prompt, slo: SLO(ttftMs: 1000, tbtMs: 100 + 100 * rng.uniform()))
+                }
+                for r in runners where engine.add(r, now: now) != nil { throw BenchError.usage("a running request was rejected") }
+                var backend = SimulatedBackend(profile: profile)
+                var warmup = 0
+                while engine.running.count < running || engine.running.contains(where: { $0.phase != .decoding }) {
+                    warmup += 1
+                    if warmup > 100_000 { throw BenchError.usage("could not bring \(running) requests to decoding") }
+                    let plan = engine.schedule(now: now)
+                    now += backend.execute(plan).durationS
+                    engine.apply(plan, now: now)
+                }
+                for i in 0..<waiting {
+                    let offline = i % 4 == 0
+                    let r = EngineRequest(id: running + i, className: offline ? "batch" : "chat", arrivalS: now,
+                                          promptTokens: 100 + rng.index(below: 3000), maxOutputTokens: 100 + rng.index(below: 500),
+                                          slo: offline ? SLO(jctS: 600) : SLO(ttftMs: 1000 + 4000 * rng.uniform(), tbtMs: 100))
+                    _ = engine.add(r, now: now)
+                }
+                var samples: [Double] = []
+                samples.reserveCapacity(steps)
+                for _ in 0..<steps {
+                    let t0 = monotonicSeconds()
+                    let plan = engine.schedule(now: now)
+                    samples.append(monotonicSeconds() - t0)
+                    now += backend.execute(plan).durationS
+                    engine.apply(plan, now: now)
+                }
+                samples.sort()
+                func us(_ q: Double) -> String { String(format: "%.1f", samples[min(samples.count - 1, Int(q * Double(samples.count)))] * 1e6) }
+                print("scheduler step, policy \(name.rawValue), \(engine.running.count) running, \(engine.policy.waitingCount) waiting: median \(us(0.5)) µs, p90 \(us(0.9)) µs, p99 \(us(0.99)) µs over \(steps) steps")
+            }
+        }
+    }
+
+    /// Whole simulations of a workload per policy (the engine issue's speed target).
+    struct SimulateBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "simulate",
+            abstract: "Time simulating a workload with each policy: the engine and driver alone, then a full 'run' writing results.")
+
+        @Option(name: .long, help: "Spec to generate the workload from.")
+        var spec = "workloads/azure-conv.yaml"
+        @Option(name: .long, help: "Comma-separated policies.")
+        var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
+        @Option(name: .long, help: "Profile.")
+        var profile = HardwareProfile.defaultName
+
+        func run() throws {
+            try guarded {
+                let prof = try HardwareProfile.resolve(profile)
+                let parsed = try WorkloadSpec.load(path: spec)
+                let workload = try WorkloadGenerator(spec: parsed, specFile: spec).generate()
+                for p in policies.split(separator: ",") {
+                    let name = try PolicyName.parse(String(p))
+                    let engine = EngineCore(profile: prof, policy: name.make(PolicyOptions(), profile: prof))
+                    var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: prof))
+                    var records = 0
+                    let t0 = monotonicSeconds()
+                    let outcome = try driver.run(workload.requests.map(EngineRequest.init), onIteration: { _ in },
+                                                 onDone: { r in records += r.record().tokenTimesS.isEmpty ? 0 : 1 })
+                    let engineS = monotonicSeconds() - t0
+                    let dir = "/tmp/accelbench-simulate-\(getpid())-\(name.rawValue)"
+                    let full = try EngineRun(workload: workload, profile: prof, policy: name, policyOptions: PolicyOptions(),
+                                             jitterCV: 0, jitterSeed: 0, metrics: MetricsOptions(), output: dir, progress: false).execute()
+                    try? FileManager.default.removeItem(atPath: dir)
+                    print(String(format: "%@: %d requests, %d iterations, simulated %.0f s: engine+driver %.2f s wall; full run writing results %.2f s wall; attainment %.1f%%",
+                                 name.rawValue, workload.requests.count, outcome.iterations, outcome.endS, engineS, full.wallS,
+                                 full.summary.overall.attainment.overall * 100))
+                }
+            }
+        }
+    }
 }
