@@ -402,10 +402,15 @@ public final class AccelGenPolicy: SchedulingPolicy {
         // Work conservation (our choice; the paper's loop stops at the γ window): budget still
         // left goes to the remaining candidates in slack order.
         if o.workConserving {
+            var admitting = true
             for c in rest where used < budget && !engine.isMarked(c.request) {
-                if c.request.phase == .waiting && !c.fromWaiting { continue }
-                if c.request.phase == .decoding && engine.extraBlocksForDecode(c.request) > engine.kv.freeBlocks { continue }
-                if c.request.phase == .waiting && engine.blocksToAdmit(c.request) > engine.kv.freeBlocks { break }
+                let r = c.request
+                if r.phase == .waiting {
+                    // Admission stops at the first waiting request that does not fit (FCFS within slack order).
+                    if !c.fromWaiting || !admitting { continue }
+                    if engine.blocksToAdmit(r) > engine.kv.freeBlocks { admitting = false; continue }
+                }
+                if r.phase == .decoding && engine.extraBlocksForDecode(r) > engine.kv.freeBlocks { continue }
                 _ = add(c, maxTokens: budget - used, mayPreempt: false)
             }
         }

@@ -15,6 +15,9 @@ struct Compare: ParsableCommand {
     @Option(name: .long, help: "Comma-separated policies (\(PolicyName.list)).")
     var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
 
+    @Flag(name: .long, help: "Add accelgen with each mechanism switched off: -dynamic-chunking, -slo-ordering, -multi-resource, -exclusive-long.")
+    var ablations = false
+
     @OptionGroup var policyFlags: PolicyFlags
     @OptionGroup var metrics: MetricsFlags
 
@@ -36,12 +39,27 @@ struct Compare: ParsableCommand {
             let workload = try source.load()
             Interrupt.install()
             let root = output ?? "results/\(source.label)-compare"
-            var rows: [(PolicyName, EngineRun.Outcome)] = []
-            for p in names {
-                let r = try EngineRun(workload: workload, profile: profile, policy: p, policyOptions: policyFlags.options,
+            var variants: [(String, PolicyName, PolicyOptions)] = names.map { ($0.rawValue, $0, policyFlags.options) }
+            if ablations {
+                let base = policyFlags.options
+                func variant(_ label: String, _ change: (inout AccelGenOptions) -> Void) -> (String, PolicyName, PolicyOptions) {
+                    var o = base
+                    change(&o.accelgen)
+                    return (label, .accelgen, o)
+                }
+                variants += [
+                    variant("accelgen-dynamic-chunking") { $0.dynamicChunking = false },
+                    variant("accelgen-slo-ordering") { $0.sloOrdering = false },
+                    variant("accelgen-multi-resource") { $0.multiResource = false },
+                    variant("accelgen-exclusive-long") { $0.exclusiveLong = false },
+                ]
+            }
+            var rows: [(String, EngineRun.Outcome)] = []
+            for (label, p, options) in variants {
+                let r = try EngineRun(workload: workload, profile: profile, policy: p, policyOptions: options,
                                       jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
-                                      output: root + "/" + p.rawValue, progress: true).execute()
-                rows.append((p, r))
+                                      output: root + "/" + label, progress: true).execute()
+                rows.append((label, r))
                 if r.engine.stopped { break }
             }
             print(Compare.table(rows, classes: workload.header.classes.map(\.name), profile: profile))
@@ -50,13 +68,13 @@ struct Compare: ParsableCommand {
         }
     }
 
-    static func table(_ rows: [(PolicyName, EngineRun.Outcome)], classes: [String], profile: HardwareProfile) -> String {
+    static func table(_ rows: [(String, EngineRun.Outcome)], classes: [String], profile: HardwareProfile) -> String {
         func f(_ x: Double?, _ d: Int) -> String { x.map { String(format: "%.\(d)f", $0) } ?? "-" }
         func pct(_ x: Double?) -> String { x.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
         let header = ["policy", "req/s", "out tok/s", "goodput req/s", "attain"] + classes + ["p99 TTFT ms", "p99 TBT ms", "preempt"]
         let body = rows.map { p, o -> [String] in
             let s = o.summary
-            return [p.rawValue, f(s.overall.requestsPerS, 3), f(s.overall.outputTokensPerS, 0), f(s.overall.goodputRequestsPerS, 3),
+            return [p, f(s.overall.requestsPerS, 3), f(s.overall.outputTokensPerS, 0), f(s.overall.goodputRequestsPerS, 3),
                     pct(s.overall.attainment.overall)] + classes.map { pct(s.group($0)?.attainment.overall) }
                 + [f(s.overall.ttft?.p99, 0), f(s.overall.tbt?.p99, 1), String(o.engine.preemptions)]
         }
