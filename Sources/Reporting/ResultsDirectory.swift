@@ -61,6 +61,8 @@ public final class ResultsWriter {
                        engineIterations: Int? = nil, enginePreemptions: Int? = nil) throws(BenchError) -> Summary {
         precondition(!finished, "finish called twice")
         finished = true
+        // As run.json stores it (microseconds), so `report` recomputes the same window.
+        let runEndS = runEndS.map { ($0 * 1e6).rounded() / 1e6 }
         run.interrupted = interrupted
         run.invalidReasons = invalidReasons
         run.engineIterations = engineIterations

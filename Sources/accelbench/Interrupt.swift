@@ -8,6 +8,11 @@ enum Interrupt {
     nonisolated(unsafe) static var requested: Int32 = 0
 
     static func install() {
+        // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGINT) { _ in
             if Interrupt.requested != 0 { _exit(130) }
             Interrupt.requested = 1

@@ -147,3 +147,94 @@ struct CLI {
         #expect(e.stderr.contains("empty results"))
     }
 }
+
+@Suite struct EngineCLITests {
+    @Test func runWritesAResultsDirectoryThatReportReproduces() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run").path
+        let r = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--policy", "sarathi", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("chat") && r.stdout.contains("iterations"))
+        for f in ["summary.json", "requests.jsonl", "iterations.jsonl", "run.json"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + f), "\(f)")
+        }
+        let json = try CLI.run(["report", out, "--json"])
+        #expect(json.stdout == (try String(contentsOfFile: out + "/summary.json", encoding: .utf8)))
+        let summary = try JSONParser.parse(json.stdout)
+        #expect(summary["requests"]?["total"] == .number(20))
+        #expect(summary["engine"]?["iterations"] != nil)
+        // Deterministic: the same run gives the same records.
+        let again = dir.appendingPathComponent("again").path
+        _ = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--policy", "sarathi", "-o", again])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/requests.jsonl")) == Data(contentsOf: URL(fileURLWithPath: again + "/requests.jsonl")))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/iterations.jsonl")) == Data(contentsOf: URL(fileURLWithPath: again + "/iterations.jsonl")))
+    }
+
+    @Test func compareRunsEachPolicy() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["compare", "--spec", "workloads/smoke.yaml", "--policies", "vllm,accelgen", "-o", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("vllm") && r.stdout.contains("accelgen") && r.stdout.contains("preempt"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/vllm/summary.json"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/accelgen/summary.json"))
+    }
+
+    @Test func badEngineSettingsAreUsageErrorsThatNameTheFlagOrListNames() throws {
+        let p = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--policy", "fifo", "-o", "/tmp/x"])
+        #expect(p.status == 64)
+        #expect(p.stderr.contains("vllm, sarathi, edf, accelgen"))
+        let prof = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--profile", "tpu-v9", "-o", "/tmp/x"])
+        #expect(prof.status == 64)
+        #expect(prof.stderr.contains("h100-llama2-7b"))
+        let budget = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--token-budget", "0", "-o", "/tmp/x"])
+        #expect(budget.status == 64)
+        #expect(budget.stderr.contains("--token-budget"))
+        let block = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--block-size", "0", "-o", "/tmp/x"])
+        #expect(block.status == 64)
+        #expect(block.stderr.contains("--block-size"))
+        let engine = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--engine", "cuda", "-o", "/tmp/x"])
+        #expect(engine.status == 64)
+        #expect(engine.stderr.contains("--engine"))
+    }
+
+    @Test func profilesListAndShow() throws {
+        let list = try CLI.run(["profile", "list"])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("h100-llama2-7b (default)") && list.stdout.contains("a100-llama3-70b-tp8"))
+        let show = try CLI.run(["profile", "show", "a100-llama3-8b", "--json"])
+        #expect(show.status == 0)
+        #expect(try JSONParser.parse(show.stdout)["name"] == .string("a100-llama3-8b"))
+    }
+
+    @Test func ctrlCWritesTheResultsGatheredSoFar() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run").path
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["run", "--spec", "workloads/azure-conv.yaml", "--policy", "sarathi", "-o", out]
+        p.currentDirectoryURL = CLI.repoRoot
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait until the run has started writing records, then interrupt it.
+        let journal = out + "/requests.jsonl.partial"
+        var waited = 0.0
+        while waited < 60, !FileManager.default.fileExists(atPath: journal) {
+            Thread.sleep(forTimeInterval: 0.02)
+            waited += 0.02
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130)
+        let run = try JSONParser.parse(try String(contentsOfFile: out + "/run.json", encoding: .utf8))
+        #expect(run["interrupted"] == .bool(true))
+        let summary = try JSONParser.parse(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+        #expect(summary["valid"] == .bool(false))
+        if case .number(let n)? = summary["requests"]?["total"] { #expect(n > 0 && n < 19_366) } else { Issue.record("no request count") }
+        #expect(!FileManager.default.fileExists(atPath: journal))
+    }
+}
