@@ -95,10 +95,19 @@ public final class EngineCore {
     public private(set) var iterationCount = 0
     private var nextAdmission = 0
 
-    public init(profile: HardwareProfile, policy: SchedulingPolicy) {
+    /// Share the KV blocks of a prompt prefix among requests of the same `prefix_group`
+    /// (automatic prefix caching; off by default, as in vLLM v0).
+    public let prefixCaching: Bool
+    /// Per prefix group: the full blocks of its shared prefix, held by the cache itself.
+    private var prefixCache: [Int: (blocks: [Int32], lastUse: Int)] = [:]
+    /// Prompt tokens not computed because their KV came from the prefix cache.
+    public private(set) var prefixHitTokens = 0
+
+    public init(profile: HardwareProfile, policy: SchedulingPolicy, prefixCaching: Bool = false) {
         self.profile = profile
         timeModel = IterationTimeModel(profile: profile)
         self.policy = policy
+        self.prefixCaching = prefixCaching
         kv = KVBlockManager(totalBlocks: profile.kvCapacityBlocks, blockSizeTokens: profile.blockSizeTokens)
     }
 
@@ -144,8 +153,15 @@ public final class EngineCore {
     /// and Sarathi-Serve do). Returns false, taking nothing, if the blocks are not free.
     public func admit(_ r: EngineRequest, now: Double) -> Bool {
         precondition(r.phase == .waiting)
-        guard let blocks = kv.allocate(kv.blocksFor(tokens: r.prefillTarget)) else { return false }
-        r.blocks = blocks
+        let shared = cachedPrefix(for: r)
+        let need = kv.blocksFor(tokens: r.prefillTarget) - shared.count
+        guard let blocks = allocate(need, sparing: shared) else { return false }
+        if !shared.isEmpty {
+            kv.retain(shared)
+            r.numComputedTokens = shared.count * kv.blockSizeTokens
+            prefixHitTokens += r.numComputedTokens
+        }
+        r.blocks = shared + blocks
         r.phase = .prefilling
         r.admissionSeq = nextAdmission
         nextAdmission += 1
@@ -168,9 +184,51 @@ public final class EngineCore {
     public func reserveDecode(_ r: EngineRequest) -> Bool {
         let extra = extraBlocksForDecode(r)
         if extra == 0 { return true }
-        guard let b = kv.allocate(extra) else { return false }
+        guard let b = allocate(extra, sparing: []) else { return false }
         r.blocks.append(contentsOf: b)
         return true
+    }
+
+    // MARK: prefix cache
+
+    /// The cached blocks `r` can reuse: whole blocks of its group's prefix, leaving at least one
+    /// prompt token to compute (the last prefill step produces the first output token).
+    private func cachedPrefix(for r: EngineRequest) -> [Int32] {
+        guard prefixCaching, let g = r.prefixGroup, let pt = r.prefixTokens, var entry = prefixCache[g] else { return [] }
+        let usable = min(entry.blocks.count, pt / kv.blockSizeTokens, (r.prefillTarget - 1) / kv.blockSizeTokens)
+        guard usable > 0 else { return [] }
+        entry.lastUse = stepSerial
+        prefixCache[g] = entry
+        return Array(entry.blocks.prefix(usable))
+    }
+
+    /// Allocates `n` blocks, first evicting cached prefixes nobody else holds (least recently used
+    /// first, then by group id) when the free list is short.
+    private func allocate(_ n: Int, sparing: [Int32]) -> [Int32]? {
+        if let b = kv.allocate(n) { return b }
+        guard prefixCaching, !prefixCache.isEmpty else { return nil }
+        let spared = Set(sparing)
+        let order = prefixCache.sorted { ($0.value.lastUse, $0.key) < ($1.value.lastUse, $1.key) }
+        for (g, entry) in order where kv.freeBlocks < n {
+            guard entry.blocks.allSatisfy({ kv.holders($0) == 1 && !spared.contains($0) }) else { continue }
+            kv.free(entry.blocks)
+            prefixCache[g] = nil
+        }
+        return kv.allocate(n)
+    }
+
+    /// After `r`'s prefill covers its group's prefix, the cache keeps those blocks (if the group
+    /// has no entry yet).
+    private func registerPrefix(_ r: EngineRequest) {
+        guard prefixCaching, let g = r.prefixGroup, let pt = r.prefixTokens, prefixCache[g] == nil else { return }
+        let prefixBlocks = pt / kv.blockSizeTokens
+        // Only once the whole prefix (its full blocks) is computed, or the prefill is done.
+        guard r.numComputedTokens / kv.blockSizeTokens >= prefixBlocks || r.numComputedTokens >= r.prefillTarget else { return }
+        let k = min(prefixBlocks, r.numComputedTokens / kv.blockSizeTokens, r.blocks.count)
+        guard k > 0 else { return }
+        let blocks = Array(r.blocks.prefix(k))
+        kv.retain(blocks)
+        prefixCache[g] = (blocks, stepSerial)
     }
 
     /// Preempts by recomputation: frees its KV; it returns to the waiting queue and will
@@ -198,6 +256,7 @@ public final class EngineCore {
             let r = item.request
             r.numComputedTokens += item.newTokens
             if item.isPrefill {
+                if prefixCaching && r.prefixGroup != nil { registerPrefix(r) }
                 if r.numComputedTokens < r.prefillTarget { continue }
                 r.phase = .decoding
             }
@@ -227,7 +286,8 @@ public final class EngineCore {
     // MARK: invariants (tests call these after every step)
 
     public func invariantViolations() -> [String] {
-        var problems = kv.invariantViolations(held: running.map(\.blocks))
+        let cacheHeld = prefixCache.keys.sorted().map { prefixCache[$0]!.blocks }
+        var problems = kv.invariantViolations(held: running.map(\.blocks) + cacheHeld)
         let waiting = policy.waitingRequests
         let runningIDs = Set(running.map { ObjectIdentifier($0) })
         for r in waiting {

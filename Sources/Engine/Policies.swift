@@ -103,8 +103,9 @@ public final class VLLMPolicy: SchedulingPolicy {
             guard tokens + n <= maxBatchedTokens || plan.isEmpty && n > maxBatchedTokens && tokens == 0 else { break }
             guard engine.running.count < maxNumSeqs, engine.admit(r, now: now) else { break }
             waiting.queue.removeFirst()
-            plan.addPrefill(r, tokens: n)
-            tokens += n
+            // Admission may have found part of the prompt in the prefix cache.
+            plan.addPrefill(r, tokens: r.remainingPrefill)
+            tokens += r.remainingPrefill
         }
         if !plan.isEmpty { return plan }
         var i = 0

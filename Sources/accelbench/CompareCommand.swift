@@ -58,7 +58,7 @@ struct Compare: ParsableCommand {
             for (label, p, options) in variants {
                 let r = try EngineRun(workload: workload, profile: profile, policy: p, policyOptions: options,
                                       jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
-                                      output: root + "/" + label, progress: true).execute()
+                                      output: root + "/" + label, progress: true, prefixCaching: engine.prefixCaching).execute()
                 rows.append((label, r))
                 if r.engine.stopped { break }
             }

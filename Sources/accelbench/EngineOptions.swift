@@ -16,6 +16,9 @@ struct EngineFlags: ParsableArguments {
     @Option(name: .long, help: "Seed of the jitter.")
     var jitterSeed: UInt64 = 0
 
+    @Flag(name: .long, help: "Share the KV blocks of prompt prefixes among requests of the same prefix_group (automatic prefix caching; off by default as in vLLM v0).")
+    var prefixCaching = false
+
     @Option(name: .long, help: "Override the profile's KV capacity (blocks).")
     var kvBlocks: Int?
 

@@ -15,6 +15,7 @@ struct EngineRun {
     var output: String
     /// Show a progress line on stderr (only when it is a terminal).
     var progress: Bool
+    var prefixCaching = false
 
     struct Outcome {
         var summary: Summary
@@ -23,7 +24,7 @@ struct EngineRun {
     }
 
     func execute() throws -> Outcome {
-        let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile))
+        let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile), prefixCaching: prefixCaching)
         var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile, jitterCV: jitterCV, seed: jitterSeed))
         let target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)"
         let writer = try ResultsWriter(directory: output, run: RunInfo(target: target, workload: workload.header),

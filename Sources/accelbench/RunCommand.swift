@@ -37,7 +37,7 @@ struct Run: ParsableCommand {
             let out = output ?? "results/\(source.label)-\(policyName.rawValue)"
             let result = try EngineRun(workload: workload, profile: profile, policy: policyName, policyOptions: policyFlags.options,
                                        jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
-                                       output: out, progress: !json).execute()
+                                       output: out, progress: !json, prefixCaching: engine.prefixCaching).execute()
             if json {
                 FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
             } else {

@@ -102,3 +102,43 @@ func simulate(_ policy: PolicyName, requests: [EngineRequest], profile: Hardware
         #expect(out.records.filter { $0.status == "ok" }.count == 10)
     }
 }
+
+@Suite struct PrefixCachingTests {
+    func grouped(seed: UInt64, count: Int) -> [EngineRequest] {
+        var rng = SeededRNG(seed: seed)
+        var t = 0.0
+        return (0..<count).map { i in
+            t += rng.exponential() / 4
+            let prompt = 600 + rng.index(below: 2000)
+            return EngineRequest(id: i, className: "c", arrivalS: t, promptTokens: prompt, maxOutputTokens: 1 + rng.index(below: 200),
+                                 slo: SLO(ttftMs: 2000, tbtMs: 150), prefixGroup: rng.index(below: 5), prefixTokens: 512)
+        }
+    }
+
+    func run(_ policy: PolicyName, _ reqs: [EngineRequest], caching: Bool, kvBlocks: Int? = nil) throws -> (RunOutput, EngineCore, [String]) {
+        let profile = testProfile(kvBlocks: kvBlocks)
+        let engine = EngineCore(profile: profile, policy: policy.make(PolicyOptions(), profile: profile), prefixCaching: caching)
+        var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile))
+        var violations: [String] = []
+        driver.afterStep = { e in if violations.isEmpty { violations = e.invariantViolations() } }
+        var out = RunOutput()
+        out.outcome = try driver.run(reqs, onIteration: { out.iterations.append($0) }, onDone: { out.records.append($0.record()) })
+        return (out, engine, violations)
+    }
+
+    @Test(arguments: PolicyName.allCases)
+    func sharedPrefixesSkipComputeAndKeepInvariants(policy: PolicyName) throws {
+        for seed: UInt64 in 21...22 {
+            let (cached, engine, violations) = try run(policy, grouped(seed: seed, count: 80), caching: true, kvBlocks: 500)
+            #expect(violations.isEmpty, "seed \(seed) \(policy): \(violations.prefix(2))")
+            #expect(cached.records.allSatisfy { $0.status == "ok" }, "seed \(seed)")
+            let (plain, _, _) = try run(policy, grouped(seed: seed, count: 80), caching: false, kvBlocks: 500)
+            let computed = cached.iterations.reduce(0) { $0 + $1.prefillTokens }
+            let computedPlain = plain.iterations.reduce(0) { $0 + $1.prefillTokens }
+            #expect(engine.prefixHitTokens > 0, "seed \(seed)")
+            #expect(computed < computedPlain, "seed \(seed) \(policy): \(computed) vs \(computedPlain)")
+            // Outputs are the same requests either way.
+            #expect(cached.records.map(\.outputTokens).sorted() == plain.records.map(\.outputTokens).sorted())
+        }
+    }
+}
