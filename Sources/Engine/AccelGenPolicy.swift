@@ -76,14 +76,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
     let pivotS: Double
     let contextTokens: Int
 
-    struct Entry: Comparable {
-        let key: Double
-        let arrival: Double
-        let id: Int
-        let request: EngineRequest
-        static func < (a: Entry, b: Entry) -> Bool { (a.key, a.arrival, a.id) < (b.key, b.arrival, b.id) }
-        static func == (a: Entry, b: Entry) -> Bool { a.id == b.id && a.key == b.key }
-    }
+    typealias Entry = KeyedEntry
 
     /// Waiting requests keyed by a time-invariant urgency (the deadline the slack counts down to),
     /// or by arrival when SLO ordering is off.
@@ -104,7 +97,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
     }
 
     public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) {
-        waiting.insert(Entry(key: o.sloOrdering ? staticKey(r) : r.arrivalS, arrival: r.arrivalS, id: r.id, request: r))
+        waiting.insert(Entry(key: o.sloOrdering ? staticKey(r) : r.arrivalS, request: r))
     }
 
     public func removed(_ r: EngineRequest) {}

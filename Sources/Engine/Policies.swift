@@ -59,6 +59,36 @@ extension EngineCore {
     }
 }
 
+/// A waiting-queue entry ordered by a key (a deadline, a slack deadline), then arrival, then id.
+struct KeyedEntry: Comparable {
+    let key: Double
+    let arrival: Double
+    let id: Int
+    let request: EngineRequest
+
+    init(key: Double, request: EngineRequest) {
+        self.key = key
+        arrival = request.arrivalS
+        id = request.id
+        self.request = request
+    }
+
+    static func < (a: KeyedEntry, b: KeyedEntry) -> Bool { (a.key, a.arrival, a.id) < (b.key, b.arrival, b.id) }
+    static func == (a: KeyedEntry, b: KeyedEntry) -> Bool { a.id == b.id && a.key == b.key }
+}
+
+/// Policies whose waiting queue is FCFS share its bookkeeping.
+protocol FCFSQueuedPolicy: SchedulingPolicy {
+    var waiting: FCFSQueue { get set }
+}
+
+extension FCFSQueuedPolicy {
+    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
+    public func removed(_ r: EngineRequest) {}
+    public var waitingCount: Int { waiting.queue.count }
+    public var waitingRequests: [EngineRequest] { Array(waiting.queue) }
+}
+
 /// A FCFS waiting queue; preempted requests go back to its front (as in vLLM).
 struct FCFSQueue {
     var queue: Deque<EngineRequest> = []
@@ -78,7 +108,7 @@ struct FCFSQueue {
 /// vLLM (v0 default scheduler): FCFS, prefill-prioritised, whole prompts (no chunking). An
 /// iteration is either all prefills or all decodes; on a KV shortage the newest running request
 /// is preempted (recompute).
-public final class VLLMPolicy: SchedulingPolicy {
+public final class VLLMPolicy: FCFSQueuedPolicy {
     public let name = "vllm"
     let maxBatchedTokens: Int
     let maxNumSeqs: Int
@@ -88,11 +118,6 @@ public final class VLLMPolicy: SchedulingPolicy {
         maxBatchedTokens = o.maxNumBatchedTokens ?? profile.model.maxContextTokens
         maxNumSeqs = o.vllmMaxNumSeqs
     }
-
-    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
-    public func removed(_ r: EngineRequest) {}
-    public var waitingCount: Int { waiting.queue.count }
-    public var waitingRequests: [EngineRequest] { Array(waiting.queue) }
 
     public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
         var plan = StepPlan()
@@ -123,7 +148,7 @@ public final class VLLMPolicy: SchedulingPolicy {
 
 /// Sarathi-Serve's stall-free batching: running decodes first, then ongoing partial prefills,
 /// then new prefills, each chunk `min(remaining, budget − batched)` (sarathi_scheduler.py).
-public final class SarathiPolicy: SchedulingPolicy {
+public final class SarathiPolicy: FCFSQueuedPolicy {
     public let name = "sarathi"
     let budget: Int
     let maxNumSeqs: Int
@@ -133,11 +158,6 @@ public final class SarathiPolicy: SchedulingPolicy {
         budget = o.tokenBudget
         maxNumSeqs = o.maxNumSeqs
     }
-
-    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
-    public func removed(_ r: EngineRequest) {}
-    public var waitingCount: Int { waiting.queue.count }
-    public var waitingRequests: [EngineRequest] { Array(waiting.queue) }
 
     public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
         var plan = StepPlan()
@@ -179,14 +199,7 @@ public final class EDFPolicy: SchedulingPolicy {
     let budget: Int
     let maxNumSeqs: Int
 
-    struct Entry: Comparable {
-        let deadline: Double
-        let arrival: Double
-        let id: Int
-        let request: EngineRequest
-        static func < (a: Entry, b: Entry) -> Bool { (a.deadline, a.arrival, a.id) < (b.deadline, b.arrival, b.id) }
-        static func == (a: Entry, b: Entry) -> Bool { a.id == b.id && a.deadline == b.deadline }
-    }
+    typealias Entry = KeyedEntry
 
     var waiting = Heap<Entry>()
 
@@ -204,7 +217,7 @@ public final class EDFPolicy: SchedulingPolicy {
     }
 
     public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) {
-        waiting.insert(Entry(deadline: EDFPolicy.deadline(r), arrival: r.arrivalS, id: r.id, request: r))
+        waiting.insert(Entry(key: EDFPolicy.deadline(r), request: r))
     }
 
     public func removed(_ r: EngineRequest) {}
@@ -214,7 +227,7 @@ public final class EDFPolicy: SchedulingPolicy {
     public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
         var plan = StepPlan()
         plan.budgetTokens = budget
-        var running = engine.running.map { Entry(deadline: EDFPolicy.deadline($0), arrival: $0.arrivalS, id: $0.id, request: $0) }
+        var running = engine.running.map { Entry(key: EDFPolicy.deadline($0), request: $0) }
         running.sort()
         var used = 0
         var ri = 0
