@@ -242,7 +242,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         // Fast path: when every urgent decode's extra KV block fits, none needs a preemption and
         // their order does not matter; they join the batch as they are and only the rest is sorted.
         if o.sloOrdering {
-            if urgentDecodes > 0 && urgentExtraBlocks <= engine.kv.freeBlocks {
+            if urgentDecodes > 0 && urgentExtraBlocks <= engine.freeBlocks {
                 var others: [Candidate] = []
                 others.reserveCapacity(cands.count - urgentDecodes)
                 plan.items.reserveCapacity(cands.count)
@@ -353,7 +353,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         // 3. Best fit on (compute budget left, free KV blocks), normalised by capacity.
         while !pool.isEmpty, used < budget {
             let aC = Double(budget - used)
-            let aM = Double(engine.kv.freeBlocks)
+            let aM = Double(engine.freeBlocks)
             var best = -1
             var bestScore = Double.infinity
             var seenDecode: (Bool, Bool) = (false, false)  // decodes needing 0 / 1 new block
@@ -401,9 +401,9 @@ public final class AccelGenPolicy: SchedulingPolicy {
                 if r.phase == .waiting {
                     // Admission stops at the first waiting request that does not fit (FCFS within slack order).
                     if !c.fromWaiting || !admitting { continue }
-                    if engine.blocksToAdmit(r) > engine.kv.freeBlocks { admitting = false; continue }
+                    if engine.blocksToAdmit(r) > engine.freeBlocks { admitting = false; continue }
                 }
-                if r.phase == .decoding && engine.extraBlocksForDecode(r) > engine.kv.freeBlocks { continue }
+                if r.phase == .decoding && engine.extraBlocksForDecode(r) > engine.freeBlocks { continue }
                 _ = add(c, maxTokens: budget - used, mayPreempt: false)
             }
         }

@@ -109,6 +109,7 @@ public final class EngineCore {
         self.policy = policy
         self.prefixCaching = prefixCaching
         kv = KVBlockManager(totalBlocks: profile.kvCapacityBlocks, blockSizeTokens: profile.blockSizeTokens)
+        blockSizeTokens = profile.blockSizeTokens
     }
 
     /// Accepts a request into the waiting queue, or rejects it (returned reason) when it can
@@ -170,15 +171,24 @@ public final class EngineCore {
         return true
     }
 
+    /// Tokens per KV block (a copy: the scheduler's hot loops should not touch the block manager).
+    public let blockSizeTokens: Int
+
+    @inline(__always)
+    func blocksFor(tokens: Int) -> Int { (tokens + blockSizeTokens - 1) / blockSizeTokens }
+
     /// Blocks a decode step of `r` needs beyond what it holds (0 or 1).
     @inline(__always)
     public func extraBlocksForDecode(_ r: EngineRequest) -> Int {
-        max(0, kv.blocksFor(tokens: r.numComputedTokens + 1) - r.blocks.count)
+        max(0, blocksFor(tokens: r.numComputedTokens + 1) - r.blocks.count)
     }
 
     /// Blocks admitting `r` takes.
     @inline(__always)
-    public func blocksToAdmit(_ r: EngineRequest) -> Int { kv.blocksFor(tokens: r.prefillTarget) }
+    public func blocksToAdmit(_ r: EngineRequest) -> Int { blocksFor(tokens: r.prefillTarget) }
+
+    /// Free KV blocks now.
+    public var freeBlocks: Int { kv.freeBlocks }
 
     /// Makes room for one decode token of `r`; false if the blocks are not free.
     public func reserveDecode(_ r: EngineRequest) -> Bool {
@@ -261,8 +271,9 @@ public final class EngineCore {
                 r.phase = .decoding
             }
             r.numOutputTokens += 1
-            if let last = r.tokenTimes.last { r.maxTokenGapS = max(r.maxTokenGapS, now - last) }
+            if let last = r.lastTokenS { r.maxTokenGapS = max(r.maxTokenGapS, now - last) }
             r.tokenTimes.append(now)
+            r.lastTokenS = now
             if r.numOutputTokens >= r.maxOutputTokens {
                 finish(r, now: now)
                 finished.append(r)

@@ -79,7 +79,9 @@ public final class EngineRequest {
     }
 
     public var remainingPrefill: Int { prefillTarget - numComputedTokens }
-    public var lastTokenS: Double? { tokenTimes.last }
+    /// Emission time of the latest token (kept apart from `tokenTimes` so hot loops need not
+    /// touch the array).
+    public internal(set) var lastTokenS: Double?
     public var isFinished: Bool { phase == .finished }
     /// Offline work: a JCT SLO and no per-token latency SLO.
     public var isOffline: Bool { slo.jctS != nil && slo.ttftMs == nil && slo.tbtMs == nil }

@@ -38,7 +38,7 @@ public final class ResultsWriter {
         }
         requests = try LineJournal(path: directory + "/" + ResultsFiles.requests)
         if withIterations {
-            iterations = try LineJournal(path: directory + "/" + ResultsFiles.iterations)
+            iterations = try LineJournal(path: directory + "/" + ResultsFiles.iterations, bufferBytes: 1 << 18)
         }
         accumulator = MetricsAccumulator(options: MetricsOptions(tbtMode: options.tbtMode, warmupS: options.warmupS), classes: classes)
         try writeRunFile(runEndS: nil)
