@@ -32,18 +32,27 @@ let package = Package(
         // The scheduler touches hundreds of request objects per step; dynamic exclusivity checks
         // on their stored properties were a third of a step's time (bench scheduler).
         swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        // libcurl (Debian libcurl4-openssl-dev), and typed wrappers for its variadic C calls.
+        .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CLibCurl"]),
+        // Open-loop load generation against OpenAI-compatible endpoints. Never imports Engine.
+        .target(name: "LoadGen", dependencies: ["BenchCore", "CCurlShim", "CLibCurl"]),
+        // A small OpenAI-compatible streaming server with configurable latencies and faults.
+        .target(name: "MockServer", dependencies: ["BenchCore"]),
         // Metrics (summary.json), results directories, tables.
         .target(name: "Reporting", dependencies: [
             "BenchCore",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting", "Engine",
+            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "BenchCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"]),
+        .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
         .testTarget(name: "accelbenchTests", dependencies: ["accelbench", "BenchCore", "Reporting"]),
     ],

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the project needs (later issues add to this list).
-APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox)
+APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config)
 
 log() { echo "run.sh: $*" >&2; }
 

@@ -5,7 +5,7 @@ import Reporting
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a workload against the bundled engine and write a results directory.",
+        abstract: "Run a workload against the bundled engine or a remote OpenAI-compatible endpoint and write a results directory.",
         discussion: """
         With no flags: generates workloads/mixed-slo.yaml and runs it on the default profile \
         (\(HardwareProfile.defaultName)) with the accelgen policy, into results/mixed-slo-accelgen.
@@ -15,6 +15,7 @@ struct Run: ParsableCommand {
 
     @OptionGroup var source: WorkloadFlags
     @OptionGroup var engine: EngineFlags
+    @OptionGroup var remote: EndpointFlags
 
     @Option(name: .long, help: "Scheduling policy: \(PolicyName.list).")
     var policy = "accelgen"
@@ -30,6 +31,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try guarded {
+            if remote.endpoint != nil { return try runEndpoint() }
             let policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
             let workload = try source.load()
@@ -48,6 +50,27 @@ struct Run: ParsableCommand {
             if result.engine.stopped { throw BenchExit(code: ExitCodes.interrupted) }
             if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
         }
+    }
+}
+
+extension Run {
+    func runEndpoint() throws {
+        let workload = try source.load()
+        Interrupt.install()
+        let host = remote.endpoint!.replacingOccurrences(of: "://", with: "-").replacingOccurrences(of: "/", with: "_")
+        let out = output ?? "results/\(source.label)-\(host)"
+        let result = try EndpointRun(workload: workload, options: remote.options(), warmupRequests: remote.warmupRequests,
+                                     metrics: metrics.options, output: out).execute()
+        if json {
+            FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
+        } else {
+            print(result.summary.table(), terminator: "")
+            let e = result.endpoint
+            print(String(format: "\n%d requests sent; dispatch lag p50 %.3f ms, p99 %.3f ms, max %.3f ms; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core. Results in %@",
+                         e.dispatched, e.lagP50Ms, e.lagP99Ms, e.lagMaxMs, e.offeredRate, e.achievedRate, e.cpuShare * 100, out))
+        }
+        if result.endpoint.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+        if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
     }
 }
 

@@ -238,3 +238,71 @@ struct CLI {
         #expect(!FileManager.default.fileExists(atPath: journal))
     }
 }
+
+@Suite struct EndpointCLITests {
+    /// Starts `accelbench mock-server --port 0` and returns it with its port.
+    func startMockServer(_ extra: [String] = []) throws -> (Process, Int) {
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.002"] + extra
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let r = text.range(of: "127.0.0.1:"), let port = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
+            p.terminate()
+            throw BenchError.io("mock-server", "no port in '\(text)'")
+        }
+        return (p, port)
+    }
+
+    @Test func runAgainstTheMockServerWritesTheSameResultsLayoutAndNoSecrets() throws {
+        let (server, port) = try startMockServer()
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("remote").path
+        let secret = "sk-cli-secret-\(UUID().uuidString)"
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                       "--server-kind", "vllm", "--api-key-env", "ACCELBENCH_TEST_KEY", "-o", out]
+        p.environment = ProcessInfo.processInfo.environment.merging(["ACCELBENCH_TEST_KEY": secret]) { $1 }
+        p.currentDirectoryURL = CLI.repoRoot
+        let so = Pipe(), se = Pipe()
+        p.standardOutput = so
+        p.standardError = se
+        try p.run()
+        let stdout = String(decoding: so.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: se.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(stderr)")
+        for f in ["summary.json", "requests.jsonl", "run.json"] {
+            let text = try String(contentsOfFile: out + "/" + f, encoding: .utf8)
+            #expect(!text.contains(secret), "\(f) holds the API key")
+        }
+        #expect(!stdout.contains(secret) && !stderr.contains(secret))
+        let summary = try JSONParser.parse(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+        #expect(summary["requests"]?["completed"] == .number(20))
+        #expect(summary["dispatch_lag_ms"]?["p99"] != nil)
+        let report = try CLI.run(["report", out, "--json"])
+        #expect(report.stdout == (try String(contentsOfFile: out + "/summary.json", encoding: .utf8)))
+    }
+
+    @Test func endpointFlagsAreValidated() throws {
+        let noModel = try CLI.run(["run", "--endpoint", "http://127.0.0.1:9", "--spec", "workloads/smoke.yaml", "-o", "/tmp/x"])
+        #expect(noModel.status == 64)
+        #expect(noModel.stderr.contains("--model"))
+        let badHeader = try CLI.run(["run", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--header", "nocolon",
+                                     "--spec", "workloads/smoke.yaml", "-o", "/tmp/x"])
+        #expect(badHeader.status == 64)
+        #expect(badHeader.stderr.contains("--header"))
+    }
+}

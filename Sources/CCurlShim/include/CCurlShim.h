@@ -1,0 +1,25 @@
+#ifndef ACCEL_CCURLSHIM_H
+#define ACCEL_CCURLSHIM_H
+// Typed wrappers for libcurl's variadic setopt/getinfo calls, which Swift cannot call directly.
+#include <curl/curl.h>
+// Linux event APIs the load generator's loop uses; Swift's Glibc module does not export them.
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+
+typedef size_t (*accel_data_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
+typedef int (*accel_socket_cb)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+typedef int (*accel_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
+
+CURLcode accel_easy_setopt_long(CURL *h, CURLoption o, long v);
+CURLcode accel_easy_setopt_ptr(CURL *h, CURLoption o, void *v);
+CURLcode accel_easy_setopt_str(CURL *h, CURLoption o, const char *v);
+CURLcode accel_easy_setopt_data_cb(CURL *h, CURLoption o, accel_data_cb cb);
+CURLcode accel_easy_getinfo_long(CURL *h, CURLINFO i, long *out);
+CURLcode accel_easy_getinfo_ptr(CURL *h, CURLINFO i, void **out);
+
+CURLMcode accel_multi_setopt_long(CURLM *m, CURLMoption o, long v);
+CURLMcode accel_multi_setopt_ptr(CURLM *m, CURLMoption o, void *v);
+CURLMcode accel_multi_setopt_socket_cb(CURLM *m, accel_socket_cb cb);
+CURLMcode accel_multi_setopt_timer_cb(CURLM *m, accel_timer_cb cb);
+
+#endif

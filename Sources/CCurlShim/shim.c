@@ -1,0 +1,13 @@
+#include "CCurlShim.h"
+
+CURLcode accel_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+CURLcode accel_easy_setopt_ptr(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+CURLcode accel_easy_setopt_str(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+CURLcode accel_easy_setopt_data_cb(CURL *h, CURLoption o, accel_data_cb cb) { return curl_easy_setopt(h, o, cb); }
+CURLcode accel_easy_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
+CURLcode accel_easy_getinfo_ptr(CURL *h, CURLINFO i, void **out) { return curl_easy_getinfo(h, i, out); }
+
+CURLMcode accel_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+CURLMcode accel_multi_setopt_ptr(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
+CURLMcode accel_multi_setopt_socket_cb(CURLM *m, accel_socket_cb cb) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, cb); }
+CURLMcode accel_multi_setopt_timer_cb(CURLM *m, accel_timer_cb cb) { return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, cb); }

@@ -1,0 +1,515 @@
+import BenchCore
+import CCurlShim
+import CLibCurl
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to talk to the endpoint under test.
+public struct EndpointOptions: Sendable {
+    /// Base URL (`http://host:port`) or a full `/v1/...` URL.
+    public var url: String
+    public var request: OpenAIRequestOptions
+    public var promptFormat: PromptFormat = .tokens
+    /// Extra headers, each "Name: value".
+    public var headers: [String] = []
+    /// The API key's value (read by the CLI from an environment variable). Sent as a bearer
+    /// token; never written anywhere.
+    public var apiKey: String?
+    /// Seconds; nil = no limit.
+    public var connectTimeoutS: Double? = 10
+    public var firstTokenTimeoutS: Double?
+    public var idleTimeoutS: Double?
+    public var totalTimeoutS: Double?
+    /// Closed-loop cap on requests in flight (nil: open loop). Time waiting for a slot shows as
+    /// dispatch lag.
+    public var maxConcurrency: Int?
+    /// After Ctrl-C: seconds to let requests in flight finish before aborting them.
+    public var drainS = 30.0
+    /// Use HTTP/2 where the server offers it (h2 over TLS, or h2c with prior knowledge).
+    public var http2 = false
+    /// Validity thresholds: dispatch-lag p99 (ms) and achieved/offered rate shortfall.
+    public var maxLagMs = 5.0
+    public var maxRateShortfall = 0.02
+    /// Seconds between the runner's start and the first intended send (connection set-up).
+    public var startDelayS = 0.05
+    public var promptSeed: UInt64 = 0
+
+    public init(url: String, request: OpenAIRequestOptions) {
+        self.url = url
+        self.request = request
+    }
+}
+
+public enum PromptFormat: String, Sendable, CaseIterable {
+    /// Token-id arrays (vLLM accepts them; exact prompt lengths).
+    case tokens
+    /// Deterministic text of about the requested length (one common word ≈ one token).
+    case text
+}
+
+/// What the runner measured about itself, for the validity verdict.
+public struct EndpointOutcome: Sendable {
+    public var endS: Double
+    public var dispatched: Int
+    public var lagP50Ms: Double
+    public var lagP99Ms: Double
+    public var lagMaxMs: Double
+    public var offeredRate: Double
+    public var achievedRate: Double
+    /// Share of one core the runner's thread used.
+    public var cpuShare: Double
+    public var stopped: Bool
+    public var invalidReasons: [String]
+}
+
+/// The open-loop load generator: sends every workload request at its intended time (absolute
+/// deadlines on the monotonic clock, woken by a timerfd with a short spin tail), streams the
+/// responses through libcurl's multi interface driven by epoll (CURLMOPT_SOCKETFUNCTION), and
+/// turns each into a run record. Latencies count from the intended send time. One thread does it
+/// all, so callbacks need no locks.
+public final class EndpointRunner {
+    let options: EndpointOptions
+    let requests: [WorkloadRequest]
+    let fullURL: String
+
+    var multi: UnsafeMutableRawPointer?
+    var epfd: Int32 = -1
+    var timerfd: Int32 = -1
+    var curlDeadline: Double?
+    var watched: [Int32: UInt32] = [:]
+    var inflight: [ObjectIdentifier: Transfer] = [:]
+    var t0 = 0.0
+    var lags: [Double] = []
+    var emit: ((RequestRecord) -> Void)?
+
+    public init(options: EndpointOptions, requests: [WorkloadRequest]) {
+        self.options = options
+        self.requests = requests
+        var u = options.url
+        while u.hasSuffix("/") { u.removeLast() }
+        fullURL = u.hasSuffix("/completions") ? u : u + OpenAIRequest.path(options.request.api)
+    }
+
+    /// Monotonic seconds.
+    @inline(__always)
+    static func clock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    static func threadCPU() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Runs the whole workload. `onRecord` gets each request's record as it finishes (on this
+    /// thread); `shouldStop` is polled (Ctrl-C): dispatching stops, requests in flight get
+    /// `drainS` to finish, then are aborted.
+    public func run(onRecord: @escaping (RequestRecord) -> Void, shouldStop: @escaping () -> Bool) throws(BenchError) -> EndpointOutcome {
+        emit = onRecord
+        signal(SIGPIPE, SIG_IGN)
+        guard curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK else { throw BenchError.io(options.url, "libcurl initialisation failed") }
+        guard let m = curl_multi_init() else { throw BenchError.io(options.url, "curl_multi_init failed") }
+        multi = m
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        timerfd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
+        guard epfd >= 0, timerfd >= 0 else { throw BenchError.io(options.url, "epoll/timerfd: \(FileIO.errnoText())") }
+        defer {
+            curl_multi_cleanup(m)
+            close(epfd)
+            close(timerfd)
+        }
+        var ev = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: timerfd))
+        epoll_ctl(epfd, EPOLL_CTL_ADD, timerfd, &ev)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        accel_multi_setopt_socket_cb(m, endpointSocketCallback)
+        accel_multi_setopt_ptr(m, CURLMOPT_SOCKETDATA, me)
+        accel_multi_setopt_timer_cb(m, endpointTimerCallback)
+        accel_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me)
+        accel_multi_setopt_long(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
+        if options.http2 { accel_multi_setopt_long(m, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX)) }
+
+        t0 = EndpointRunner.clock() + options.startDelayS
+        let cpu0 = EndpointRunner.threadCPU()
+        let wall0 = EndpointRunner.clock()
+        var next = 0
+        var stopped = false
+        var drainDeadline: Double?
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        lags.reserveCapacity(requests.count)
+        while true {
+            if !stopped && shouldStop() {
+                stopped = true
+                drainDeadline = EndpointRunner.clock() + options.drainS
+            }
+            var now = EndpointRunner.clock()
+            // Dispatch every request that is due (and allowed by the concurrency cap).
+            while !stopped, next < requests.count, t0 + requests[next].arrivalS <= now,
+                  options.maxConcurrency.map({ inflight.count < $0 }) ?? true {
+                start(requests[next], index: next, now: now)
+                next += 1
+                now = EndpointRunner.clock()
+            }
+            if inflight.isEmpty && (stopped || next >= requests.count) { break }
+            if let d = drainDeadline, now >= d {
+                for t in Array(inflight.values).sorted(by: { $0.request.id < $1.request.id }) { abort(t, kind: "aborted", message: "run interrupted") }
+                break
+            }
+            checkTimeouts(now: now)
+            // Next wake-up: the next dispatch, curl's timer, a timeout check, the drain end.
+            var wake = Double.infinity
+            if !stopped, next < requests.count, options.maxConcurrency.map({ inflight.count < $0 }) ?? true {
+                wake = t0 + requests[next].arrivalS
+            }
+            if let c = curlDeadline { wake = min(wake, c) }
+            if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, now + 0.01) }
+            if let d = drainDeadline { wake = min(wake, d) }
+            wake = min(wake, now + 0.1)  // poll shouldStop at least every 100 ms
+            if wake - now < 150e-6 {
+                // Spin tail: timer wake-ups are tens of µs late; spin the last stretch.
+                while EndpointRunner.clock() < wake {}
+            } else {
+                armTimer(at: wake - 100e-6)
+                let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, Int32($0.count), -1) }
+                if n < 0 && errno != EINTR { throw BenchError.io(options.url, "epoll_wait: \(FileIO.errnoText())") }
+                var running: Int32 = 0
+                for i in 0..<Int(max(n, 0)) {
+                    let fd = events[i].data.fd
+                    if fd == timerfd {
+                        var buf: UInt64 = 0
+                        _ = read(timerfd, &buf, 8)
+                        continue
+                    }
+                    var mask: Int32 = 0
+                    let e = events[i].events
+                    if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
+                    if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
+                    if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
+                    curl_multi_socket_action(m, curl_socket_t(fd), mask, &running)
+                }
+            }
+            if let c = curlDeadline, EndpointRunner.clock() >= c {
+                curlDeadline = nil
+                var running: Int32 = 0
+                curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running)
+            }
+            drainCompleted()
+        }
+        let wall = EndpointRunner.clock() - wall0
+        let cpuShare = wall > 0 ? (EndpointRunner.threadCPU() - cpu0) / wall : 0
+        return outcome(dispatched: next, stopped: stopped, cpuShare: cpuShare)
+    }
+
+    func armTimer(at deadline: Double) {
+        var spec = itimerspec()
+        let d = max(deadline, 1e-6)
+        spec.it_value.tv_sec = Int(d)
+        spec.it_value.tv_nsec = Int((d - Double(Int(d))) * 1e9)
+        timerfd_settime(timerfd, Int32(TFD_TIMER_ABSTIME), &spec, nil)
+    }
+
+    func outcome(dispatched: Int, stopped: Bool, cpuShare: Double) -> EndpointOutcome {
+        let sorted = lags.sorted()
+        // Nearest-rank percentile, milliseconds.
+        func pct(_ q: Double) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            let rank = max(1, Int((q * Double(sorted.count)).rounded(.up)))
+            return sorted[min(rank, sorted.count) - 1] * 1000
+        }
+        let endS = EndpointRunner.clock() - t0
+        let span = (requests.prefix(dispatched).last?.arrivalS ?? 0) - (requests.first?.arrivalS ?? 0)
+        let offered = dispatched > 1 && span > 0 ? Double(dispatched - 1) / span : 0
+        var sentTimes: [Double] = []  // actual send times are intended + lag, in dispatch order
+        for (i, lag) in lags.enumerated() { sentTimes.append(requests[i].arrivalS + lag) }
+        let sentSpan = (sentTimes.last ?? 0) - (sentTimes.first ?? 0)
+        let achieved = sentTimes.count > 1 && sentSpan > 0 ? Double(sentTimes.count - 1) / sentSpan : 0
+        var reasons: [String] = []
+        let p99 = pct(0.99)
+        if p99 > options.maxLagMs { reasons.append(String(format: "dispatch lag p99 %.3f ms exceeds --max-lag %.3f ms", p99, options.maxLagMs)) }
+        if offered > 0, achieved < offered * (1 - options.maxRateShortfall) {
+            reasons.append(String(format: "achieved send rate %.3f req/s is more than %.0f%% below the offered %.3f req/s", achieved, options.maxRateShortfall * 100, offered))
+        }
+        if cpuShare > 0.95 { reasons.append(String(format: "the client's thread used %.0f%% of a core (saturated)", cpuShare * 100)) }
+        return EndpointOutcome(endS: endS, dispatched: dispatched, lagP50Ms: pct(0.5), lagP99Ms: p99, lagMaxMs: (sorted.last ?? 0) * 1000,
+                               offeredRate: offered, achievedRate: achieved, cpuShare: cpuShare, stopped: stopped, invalidReasons: reasons)
+    }
+
+    // MARK: transfers
+
+    func start(_ r: WorkloadRequest, index: Int, now: Double) {
+        let intended = t0 + r.arrivalS
+        lags.append(max(0, now - intended))
+        let prompt = PromptBuilder.payload(for: r, format: options.promptFormat, seed: options.promptSeed)
+        let body = OpenAIRequest.body(options.request, prompt: prompt, maxTokens: r.outputTokens, slo: r.slo.isEmpty ? nil : r.slo,
+                                      className: r.className)
+        let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, sentAbs: now, body: body, runner: self)
+        guard let easy = curl_easy_init() else {
+            finish(t, kind: "client_error", message: "curl_easy_init failed")
+            return
+        }
+        t.easy = easy
+        accel_easy_setopt_str(easy, CURLOPT_URL, fullURL)
+        accel_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        accel_easy_setopt_long(easy, CURLOPT_POST, 1)
+        accel_easy_setopt_ptr(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(t.bodyPointer))
+        accel_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, t.bodyCount)
+        accel_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
+        if let c = options.connectTimeoutS { accel_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c * 1000)) }
+        if let total = options.totalTimeoutS { accel_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(total * 1000)) }
+        if options.http2 {
+            accel_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, fullURL.hasPrefix("https") ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
+        }
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        list = curl_slist_append(list, "Content-Type: application/json")
+        list = curl_slist_append(list, "Accept: text/event-stream")
+        list = curl_slist_append(list, "Expect:")
+        list = curl_slist_append(list, "x-request-id: \(PromptBuilder.uuid(requestID: r.id, seed: options.promptSeed))")
+        if let ttft = r.slo.ttftMs { list = curl_slist_append(list, "x-slo-ttft-ms: \(ttft)") }
+        if let tbt = r.slo.tbtMs { list = curl_slist_append(list, "x-slo-tpot-ms: \(tbt)") }
+        for h in options.headers { list = curl_slist_append(list, h) }
+        if let key = options.apiKey { list = curl_slist_append(list, "Authorization: Bearer \(key)") }
+        t.headers = list
+        accel_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+        let opaque = Unmanaged.passUnretained(t).toOpaque()
+        accel_easy_setopt_data_cb(easy, CURLOPT_WRITEFUNCTION, endpointWriteCallback)
+        accel_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, opaque)
+        accel_easy_setopt_ptr(easy, CURLOPT_PRIVATE, opaque)
+        inflight[ObjectIdentifier(t)] = t
+        if curl_multi_add_handle(multi, easy) != CURLM_OK {
+            finish(t, kind: "client_error", message: "curl_multi_add_handle failed")
+        }
+    }
+
+    /// Data arrived for `t` (inside curl's write callback). Returns false to abort the transfer.
+    func onData(_ t: Transfer, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let now = EndpointRunner.clock()
+        t.lastByteAbs = now
+        if t.status == 0, let easy = t.easy {
+            var code = 0
+            accel_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+            t.status = code
+        }
+        if t.status >= 400 || !t.isEventStream {
+            if t.raw.count < 1 << 20 { t.raw.append(contentsOf: bytes) }
+            return true
+        }
+        var ok = true
+        t.parser.feed(bytes) { event in
+            guard ok else { return }
+            switch t.reader.consume(event) {
+            case .success(let delta):
+                if delta.tokens > 0 {
+                    if t.firstTokenAbs == nil { t.firstTokenAbs = now }
+                    for _ in 0..<delta.tokens { t.tokenTimes.append(now - self.t0) }
+                }
+            case .failure(let e):
+                switch e {
+                case .malformed(let m): t.failure = ("malformed_stream", m)
+                case .server(let m): t.failure = ("server_error", m)
+                }
+                ok = false
+            }
+        }
+        return ok
+    }
+
+    /// First-token and idle timeouts (curl has only connect and total timeouts).
+    func checkTimeouts(now: Double) {
+        guard options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil else { return }
+        var expired: [(Transfer, String)] = []
+        for t in inflight.values {
+            if let ft = options.firstTokenTimeoutS, t.firstTokenAbs == nil, now - t.sentAbs > ft { expired.append((t, "timeout_first_token")) }
+            else if let idle = options.idleTimeoutS, now - t.lastByteAbs > idle { expired.append((t, "timeout_idle")) }
+        }
+        for (t, kind) in expired.sorted(by: { $0.0.request.id < $1.0.request.id }) { abort(t, kind: kind, message: nil) }
+    }
+
+    func abort(_ t: Transfer, kind: String, message: String?) {
+        if let easy = t.easy { curl_multi_remove_handle(multi, easy) }
+        finish(t, kind: kind, message: message)
+    }
+
+    /// Collects transfers curl has finished.
+    func drainCompleted() {
+        var left: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &left) {
+            guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
+            let result = msg.pointee.data.result
+            var priv: UnsafeMutableRawPointer?
+            accel_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &priv)
+            curl_multi_remove_handle(multi, easy)
+            guard let priv else { continue }
+            let t = Unmanaged<Transfer>.fromOpaque(priv).takeUnretainedValue()
+            if t.status == 0 {
+                var code = 0
+                accel_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+                t.status = code
+            }
+            if let f = t.failure {
+                finish(t, kind: f.kind, message: f.message)
+            } else if result != CURLE_OK {
+                let kind: String
+                switch result {
+                case CURLE_OPERATION_TIMEDOUT: kind = t.status == 0 ? "timeout_connect" : "timeout_total"
+                case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST: kind = "connection"
+                case CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_SEND_ERROR: kind = "disconnected"
+                default: kind = "transport"
+                }
+                finish(t, kind: kind, message: String(cString: curl_easy_strerror(result)))
+            } else if t.status >= 400 {
+                finish(t, kind: "http_\(t.status)", message: String(decoding: t.raw.prefix(512), as: UTF8.self))
+            } else if t.isEventStream {
+                t.parser.finish { event in _ = t.reader.consume(event) }
+                if t.reader.sawDone || t.reader.completionTokens != nil {
+                    finish(t, kind: nil, message: nil)
+                } else {
+                    finish(t, kind: "incomplete_stream", message: "the stream ended without [DONE]")
+                }
+            } else {
+                finish(t, kind: nil, message: nil)
+            }
+        }
+    }
+
+    /// Writes `t`'s record and releases its handle. `kind` nil = ok.
+    func finish(_ t: Transfer, kind: String?, message: String?) {
+        inflight[ObjectIdentifier(t)] = nil
+        let done = EndpointRunner.clock()
+        var outputTokens = t.tokenTimes.count
+        var source = t.reader.countSource
+        var promptTokens = t.request.promptTokens
+        if !t.isEventStream, kind == nil {
+            switch OpenAIResponse.parse(t.raw, api: options.request.api) {
+            case .success(let r):
+                outputTokens = r.completionTokens ?? 0
+                source = r.completionTokens != nil ? .serverUsage : .clientEstimate
+                if let p = r.promptTokens { promptTokens = p }
+                // A non-streamed response has every token at once, at completion.
+                t.tokenTimes = [Double](repeating: done - t0, count: outputTokens)
+                if outputTokens > 0 { t.firstTokenAbs = done }
+            case .failure(let e):
+                t.failure = ("malformed_response", "\(e)")
+            }
+        } else {
+            if let c = t.reader.completionTokens, kind == nil { outputTokens = c }
+            if let p = t.reader.promptTokens { promptTokens = p }
+        }
+        let failure = kind ?? t.failure?.kind
+        var record = RequestRecord(id: t.request.id, className: t.request.className, intendedS: t.intendedAbs - t0,
+                                   sentS: t.sentAbs - t0, firstTokenS: t.firstTokenAbs.map { $0 - t0 }, tokenTimesS: t.tokenTimes,
+                                   doneS: done - t0, status: failure ?? "ok", error: failure == nil ? nil : (message ?? t.failure?.message),
+                                   promptTokens: promptTokens, outputTokens: outputTokens, tokenCountSource: source,
+                                   slo: t.request.slo, metSLO: false)
+        record.metSLO = SLOVerdict.evaluate(record.quantized()).met
+        t.release()
+        emit?(record)
+    }
+
+    // MARK: callbacks from libcurl
+
+    func updateSocket(_ fd: Int32, what: Int32) {
+        if what == CURL_POLL_REMOVE {
+            if watched.removeValue(forKey: fd) != nil { epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil) }
+            return
+        }
+        var mask: UInt32 = 0
+        if what & CURL_POLL_IN != 0 { mask |= EPOLLIN.rawValue }
+        if what & CURL_POLL_OUT != 0 { mask |= EPOLLOUT.rawValue }
+        var ev = epoll_event(events: mask, data: epoll_data_t(fd: fd))
+        if watched[fd] == nil {
+            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
+        } else {
+            epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
+        }
+        watched[fd] = mask
+    }
+
+    func updateTimer(_ ms: Int) {
+        curlDeadline = ms < 0 ? nil : EndpointRunner.clock() + Double(ms) / 1000
+    }
+}
+
+/// One request in flight.
+final class Transfer {
+    let request: WorkloadRequest
+    let intendedAbs: Double
+    let sentAbs: Double
+    let bodyPointer: UnsafeMutablePointer<UInt8>
+    let bodyCount: Int
+    unowned let runner: EndpointRunner
+    var easy: UnsafeMutableRawPointer?
+    var headers: UnsafeMutablePointer<curl_slist>?
+    var parser = SSEParser()
+    var reader: OpenAIStreamReader
+    var tokenTimes: [Double] = []
+    var firstTokenAbs: Double?
+    var lastByteAbs: Double
+    var status = 0
+    var raw: [UInt8] = []
+    var failure: (kind: String, message: String)?
+    /// Whether the response is SSE (we ask for `stream: true`; an error reply is plain JSON).
+    /// Decided once, from the response headers, when the first bytes arrive.
+    var isEventStream: Bool {
+        if let known = eventStream { return known }
+        guard status > 0, let easy else { return status < 400 }
+        let sse = status < 400 && Transfer.contentType(easy).hasPrefix("text/event-stream")
+        eventStream = sse
+        return sse
+    }
+    var eventStream: Bool?
+
+    init(request: WorkloadRequest, api: APIKind, intendedAbs: Double, sentAbs: Double, body: [UInt8], runner: EndpointRunner) {
+        self.request = request
+        self.intendedAbs = intendedAbs
+        self.sentAbs = sentAbs
+        lastByteAbs = sentAbs
+        bodyCount = body.count
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, body.count))
+        body.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: body.count) }
+        bodyPointer = buffer
+        reader = OpenAIStreamReader(api: api)
+        self.runner = runner
+    }
+
+    static func contentType(_ easy: UnsafeMutableRawPointer) -> String {
+        var p: UnsafeMutableRawPointer?
+        accel_easy_getinfo_ptr(easy, CURLINFO_CONTENT_TYPE, &p)
+        guard let p else { return "" }
+        return String(cString: p.assumingMemoryBound(to: CChar.self)).lowercased()
+    }
+
+    func release() {
+        if let easy { curl_easy_cleanup(easy) }
+        easy = nil
+        if let headers { curl_slist_free_all(headers) }
+        headers = nil
+    }
+
+    deinit {
+        release()
+        bodyPointer.deallocate()
+    }
+}
+
+let endpointWriteCallback: accel_data_cb = { ptr, size, nmemb, userdata in
+    let n = size * nmemb
+    guard let userdata, let ptr else { return n }
+    let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    return t.runner.onData(t, UnsafeRawBufferPointer(start: ptr, count: n)) ? n : 0
+}
+
+let endpointSocketCallback: accel_socket_cb = { _, fd, what, userp, _ in
+    guard let userp else { return 0 }
+    Unmanaged<EndpointRunner>.fromOpaque(userp).takeUnretainedValue().updateSocket(fd, what: what)
+    return 0
+}
+
+let endpointTimerCallback: accel_timer_cb = { _, ms, userp in
+    guard let userp else { return 0 }
+    Unmanaged<EndpointRunner>.fromOpaque(userp).takeUnretainedValue().updateTimer(ms)
+    return 0
+}

@@ -1,0 +1,66 @@
+import BenchCore
+
+/// Deterministic prompts of a requested length. Requests of one `prefix_group` share their first
+/// `prefix_tokens` tokens (so server-side prefix caches see real sharing); the rest is unique per
+/// request. Same (request, seed) → same prompt.
+public enum PromptBuilder {
+    /// Token ids are drawn from [1000, 30000): clear of the special and byte tokens at the start
+    /// of Llama-family vocabularies (our choice).
+    static let idRange: (lo: Int, span: Int) = (1000, 29_000)
+
+    /// A small vocabulary of common English words; each is one token in byte-level BPE
+    /// vocabularies of Llama/GPT families (with its leading space), so a text prompt of n words is
+    /// about n tokens. The count is an approximation: recorded as such.
+    static let words: [String] = [
+        "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not",
+        "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they", "you", "were",
+        "their", "one", "all", "we", "can", "her", "has", "there", "been", "if", "more", "when", "will", "would",
+        "who", "so", "no", "time", "people", "year", "way", "day", "man", "thing", "woman", "life", "child",
+        "world", "school", "state", "family", "student", "group",
+    ]
+
+    public static func payload(for r: WorkloadRequest, format: PromptFormat, seed: UInt64) -> PromptPayload {
+        switch format {
+        case .tokens: return .tokens(tokenIDs(for: r, seed: seed))
+        case .text: return .text(text(for: r, seed: seed))
+        }
+    }
+
+    /// The position-`i` element for request `r`: shared-prefix positions depend on the group only.
+    static func draws(for r: WorkloadRequest, seed: UInt64, count: Int, range: Int) -> [Int] {
+        let shared = min(r.prefixTokens ?? 0, count)
+        var out = [Int]()
+        out.reserveCapacity(count)
+        if let g = r.prefixGroup, shared > 0 {
+            var rng = SeededRNG(seed: seed, stream: 0xB00F, index: UInt64(truncatingIfNeeded: g))
+            for _ in 0..<shared { out.append(rng.index(below: range)) }
+        }
+        var rng = SeededRNG(seed: seed, stream: 0xB00E, index: UInt64(truncatingIfNeeded: r.id))
+        while out.count < count { out.append(rng.index(below: range)) }
+        return out
+    }
+
+    public static func tokenIDs(for r: WorkloadRequest, seed: UInt64) -> [Int] {
+        draws(for: r, seed: seed, count: r.promptTokens, range: idRange.span).map { idRange.lo + $0 }
+    }
+
+    public static func text(for r: WorkloadRequest, seed: UInt64) -> String {
+        draws(for: r, seed: seed, count: r.promptTokens, range: words.count).map { words[$0] }.joined(separator: " ")
+    }
+
+    /// A version-4-shaped UUID derived from (seed, request id): unique per request, stable across runs.
+    public static func uuid(requestID: Int, seed: UInt64) -> String {
+        var rng = SeededRNG(seed: seed, stream: 0x0001D, index: UInt64(truncatingIfNeeded: requestID))
+        var bytes = (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = Array("0123456789abcdef")
+        var s = ""
+        for (i, b) in bytes.enumerated() {
+            if [4, 6, 8, 10].contains(i) { s.append("-") }
+            s.append(hex[Int(b >> 4)])
+            s.append(hex[Int(b & 15)])
+        }
+        return s
+    }
+}

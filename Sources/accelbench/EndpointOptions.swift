@@ -1,0 +1,101 @@
+import ArgumentParser
+import BenchCore
+import Foundation
+import LoadGen
+
+/// Flags for runs against a remote OpenAI-compatible endpoint.
+struct EndpointFlags: ParsableArguments {
+    @Option(name: .long, help: "Base URL of an OpenAI-compatible server (http://host:port) or a full /v1/... URL. Switches `run` from the bundled engine to this endpoint.")
+    var endpoint: String?
+
+    @Option(name: .long, help: "Model name sent in each request.")
+    var model: String?
+
+    @Option(name: .long, help: "API: completions (/v1/completions) or chat (/v1/chat/completions).")
+    var api: APIKind = .completions
+
+    @Option(name: .long, help: "Server kind: generic, or vllm (adds ignore_eos and min_tokens so output lengths follow the workload).")
+    var serverKind: ServerKind = .generic
+
+    @Option(name: .long, help: "Prompt form: auto (token ids for --server-kind vllm, else text), tokens, or text.")
+    var promptFormat = "auto"
+
+    @Option(name: .long, help: "Environment variable holding the API key (sent as a bearer token; never printed or stored).")
+    var apiKeyEnv = "OPENAI_API_KEY"
+
+    @Option(name: .long, help: "Extra request header 'Name: value' (repeatable).")
+    var header: [String] = []
+
+    @Flag(name: .long, help: "Ask for usage on every chunk (stream_options.continuous_usage_stats; vLLM).")
+    var continuousUsage = false
+
+    @Flag(name: .long, help: "Use HTTP/2 (TLS ALPN, or prior knowledge for http://).")
+    var http2 = false
+
+    @Option(name: .long, help: "Connect timeout, seconds.")
+    var connectTimeout: Double = 10
+
+    @Option(name: .long, help: "Time-to-first-token timeout, seconds (none by default).")
+    var firstTokenTimeout: Double?
+
+    @Option(name: .long, help: "Idle timeout between received bytes, seconds (none by default).")
+    var idleTimeout: Double?
+
+    @Option(name: .long, help: "Total timeout per request, seconds (none by default).")
+    var timeout: Double?
+
+    @Option(name: .long, help: "Closed-loop cap on requests in flight; waiting for a slot shows as dispatch lag (default: open loop).")
+    var maxConcurrency: Int?
+
+    @Option(name: .long, help: "Send but leave out of the results the first N requests (warm-up).")
+    var warmupRequests = 0
+
+    @Option(name: .long, help: "After Ctrl-C, seconds to let requests in flight finish.")
+    var drain: Double = 30
+
+    @Option(name: .long, help: "The run is invalid when dispatch lag p99 exceeds this many milliseconds.")
+    var maxLag: Double = 5
+
+    func validate() throws {
+        guard endpoint != nil else { return }
+        guard let model, !model.isEmpty else { throw ValidationError("--endpoint needs --model") }
+        guard ["auto", "tokens", "text"].contains(promptFormat) else { throw ValidationError("--prompt-format must be auto, tokens or text") }
+        if api == .chat && promptFormat == "tokens" { throw ValidationError("--prompt-format tokens does not apply to --api chat") }
+        for h in header where !h.contains(":") { throw ValidationError("--header '\(h)' must be 'Name: value'") }
+        for (flag, v) in [("--connect-timeout", connectTimeout), ("--drain", drain), ("--max-lag", maxLag)] where !(v > 0) {
+            throw ValidationError("\(flag) must be > 0")
+        }
+        for (flag, v) in [("--first-token-timeout", firstTokenTimeout), ("--idle-timeout", idleTimeout), ("--timeout", timeout)] {
+            if let v, !(v > 0) { throw ValidationError("\(flag) must be > 0") }
+        }
+        if let m = maxConcurrency, m <= 0 { throw ValidationError("--max-concurrency must be > 0") }
+        guard warmupRequests >= 0 else { throw ValidationError("--warmup-requests must be ≥ 0") }
+    }
+
+    func options() -> EndpointOptions {
+        var r = OpenAIRequestOptions(model: model ?? "")
+        r.api = api
+        r.serverKind = serverKind
+        r.continuousUsage = continuousUsage
+        var o = EndpointOptions(url: endpoint ?? "", request: r)
+        switch promptFormat {
+        case "tokens": o.promptFormat = .tokens
+        case "text": o.promptFormat = .text
+        default: o.promptFormat = serverKind == .vllm && api == .completions ? .tokens : .text
+        }
+        o.headers = header
+        o.apiKey = ProcessInfo.processInfo.environment[apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
+        o.connectTimeoutS = connectTimeout
+        o.firstTokenTimeoutS = firstTokenTimeout
+        o.idleTimeoutS = idleTimeout
+        o.totalTimeoutS = timeout
+        o.maxConcurrency = maxConcurrency
+        o.drainS = drain
+        o.maxLagMs = maxLag
+        o.http2 = http2
+        return o
+    }
+}
+
+extension APIKind: ExpressibleByArgument {}
+extension ServerKind: ExpressibleByArgument {}
