@@ -55,9 +55,10 @@ func median(_ xs: [Double]) -> Double {
         for r in records { for (a, b) in zip(r.tokenTimesS, r.tokenTimesS.dropFirst()) { gaps.append(b - a) } }
         let tbt = median(gaps)
         print("configured TTFT 50 ms, TBT 10 ms; measured median TTFT \(ttft * 1000) ms, TBT \(tbt * 1000) ms; lag p99 \(outcome.lagP99Ms) ms")
-        // Loopback adds a little; the medians sit within a couple of ms of the configured values.
-        #expect(ttft >= 0.05 && ttft < 0.05 + 0.003)
-        #expect(abs(tbt - 0.01) < 0.002)
+        // Loopback adds under a millisecond on an idle machine (printed above); the bounds leave
+        // room for a loaded 2-core CI machine running other suites in parallel.
+        #expect(ttft >= 0.05 && ttft < 0.05 + 0.005)
+        #expect(abs(tbt - 0.01) < 0.003)
     }
 
     @Test func faultsAreRecordedAndTheRunGoesOn() throws {
