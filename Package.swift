@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "BenchCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"], exclude: ["Fixtures"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
         .testTarget(name: "accelbenchTests", dependencies: ["accelbench", "BenchCore", "Reporting"]),

@@ -35,6 +35,8 @@ public struct EndpointOptions: Sendable {
     /// Seconds between the runner's start and the first intended send (connection set-up).
     public var startDelayS = 0.05
     public var promptSeed: UInt64 = 0
+    /// With text prompts: a HF tokenizer.json so each prompt is exactly its token count.
+    public var tokenizer: BPETokenizer?
 
     public init(url: String, request: OpenAIRequestOptions) {
         self.url = url
@@ -243,7 +245,12 @@ public final class EndpointRunner {
     func start(_ r: WorkloadRequest, index: Int, now: Double) {
         let intended = t0 + r.arrivalS
         lags.append(max(0, now - intended))
-        let prompt = PromptBuilder.payload(for: r, format: options.promptFormat, seed: options.promptSeed)
+        let prompt: PromptPayload
+        if options.promptFormat == .text, let tok = options.tokenizer {
+            prompt = .text(PromptBuilder.text(for: r, seed: options.promptSeed, tokenizer: tok))
+        } else {
+            prompt = PromptBuilder.payload(for: r, format: options.promptFormat, seed: options.promptSeed)
+        }
         let body = OpenAIRequest.body(options.request, prompt: prompt, maxTokens: r.outputTokens, slo: r.slo.isEmpty ? nil : r.slo,
                                       className: r.className)
         let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, sentAbs: now, body: body, runner: self)

@@ -48,6 +48,25 @@ public enum PromptBuilder {
         draws(for: r, seed: seed, count: r.promptTokens, range: words.count).map { words[$0] }.joined(separator: " ")
     }
 
+    /// Text of exactly `r.promptTokens` tokens for `tokenizer` (`tokenizer.encode(text).count`).
+    /// The same seeded word draws as `text(for:seed:)` (the same text where every word is one
+    /// token), priced with the tokenizer; a word that would overshoot is replaced by single-token
+    /// words. Requests of a prefix group share the text of the group's first `prefix_tokens`
+    /// tokens (and so those token ids). Deterministic in (request, seed). Exact for every
+    /// tokenizer `BPETokenizer` loads except contrived vocabularies with tokens spanning word
+    /// boundaries (see `BPETokenizer.ExactLengthText`).
+    public static func text(for r: WorkloadRequest, seed: UInt64, tokenizer: BPETokenizer) -> String {
+        var b = BPETokenizer.ExactLengthText(tokenizer: tokenizer)
+        let shared = r.prefixGroup == nil ? 0 : min(r.prefixTokens ?? 0, r.promptTokens)
+        if let g = r.prefixGroup, shared > 0 {
+            var rng = SeededRNG(seed: seed, stream: 0xB00F, index: UInt64(truncatingIfNeeded: g))
+            b.fill(to: shared, rng: &rng)
+        }
+        var rng = SeededRNG(seed: seed, stream: 0xB00E, index: UInt64(truncatingIfNeeded: r.id))
+        b.fill(to: r.promptTokens, rng: &rng)
+        return b.text
+    }
+
     /// A version-4-shaped UUID derived from (seed, request id): unique per request, stable across runs.
     public static func uuid(requestID: Int, seed: UInt64) -> String {
         var rng = SeededRNG(seed: seed, stream: 0x0001D, index: UInt64(truncatingIfNeeded: requestID))

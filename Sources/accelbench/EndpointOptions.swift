@@ -20,6 +20,9 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Prompt form: auto (token ids for --server-kind vllm, else text), tokens, or text.")
     var promptFormat = "auto"
 
+    @Option(name: .long, help: "HF tokenizer.json (byte-level or SentencePiece-style BPE): text prompts get exactly the workload's token counts.")
+    var tokenizer: String?
+
     @Option(name: .long, help: "Environment variable holding the API key (sent as a bearer token; never printed or stored).")
     var apiKeyEnv = "OPENAI_API_KEY"
 
@@ -61,6 +64,7 @@ struct EndpointFlags: ParsableArguments {
         guard let model, !model.isEmpty else { throw ValidationError("--endpoint needs --model") }
         guard ["auto", "tokens", "text"].contains(promptFormat) else { throw ValidationError("--prompt-format must be auto, tokens or text") }
         if api == .chat && promptFormat == "tokens" { throw ValidationError("--prompt-format tokens does not apply to --api chat") }
+        if tokenizer != nil && promptFormat == "tokens" { throw ValidationError("--tokenizer shapes text prompts; it does not combine with --prompt-format tokens") }
         for h in header where !h.contains(":") { throw ValidationError("--header '\(h)' must be 'Name: value'") }
         for (flag, v) in [("--connect-timeout", connectTimeout), ("--drain", drain), ("--max-lag", maxLag)] where !(v > 0) {
             throw ValidationError("\(flag) must be > 0")
@@ -72,7 +76,7 @@ struct EndpointFlags: ParsableArguments {
         guard warmupRequests >= 0 else { throw ValidationError("--warmup-requests must be ≥ 0") }
     }
 
-    func options() -> EndpointOptions {
+    func options() throws(BenchError) -> EndpointOptions {
         var r = OpenAIRequestOptions(model: model ?? "")
         r.api = api
         r.serverKind = serverKind
@@ -93,6 +97,10 @@ struct EndpointFlags: ParsableArguments {
         o.drainS = drain
         o.maxLagMs = maxLag
         o.http2 = http2
+        if let tokenizer {
+            o.tokenizer = try BPETokenizer(path: tokenizer)
+            if promptFormat == "auto" { o.promptFormat = .text }
+        }
         return o
     }
 }

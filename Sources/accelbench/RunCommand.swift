@@ -59,7 +59,7 @@ extension Run {
         Interrupt.install()
         let host = remote.endpoint!.replacingOccurrences(of: "://", with: "-").replacingOccurrences(of: "/", with: "_")
         let out = output ?? "results/\(source.label)-\(host)"
-        let result = try EndpointRun(workload: workload, options: remote.options(), warmupRequests: remote.warmupRequests,
+        let result = try EndpointRun(workload: workload, options: try remote.options(), warmupRequests: remote.warmupRequests,
                                      metrics: metrics.options, output: out).execute()
         if json {
             FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)

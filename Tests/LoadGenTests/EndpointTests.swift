@@ -125,3 +125,16 @@ func median(_ xs: [Double]) -> Double {
         #expect(u.count == 36 && u == PromptBuilder.uuid(requestID: 5, seed: 0) && u != PromptBuilder.uuid(requestID: 6, seed: 0))
     }
 }
+
+extension EndpointTests {
+    @Test func textPromptsShapedByATokenizerAreSent() throws {
+        let server = try startMock()
+        defer { server.stop() }
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizer.json").path
+        let tok = try BPETokenizer(path: path)
+        let (records, _) = try runAgainst(server, workload(count: 4, rate: 50, prompt: 57), format: .text) { $0.tokenizer = tok }
+        #expect(records.allSatisfy { $0.status == "ok" })
+        let r = WorkloadRequest(id: 0, arrivalS: 0, className: "a", promptTokens: 57, outputTokens: 8)
+        #expect(tok.encode(PromptBuilder.text(for: r, seed: 0, tokenizer: tok)).count == 57)
+    }
+}
