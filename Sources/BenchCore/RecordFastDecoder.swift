@@ -10,7 +10,7 @@ extension RequestRecord {
         guard p.eat(UInt8(ascii: "{")) else { return nil }
         var id: Int?, cls: String?, intended: Double?, sent: Double??, first: Double??, times: [Double]?
         var done: Double??, status: String?, err: String??, prompt: Int?, output: Int?, source: TokenCountSource?
-        var slo: SLO?, met: Bool??
+        var slo: SLO?, met: Bool??, queued: Double??
         var first_ = true
         while true {
             p.skipWS()
@@ -57,6 +57,7 @@ extension RequestRecord {
             case "met_slo":
                 guard met == nil else { return nil }
                 if p.eatNull() { met = .some(nil) } else { guard let b = p.fastBool() else { return nil }; met = b }
+            case "queued_s": guard queued == nil, let v = p.fastOptionalNumber() else { return nil }; queued = v
             case "slo":
                 guard slo == nil else { return nil }
                 if p.eatNull() { slo = SLO(); continue }
@@ -70,10 +71,11 @@ extension RequestRecord {
         guard p.pos == line.count, let id, let cls, let intended, let status, let prompt, let output, let source else { return nil }
         let doneValue = done ?? nil
         if status == "ok" && doneValue == nil { return nil }
-        let record = RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent ?? nil, firstTokenS: first ?? nil,
+        var record = RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent ?? nil, firstTokenS: first ?? nil,
                                    tokenTimesS: times ?? [], doneS: doneValue, status: status, error: err ?? nil,
                                    promptTokens: prompt, outputTokens: output, tokenCountSource: source, slo: slo ?? SLO(),
                                    metSLO: (met ?? nil) ?? false)
+        record.queuedS = queued ?? nil
         // Out-of-range times take the strict path, which names the field.
         return record.outOfRangeTime == nil ? record : nil
     }

@@ -33,6 +33,10 @@ public struct RequestRecord: Sendable, Equatable {
     /// Whether the request met its SLO under the default rule (TBT mode `max`). Reports
     /// recompute this when another TBT mode is asked for.
     public var metSLO: Bool
+    /// Closed-loop runs (`--max-concurrency`): seconds the request waited in the client for a
+    /// free slot after its workload arrival. Its latencies count from when the slot was free
+    /// (`intended_s`). nil (and not written) otherwise.
+    public var queuedS: Double? = nil
 
     public init(id: Int, className: String, intendedS: Double, sentS: Double?, firstTokenS: Double?,
                 tokenTimesS: [Double], doneS: Double?, status: String, error: String? = nil,
@@ -88,6 +92,7 @@ public struct RequestRecord: Sendable, Equatable {
         w.key("token_count_source"); w.string(tokenCountSource.rawValue)
         w.key("slo"); slo.write(to: &w)
         w.key("met_slo"); w.bool(metSLO)
+        if let queuedS { w.key("queued_s"); w.fixed(queuedS, decimals: 6) }
         w.endObject()
     }
 
@@ -111,6 +116,7 @@ public struct RequestRecord: Sendable, Equatable {
         var slo = SLO()
         if var s = try f.optionalObject("slo") { slo = try SLO.read(&s) }
         let met = try f.optionalBool("met_slo") ?? false
+        let queued = try f.optionalDouble("queued_s")
         try f.finish()
         if status == "ok" {
             guard done != nil else { throw f.error("done_s", "an ok request needs done_s") }
@@ -118,9 +124,10 @@ public struct RequestRecord: Sendable, Equatable {
         for i in 1..<max(1, times.count) where times[i] < times[i - 1] {
             throw f.error("token_times_s", "token times go backwards at index \(i)")
         }
-        let record = RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent, firstTokenS: first,
+        var record = RequestRecord(id: id, className: cls, intendedS: intended, sentS: sent, firstTokenS: first,
                                    tokenTimesS: times, doneS: done, status: status, error: err, promptTokens: prompt,
                                    outputTokens: output, tokenCountSource: src, slo: slo, metSLO: met)
+        record.queuedS = queued
         if let (name, t) = record.outOfRangeTime { throw f.error(name, "time \(t) s is out of range") }
         return record
     }
@@ -134,6 +141,7 @@ public struct RequestRecord: Sendable, Equatable {
         r.sentS = sentS.map { q($0, 1e6) }
         r.firstTokenS = firstTokenS.map { q($0, 1e6) }
         r.doneS = doneS.map { q($0, 1e6) }
+        r.queuedS = queuedS.map { q($0, 1e6) }
         r.tokenTimesS = tokenTimesS.map { q($0, 1e6) }
         r.slo = SLO(ttftMs: slo.ttftMs.map { q($0, 1e3) }, tbtMs: slo.tbtMs.map { q($0, 1e3) }, jctS: slo.jctS.map { q($0, 1e6) })
         return r

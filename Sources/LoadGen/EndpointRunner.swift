@@ -37,6 +37,8 @@ public struct EndpointOptions: Sendable {
     public var promptSeed: UInt64 = 0
     /// With text prompts: a HF tokenizer.json so each prompt is exactly its token count.
     public var tokenizer: BPETokenizer?
+    /// Vocabulary size token-id prompts draw from (the tokenizer's when one is given).
+    public var vocabSize = PromptBuilder.defaultVocabSize
 
     public init(url: String, request: OpenAIRequestOptions) {
         self.url = url
@@ -85,6 +87,8 @@ public final class EndpointRunner {
     var t0 = 0.0
     var lags: [Double] = []
     var emit: ((RequestRecord) -> Void)?
+    /// Closed loop: when the last slot freed (a request queued behind the cap counts from here).
+    var inflightAtCapSince: Double?
 
     public init(options: EndpointOptions, requests: [WorkloadRequest]) {
         self.options = options
@@ -232,7 +236,8 @@ public final class EndpointRunner {
         var reasons: [String] = []
         let p99 = pct(0.99)
         if p99 > options.maxLagMs { reasons.append(String(format: "dispatch lag p99 %.3f ms exceeds --max-lag %.3f ms", p99, options.maxLagMs)) }
-        if offered > 0, achieved < offered * (1 - options.maxRateShortfall) {
+        // A closed loop (--max-concurrency) sends as fast as slots free: no offered rate to meet.
+        if options.maxConcurrency == nil, offered > 0, achieved < offered * (1 - options.maxRateShortfall) {
             reasons.append(String(format: "achieved send rate %.3f req/s is more than %.0f%% below the offered %.3f req/s", achieved, options.maxRateShortfall * 100, offered))
         }
         if cpuShare > 0.95 { reasons.append(String(format: "the client's thread used %.0f%% of a core (saturated)", cpuShare * 100)) }
@@ -243,17 +248,26 @@ public final class EndpointRunner {
     // MARK: transfers
 
     func start(_ r: WorkloadRequest, index: Int, now: Double) {
-        let intended = t0 + r.arrivalS
+        var intended = t0 + r.arrivalS
+        var queued: Double?
+        if options.maxConcurrency != nil, inflightAtCapSince.map({ $0 > intended }) ?? false {
+            // Closed loop: the request waited for a slot. Its latencies count from when the slot
+            // became free (as closed-loop tools measure); the wait is recorded as queued_s.
+            queued = inflightAtCapSince! - intended
+            intended = inflightAtCapSince!
+        }
         lags.append(max(0, now - intended))
         let prompt: PromptPayload
         if options.promptFormat == .text, let tok = options.tokenizer {
             prompt = .text(PromptBuilder.text(for: r, seed: options.promptSeed, tokenizer: tok))
         } else {
-            prompt = PromptBuilder.payload(for: r, format: options.promptFormat, seed: options.promptSeed)
+            prompt = PromptBuilder.payload(for: r, format: options.promptFormat, seed: options.promptSeed,
+                                           vocab: options.tokenizer?.vocabSize ?? options.vocabSize)
         }
         let body = OpenAIRequest.body(options.request, prompt: prompt, maxTokens: r.outputTokens, slo: r.slo.isEmpty ? nil : r.slo,
                                       className: r.className)
         let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, sentAbs: now, body: body, runner: self)
+        t.queuedS = queued
         guard let easy = curl_easy_init() else {
             finish(t, kind: "client_error", message: "curl_easy_init failed")
             return
@@ -384,8 +398,9 @@ public final class EndpointRunner {
 
     /// Writes `t`'s record and releases its handle. `kind` nil = ok.
     func finish(_ t: Transfer, kind: String?, message: String?) {
-        inflight[ObjectIdentifier(t)] = nil
         let done = EndpointRunner.clock()
+        if let cap = options.maxConcurrency, inflight.count >= cap { inflightAtCapSince = done }
+        inflight[ObjectIdentifier(t)] = nil
         var outputTokens = t.tokenTimes.count
         var source = t.reader.countSource
         var promptTokens = t.request.promptTokens
@@ -411,6 +426,7 @@ public final class EndpointRunner {
                                    doneS: done - t0, status: failure ?? "ok", error: failure == nil ? nil : (message ?? t.failure?.message),
                                    promptTokens: promptTokens, outputTokens: outputTokens, tokenCountSource: source,
                                    slo: t.request.slo, metSLO: false)
+        record.queuedS = t.queuedS
         record.metSLO = SLOVerdict.evaluate(record.quantized()).met
         t.release()
         emit?(record)
@@ -458,6 +474,7 @@ final class Transfer {
     var status = 0
     var raw: [UInt8] = []
     var failure: (kind: String, message: String)?
+    var queuedS: Double?
     /// Whether the response is SSE (we ask for `stream: true`; an error reply is plain JSON).
     /// Decided once, from the response headers, when the first bytes arrive.
     var isEventStream: Bool {

@@ -4,9 +4,16 @@ import BenchCore
 /// `prefix_tokens` tokens (so server-side prefix caches see real sharing); the rest is unique per
 /// request. Same (request, seed) → same prompt.
 public enum PromptBuilder {
-    /// Token ids are drawn from [1000, 30000): clear of the special and byte tokens at the start
-    /// of Llama-family vocabularies (our choice).
-    static let idRange: (lo: Int, span: Int) = (1000, 29_000)
+    /// Token ids are drawn from [1000, vocab − 2000): clear of the special and byte tokens at
+    /// the start of Llama-family vocabularies and of added tokens at the end (our choice). Small
+    /// vocabularies scale the margins down. Default vocabulary: 32,000 (Llama-2).
+    public static let defaultVocabSize = 32_000
+
+    static func idRange(vocab: Int) -> (lo: Int, span: Int) {
+        let lo = min(1000, vocab / 8)
+        let hi = max(lo + 1, vocab - min(2000, vocab / 16))
+        return (lo, hi - lo)
+    }
 
     /// A small vocabulary of common English words; each is one token in byte-level BPE
     /// vocabularies of Llama/GPT families (with its leading space), so a text prompt of n words is
@@ -19,9 +26,9 @@ public enum PromptBuilder {
         "world", "school", "state", "family", "student", "group",
     ]
 
-    public static func payload(for r: WorkloadRequest, format: PromptFormat, seed: UInt64) -> PromptPayload {
+    public static func payload(for r: WorkloadRequest, format: PromptFormat, seed: UInt64, vocab: Int = defaultVocabSize) -> PromptPayload {
         switch format {
-        case .tokens: return .tokens(tokenIDs(for: r, seed: seed))
+        case .tokens: return .tokens(tokenIDs(for: r, seed: seed, vocab: vocab))
         case .text: return .text(text(for: r, seed: seed))
         }
     }
@@ -40,8 +47,9 @@ public enum PromptBuilder {
         return out
     }
 
-    public static func tokenIDs(for r: WorkloadRequest, seed: UInt64) -> [Int] {
-        draws(for: r, seed: seed, count: r.promptTokens, range: idRange.span).map { idRange.lo + $0 }
+    public static func tokenIDs(for r: WorkloadRequest, seed: UInt64, vocab: Int = defaultVocabSize) -> [Int] {
+        let range = idRange(vocab: vocab)
+        return draws(for: r, seed: seed, count: r.promptTokens, range: range.span).map { range.lo + $0 }
     }
 
     public static func text(for r: WorkloadRequest, seed: UInt64) -> String {

@@ -23,6 +23,9 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "HF tokenizer.json (byte-level or SentencePiece-style BPE): text prompts get exactly the workload's token counts.")
     var tokenizer: String?
 
+    @Option(name: .long, help: "Vocabulary size token-id prompts draw from (default 32000, Llama-2; the tokenizer's with --tokenizer).")
+    var vocabSize = PromptBuilder.defaultVocabSize
+
     @Option(name: .long, help: "Environment variable holding the API key (sent as a bearer token; never printed or stored).")
     var apiKeyEnv = "OPENAI_API_KEY"
 
@@ -74,6 +77,7 @@ struct EndpointFlags: ParsableArguments {
         }
         if let m = maxConcurrency, m <= 0 { throw ValidationError("--max-concurrency must be > 0") }
         guard warmupRequests >= 0 else { throw ValidationError("--warmup-requests must be ≥ 0") }
+        guard vocabSize >= 16 else { throw ValidationError("--vocab-size must be ≥ 16") }
     }
 
     func options() throws(BenchError) -> EndpointOptions {
@@ -97,6 +101,7 @@ struct EndpointFlags: ParsableArguments {
         o.drainS = drain
         o.maxLagMs = maxLag
         o.http2 = http2
+        o.vocabSize = vocabSize
         if let tokenizer {
             o.tokenizer = try BPETokenizer(path: tokenizer)
             if promptFormat == "auto" { o.promptFormat = .text }

@@ -138,3 +138,33 @@ extension EndpointTests {
         #expect(tok.encode(PromptBuilder.text(for: r, seed: 0, tokenizer: tok)).count == 57)
     }
 }
+
+extension EndpointTests {
+    @Test func closedLoopRecordsTheClientQueueSeparately() throws {
+        let server = try startMock { $0.ttft = .fixed(0.03); $0.tbt = .fixed(0.001) }
+        defer { server.stop() }
+        let (records, outcome) = try runAgainst(server, workload(count: 8, rate: 1000, output: 4)) { $0.maxConcurrency = 2 }
+        #expect(records.allSatisfy { $0.status == "ok" })
+        let queued = records.compactMap(\.queuedS)
+        #expect(queued.count >= 5, "requests behind the cap record their wait")
+        #expect(queued.max()! > 0.05)
+        // Latency counts from the free slot, so TTFT stays near the server's 30 ms.
+        #expect(records.allSatisfy { $0.firstTokenS! - $0.intendedS < 0.03 + 0.02 })
+        #expect(!outcome.invalidReasons.contains { $0.contains("rate") }, "\(outcome.invalidReasons)")
+        // queued_s survives the file round trip.
+        var w = JSONWriter()
+        records[7].write(to: &w)
+        let back = try RequestRecord.read(try JSONParser.parse(w.string), file: "t", line: 1)
+        #expect(back.queuedS == records[7].queuedS.map { ($0 * 1e6).rounded() / 1e6 })
+        let fast = Array(w.string.utf8).withUnsafeBufferPointer { RequestRecord.decodeFast($0) }
+        #expect(fast?.queuedS == back.queuedS)
+    }
+
+    @Test func tokenIDsStayInsideTheVocabulary() {
+        let r = WorkloadRequest(id: 3, arrivalS: 0, className: "c", promptTokens: 5000, outputTokens: 1)
+        let small = PromptBuilder.tokenIDs(for: r, seed: 0, vocab: 2048)
+        #expect(small.allSatisfy { $0 >= 0 && $0 < 2048 })
+        let llama = PromptBuilder.tokenIDs(for: r, seed: 0)
+        #expect(llama.allSatisfy { $0 >= 1000 && $0 < 30_000 })
+    }
+}
