@@ -2,12 +2,14 @@
 # accelbench set-up and entry point.
 #   ./run.sh          install what is missing, build release, run the default job
 #   ./run.sh test     install what is missing, build, run the test suite and checks
+#   ./run.sh interop  check against vLLM (CPU) and llama.cpp servers, with vllm bench and AIPerf
+#                     (minutes of installs into .interop/; not part of CI)
 # Idempotent: a second run installs nothing and prints only the job's output.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the project needs (later issues add to this list).
-APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config)
+APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl)
 
 log() { echo "run.sh: $*" >&2; }
 
@@ -86,8 +88,14 @@ test_job() {
 
 check_swift
 install_apt
+interop_job() {
+    build_release
+    bash scripts/interop/run_interop.sh "${1:-all}"
+}
+
 case "${1:-}" in
     "") default_job ;;
     test) test_job ;;
-    *) log "usage: ./run.sh [test]"; exit 64 ;;
+    interop) interop_job "${2:-all}" ;;
+    *) log "usage: ./run.sh [test | interop [llama|vllm|all]]"; exit 64 ;;
 esac
