@@ -61,8 +61,7 @@ public struct SLOVerdict: Sendable, Equatable {
         var gaps = [Double](repeating: 0, count: times.count - 1)
         for i in 1..<times.count { gaps[i - 1] = times[i] - times[i - 1] }
         gaps.sort()
-        let rank = Int((0.99 * Double(gaps.count)).rounded(.up))
-        return gaps[Swift.max(rank, 1) - 1]
+        return nearestRank(gaps, 0.99)
     }
 }
 
@@ -111,4 +110,12 @@ public struct EtalonDeadlineCounter: Sendable {
     }
 
     public var missRate: Double { total > 0 ? Double(missed) / Double(total) : 0 }
+}
+
+/// Nearest-rank percentile (`q` in [0, 1]) of an ascending, non-empty array: the smallest value
+/// with at least `q` of the values at or below it. The one rule every exact percentile here uses.
+@inline(__always)
+public func nearestRank(_ sorted: [Double], _ q: Double) -> Double {
+    let rank = Swift.max(1, Int((q * Double(sorted.count)).rounded(.up)))
+    return sorted[Swift.min(rank, sorted.count) - 1]
 }

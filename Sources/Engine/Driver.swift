@@ -100,10 +100,15 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
             let start = now
             now += result.durationS
             let finished = engine.apply(plan, now: now)
+            // One pass over the plan for the record's counts.
             var chunks: [Int] = []
-            for item in plan.items where item.isPrefill { chunks.append(item.newTokens) }
+            var prefillTokens = 0
+            for item in plan.items where item.isPrefill {
+                chunks.append(item.newTokens)
+                prefillTokens += item.newTokens
+            }
             try onIteration(IterationRecord(index: engine.iterationCount - 1, startS: start, durationS: result.durationS,
-                                            prefillTokens: plan.prefillTokens, decodeCount: plan.decodeCount,
+                                            prefillTokens: prefillTokens, decodeCount: plan.items.count - chunks.count,
                                             numRequests: plan.items.count, chunkSizes: chunks,
                                             kvUsedBlocks: engine.kv.usedBlocks, kvFreeBlocks: engine.kv.freeBlocks,
                                             waiting: engine.policy.waitingCount, budgetTokens: plan.budgetTokens,

@@ -221,11 +221,7 @@ public final class EndpointRunner {
     func outcome(dispatched: Int, stopped: Bool, cpuShare: Double) -> EndpointOutcome {
         let sorted = lags.sorted()
         // Nearest-rank percentile, milliseconds.
-        func pct(_ q: Double) -> Double {
-            guard !sorted.isEmpty else { return 0 }
-            let rank = max(1, Int((q * Double(sorted.count)).rounded(.up)))
-            return sorted[min(rank, sorted.count) - 1] * 1000
-        }
+        func pct(_ q: Double) -> Double { sorted.isEmpty ? 0 : nearestRank(sorted, q) * 1000 }
         let endS = EndpointRunner.clock() - t0
         let span = (requests.prefix(dispatched).last?.arrivalS ?? 0) - (requests.first?.arrivalS ?? 0)
         let offered = dispatched > 1 && span > 0 ? Double(dispatched - 1) / span : 0

@@ -310,12 +310,12 @@ struct UncheckedBox<T>: @unchecked Sendable {
     init(_ v: T) { value = v }
 }
 
-/// Slots written by concurrent workers, one each.
-final class ParallelResults<T>: @unchecked Sendable {
-    private(set) var values: [T?]
+/// Slots written by concurrent workers, one each (read after they all finish).
+public final class ParallelResults<T>: @unchecked Sendable {
+    public private(set) var values: [T?]
     private let lock = NSLockLike()
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ v: T) {
+    public init(count: Int) { values = Array(repeating: nil, count: count) }
+    public func set(_ i: Int, _ v: T) {
         lock.locked { values[i] = v }
     }
 }

@@ -57,8 +57,7 @@ public struct GroupSummary: Sendable, Equatable {
             // among workers.
             let sorted = g.missRates.sorted()
             fluidityMeanIndex = sorted.reduce(0) { $0 + (1 - $1) } / Double(sorted.count)
-            let rank = Int((0.99 * Double(sorted.count)).rounded(.up))
-            fluidityP99MissRate = sorted[max(rank, 1) - 1]
+            fluidityP99MissRate = nearestRank(sorted, 0.99)
         }
     }
 }

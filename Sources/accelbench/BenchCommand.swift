@@ -92,7 +92,7 @@ struct Bench: ParsableCommand {
                 }
                 let t0 = monotonicSeconds()
                 let parts = max(1, threads)
-                let results = Slots<MetricsAccumulator>(count: parts)
+                let results = ParallelResults<MetricsAccumulator>(count: parts)
                 let n = requests
                 DispatchQueue.concurrentPerform(iterations: parts) { p in
                     var acc = MetricsAccumulator(options: options, classes: ["chat", "batch"])
@@ -133,20 +133,6 @@ struct Bench: ParsableCommand {
                                  status: failed ? "http_500" : "ok", promptTokens: 1000, outputTokens: failed ? 0 : tokens,
                                  tokenCountSource: .synthetic, slo: slo, metSLO: false)
         }
-    }
-}
-
-final class Slots<T>: @unchecked Sendable {
-    private(set) var values: [T?]
-    private var m = pthread_mutex_t()
-    init(count: Int) {
-        values = Array(repeating: nil, count: count)
-        pthread_mutex_init(&m, nil)
-    }
-    func set(_ i: Int, _ v: T) {
-        pthread_mutex_lock(&m)
-        values[i] = v
-        pthread_mutex_unlock(&m)
     }
 }
 
