@@ -885,12 +885,13 @@ final class EventLoop {
         c.closed = true
         c.response = nil
         c.timerToken = 0
-        Glibc.close(c.fd)
-        conns[Int(c.slot)] = nil
-        freeSlots.append(c.slot)
+        // Counters first: a client that sees the close must also see what led to it.
         delta.openConnections -= 1
         deltaDirty = true
         publishStats()
+        Glibc.close(c.fd)
+        conns[Int(c.slot)] = nil
+        freeSlots.append(c.slot)
     }
 
     func shutdownAll() {
