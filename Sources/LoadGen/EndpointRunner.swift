@@ -29,6 +29,10 @@ public struct EndpointOptions: Sendable {
     public var drainS = 30.0
     /// Use HTTP/2 where the server offers it (h2 over TLS, or h2c with prior knowledge).
     public var http2 = false
+    /// TLS: a CA bundle (PEM) to verify the server with, instead of the system's.
+    public var caCertPath: String?
+    /// TLS: skip certificate and host-name verification.
+    public var insecureTLS = false
     /// Validity thresholds: dispatch-lag p99 (ms) and achieved/offered rate shortfall.
     public var maxLagMs = 5.0
     public var maxRateShortfall = 0.02
@@ -66,6 +70,10 @@ public struct EndpointOutcome: Sendable {
     public var cpuShare: Double
     public var stopped: Bool
     public var invalidReasons: [String]
+    /// Requests per negotiated HTTP version ("1.1", "2", ...; failed connections are not counted).
+    public var httpVersions: [String: Int] = [:]
+    /// Involuntary context switches of the runner's thread during the run.
+    public var preemptions = 0
 }
 
 /// The open-loop load generator: sends every workload request at its intended time (absolute
@@ -85,7 +93,12 @@ public final class EndpointRunner {
     var watched: [Int32: UInt32] = [:]
     var inflight: [ObjectIdentifier: Transfer] = [:]
     var t0 = 0.0
+    /// Send lag of every finished request: when it went on the wire minus when it was meant to.
     var lags: [Double] = []
+    var sentMin = Double.infinity, sentMax = -Double.infinity
+    static let timeoutScanS = 0.01
+    var httpVersions: [String: Int] = [:]
+    var nextTimeoutScan = 0.0
     var emit: ((RequestRecord) -> Void)?
     /// Closed loop: when the last slot freed (a request queued behind the cap counts from here).
     var inflightAtCapSince: Double?
@@ -98,12 +111,27 @@ public final class EndpointRunner {
         fullURL = u.hasSuffix("/completions") ? u : u + OpenAIRequest.path(options.request.api)
     }
 
+    /// libcurl before 7.89.0 breaks a reused HTTP/2 prior-knowledge (h2c) connection: every
+    /// request after the first fails with "Error in the HTTP2 framing layer" (curl issue #10634,
+    /// fixed by curl PR #10643; Debian 12 ships 7.88.1). With such a libcurl each h2c request
+    /// gets its own connection, which is still HTTP/2 on the wire.
+    public static let h2cReuseBroken: Bool = {
+        guard let info = curl_version_info(CURLVERSION_FIRST) else { return false }
+        return info.pointee.version_num < 0x07_59_00
+    }()
+
     /// Monotonic seconds.
     @inline(__always)
     static func clock() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Involuntary context switches of the calling thread: each is a moment another task took
+    /// this thread's core, which shows up as send lag when a send was due.
+    static func threadPreemptions() -> Int {
+        accel_thread_involuntary_switches()
     }
 
     static func threadCPU() -> Double {
@@ -137,10 +165,12 @@ public final class EndpointRunner {
         accel_multi_setopt_timer_cb(m, endpointTimerCallback)
         accel_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me)
         accel_multi_setopt_long(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
-        if options.http2 { accel_multi_setopt_long(m, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX)) }
+        let h2cOneShot = options.http2 && !fullURL.hasPrefix("https") && EndpointRunner.h2cReuseBroken
+        accel_multi_setopt_long(m, CURLMOPT_PIPELINING, options.http2 && !h2cOneShot ? Int(CURLPIPE_MULTIPLEX) : 0)
 
         t0 = EndpointRunner.clock() + options.startDelayS
         let cpu0 = EndpointRunner.threadCPU()
+        let preempt0 = EndpointRunner.threadPreemptions()
         let wall0 = EndpointRunner.clock()
         var next = 0
         var stopped = false
@@ -172,7 +202,7 @@ public final class EndpointRunner {
                 wake = t0 + requests[next].arrivalS
             }
             if let c = curlDeadline { wake = min(wake, c) }
-            if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, now + 0.01) }
+            if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, max(now, nextTimeoutScan)) }
             if let d = drainDeadline { wake = min(wake, d) }
             wake = min(wake, now + 0.1)  // poll shouldStop at least every 100 ms
             if wake - now < 150e-6 {
@@ -207,7 +237,7 @@ public final class EndpointRunner {
         }
         let wall = EndpointRunner.clock() - wall0
         let cpuShare = wall > 0 ? (EndpointRunner.threadCPU() - cpu0) / wall : 0
-        return outcome(dispatched: next, stopped: stopped, cpuShare: cpuShare)
+        return outcome(dispatched: next, stopped: stopped, cpuShare: cpuShare, preemptions: EndpointRunner.threadPreemptions() - preempt0)
     }
 
     func armTimer(at deadline: Double) {
@@ -218,27 +248,30 @@ public final class EndpointRunner {
         timerfd_settime(timerfd, Int32(TFD_TIMER_ABSTIME), &spec, nil)
     }
 
-    func outcome(dispatched: Int, stopped: Bool, cpuShare: Double) -> EndpointOutcome {
+    func outcome(dispatched: Int, stopped: Bool, cpuShare: Double, preemptions: Int) -> EndpointOutcome {
         let sorted = lags.sorted()
         // Nearest-rank percentile, milliseconds.
         func pct(_ q: Double) -> Double { sorted.isEmpty ? 0 : nearestRank(sorted, q) * 1000 }
         let endS = EndpointRunner.clock() - t0
         let span = (requests.prefix(dispatched).last?.arrivalS ?? 0) - (requests.first?.arrivalS ?? 0)
         let offered = dispatched > 1 && span > 0 ? Double(dispatched - 1) / span : 0
-        var sentTimes: [Double] = []  // actual send times are intended + lag, in dispatch order
-        for (i, lag) in lags.enumerated() { sentTimes.append(requests[i].arrivalS + lag) }
-        let sentSpan = (sentTimes.last ?? 0) - (sentTimes.first ?? 0)
-        let achieved = sentTimes.count > 1 && sentSpan > 0 ? Double(sentTimes.count - 1) / sentSpan : 0
+        let sentSpan = sentMax - sentMin
+        let achieved = lags.count > 1 && sentSpan > 0 ? Double(lags.count - 1) / sentSpan : 0
         var reasons: [String] = []
         let p99 = pct(0.99)
-        if p99 > options.maxLagMs { reasons.append(String(format: "dispatch lag p99 %.3f ms exceeds --max-lag %.3f ms", p99, options.maxLagMs)) }
+        if p99 > options.maxLagMs {
+            var r = String(format: "dispatch lag p99 %.3f ms exceeds --max-lag %.3f ms", p99, options.maxLagMs)
+            if preemptions > 0 { r += " (the client thread was preempted \(preemptions) times: does another process share its core?)" }
+            reasons.append(r)
+        }
         // A closed loop (--max-concurrency) sends as fast as slots free: no offered rate to meet.
         if options.maxConcurrency == nil, offered > 0, achieved < offered * (1 - options.maxRateShortfall) {
             reasons.append(String(format: "achieved send rate %.3f req/s is more than %.0f%% below the offered %.3f req/s", achieved, options.maxRateShortfall * 100, offered))
         }
         if cpuShare > 0.95 { reasons.append(String(format: "the client's thread used %.0f%% of a core (saturated)", cpuShare * 100)) }
         return EndpointOutcome(endS: endS, dispatched: dispatched, lagP50Ms: pct(0.5), lagP99Ms: p99, lagMaxMs: (sorted.last ?? 0) * 1000,
-                               offeredRate: offered, achievedRate: achieved, cpuShare: cpuShare, stopped: stopped, invalidReasons: reasons)
+                               offeredRate: offered, achievedRate: achieved, cpuShare: cpuShare, stopped: stopped, invalidReasons: reasons,
+                               httpVersions: httpVersions, preemptions: preemptions)
     }
 
     // MARK: transfers
@@ -252,7 +285,6 @@ public final class EndpointRunner {
             queued = inflightAtCapSince! - intended
             intended = inflightAtCapSince!
         }
-        lags.append(max(0, now - intended))
         let prompt: PromptPayload
         if options.promptFormat == .text, let tok = options.tokenizer {
             prompt = .text(PromptBuilder.text(for: r, seed: options.promptSeed, tokenizer: tok))
@@ -262,7 +294,7 @@ public final class EndpointRunner {
         }
         let body = OpenAIRequest.body(options.request, prompt: prompt, maxTokens: r.outputTokens, slo: r.slo.isEmpty ? nil : r.slo,
                                       className: r.className)
-        let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, sentAbs: now, body: body, runner: self)
+        let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, dispatchedAbs: now, body: body, runner: self)
         t.queuedS = queued
         guard let easy = curl_easy_init() else {
             finish(t, kind: "client_error", message: "curl_easy_init failed")
@@ -272,13 +304,25 @@ public final class EndpointRunner {
         accel_easy_setopt_str(easy, CURLOPT_URL, fullURL)
         accel_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         accel_easy_setopt_long(easy, CURLOPT_POST, 1)
-        accel_easy_setopt_ptr(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(t.bodyPointer))
-        accel_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, t.bodyCount)
+        // The body goes through a read callback rather than POSTFIELDS so that the moment libcurl
+        // first asks for it (just after the request head went out) is the recorded wire-send time.
+        accel_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE_LARGE, t.bodyCount)
+        accel_easy_setopt_data_cb(easy, CURLOPT_READFUNCTION, endpointReadCallback)
+        accel_easy_setopt_seek_cb(easy, endpointSeekCallback)
         accel_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         if let c = options.connectTimeoutS { accel_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c * 1000)) }
         if let total = options.totalTimeoutS { accel_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(total * 1000)) }
         if options.http2 {
             accel_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, fullURL.hasPrefix("https") ? Int(CURL_HTTP_VERSION_2TLS) : Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
+            if EndpointRunner.h2cReuseBroken && !fullURL.hasPrefix("https") {
+                accel_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1)
+                accel_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1)
+            }
+        }
+        if let ca = options.caCertPath { accel_easy_setopt_str(easy, CURLOPT_CAINFO, ca) }
+        if options.insecureTLS {
+            accel_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
+            accel_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
         }
         var list: UnsafeMutablePointer<curl_slist>? = nil
         list = curl_slist_append(list, "Content-Type: application/json")
@@ -295,6 +339,8 @@ public final class EndpointRunner {
         accel_easy_setopt_data_cb(easy, CURLOPT_WRITEFUNCTION, endpointWriteCallback)
         accel_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, opaque)
         accel_easy_setopt_ptr(easy, CURLOPT_PRIVATE, opaque)
+        accel_easy_setopt_ptr(easy, CURLOPT_READDATA, opaque)
+        accel_easy_setopt_ptr(easy, CURLOPT_SEEKDATA, opaque)
         inflight[ObjectIdentifier(t)] = t
         if curl_multi_add_handle(multi, easy) != CURLM_OK {
             finish(t, kind: "client_error", message: "curl_multi_add_handle failed")
@@ -334,12 +380,15 @@ public final class EndpointRunner {
         return ok
     }
 
-    /// First-token and idle timeouts (curl has only connect and total timeouts).
+    /// First-token and idle timeouts (curl has only connect and total timeouts). The scan is
+    /// O(in flight), so it runs at most every `timeoutScanS` (10 ms, our choice: the timeouts are
+    /// seconds long, and 10k streams then cost about 1M checks/s) rather than on every wake-up.
     func checkTimeouts(now: Double) {
-        guard options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil else { return }
+        guard options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil, now >= nextTimeoutScan else { return }
+        nextTimeoutScan = now + EndpointRunner.timeoutScanS
         var expired: [(Transfer, String)] = []
         for t in inflight.values {
-            if let ft = options.firstTokenTimeoutS, t.firstTokenAbs == nil, now - t.sentAbs > ft { expired.append((t, "timeout_first_token")) }
+            if let ft = options.firstTokenTimeoutS, t.firstTokenAbs == nil, now - t.dispatchedAbs > ft { expired.append((t, "timeout_first_token")) }
             else if let idle = options.idleTimeoutS, now - t.lastByteAbs > idle { expired.append((t, "timeout_idle")) }
         }
         for (t, kind) in expired.sorted(by: { $0.0.request.id < $1.0.request.id }) { abort(t, kind: kind, message: nil) }
@@ -417,8 +466,23 @@ public final class EndpointRunner {
             if let p = t.reader.promptTokens { promptTokens = p }
         }
         let failure = kind ?? t.failure?.kind
+        let sent = t.wireSentAbs ?? t.dispatchedAbs
+        if let easy = t.easy {
+            var v = 0
+            accel_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &v)
+            switch v {
+            case Int(CURL_HTTP_VERSION_1_0): httpVersions["1.0", default: 0] += 1
+            case Int(CURL_HTTP_VERSION_1_1): httpVersions["1.1", default: 0] += 1
+            case Int(CURL_HTTP_VERSION_2_0): httpVersions["2", default: 0] += 1
+            case Int(CURL_HTTP_VERSION_3): httpVersions["3", default: 0] += 1
+            default: break
+            }
+        }
+        lags.append(max(0, sent - t.intendedAbs))
+        sentMin = min(sentMin, sent)
+        sentMax = max(sentMax, sent)
         var record = RequestRecord(id: t.request.id, className: t.request.className, intendedS: t.intendedAbs - t0,
-                                   sentS: t.sentAbs - t0, firstTokenS: t.firstTokenAbs.map { $0 - t0 }, tokenTimesS: t.tokenTimes,
+                                   sentS: sent - t0, firstTokenS: t.firstTokenAbs.map { $0 - t0 }, tokenTimesS: t.tokenTimes,
                                    doneS: done - t0, status: failure ?? "ok", error: failure == nil ? nil : (message ?? t.failure?.message),
                                    promptTokens: promptTokens, outputTokens: outputTokens, tokenCountSource: source,
                                    slo: t.request.slo, metSLO: false)
@@ -456,7 +520,7 @@ public final class EndpointRunner {
 final class Transfer {
     let request: WorkloadRequest
     let intendedAbs: Double
-    let sentAbs: Double
+    let dispatchedAbs: Double
     let bodyPointer: UnsafeMutablePointer<UInt8>
     let bodyCount: Int
     unowned let runner: EndpointRunner
@@ -468,6 +532,11 @@ final class Transfer {
     var firstTokenAbs: Double?
     var lastByteAbs: Double
     var status = 0
+    /// Bytes of the body handed to libcurl so far (it rewinds through the seek callback when it
+    /// must resend on a fresh connection).
+    var bodyOffset = 0
+    /// When libcurl first asked for the body: the request is on the wire.
+    var wireSentAbs: Double?
     var raw: [UInt8] = []
     var failure: (kind: String, message: String)?
     var queuedS: Double?
@@ -482,11 +551,11 @@ final class Transfer {
     }
     var eventStream: Bool?
 
-    init(request: WorkloadRequest, api: APIKind, intendedAbs: Double, sentAbs: Double, body: [UInt8], runner: EndpointRunner) {
+    init(request: WorkloadRequest, api: APIKind, intendedAbs: Double, dispatchedAbs: Double, body: [UInt8], runner: EndpointRunner) {
         self.request = request
         self.intendedAbs = intendedAbs
-        self.sentAbs = sentAbs
-        lastByteAbs = sentAbs
+        self.dispatchedAbs = dispatchedAbs
+        lastByteAbs = dispatchedAbs
         bodyCount = body.count
         let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, body.count))
         body.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: body.count) }
@@ -520,6 +589,26 @@ let endpointWriteCallback: accel_data_cb = { ptr, size, nmemb, userdata in
     guard let userdata, let ptr else { return n }
     let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     return t.runner.onData(t, UnsafeRawBufferPointer(start: ptr, count: n)) ? n : 0
+}
+
+let endpointReadCallback: accel_data_cb = { ptr, size, nmemb, userdata in
+    guard let userdata, let ptr else { return 0 }
+    let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    if t.wireSentAbs == nil { t.wireSentAbs = EndpointRunner.clock() }
+    let n = min(size * nmemb, t.bodyCount - t.bodyOffset)
+    if n > 0 {
+        UnsafeMutableRawPointer(ptr).copyMemory(from: t.bodyPointer + t.bodyOffset, byteCount: n)
+        t.bodyOffset += n
+    }
+    return n
+}
+
+let endpointSeekCallback: accel_seek_cb = { userdata, offset, origin in
+    guard let userdata, origin == SEEK_SET else { return CURL_SEEKFUNC_CANTSEEK }
+    let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    guard offset >= 0, Int(offset) <= t.bodyCount else { return CURL_SEEKFUNC_FAIL }
+    t.bodyOffset = Int(offset)
+    return CURL_SEEKFUNC_OK
 }
 
 let endpointSocketCallback: accel_socket_cb = { _, fd, what, userp, _ in

@@ -38,6 +38,12 @@ struct EndpointFlags: ParsableArguments {
     @Flag(name: .long, help: "Use HTTP/2 (TLS ALPN, or prior knowledge for http://).")
     var http2 = false
 
+    @Option(name: .long, help: "TLS: CA bundle (PEM file) to verify the server's certificate with.")
+    var cacert: String?
+
+    @Flag(name: .long, help: "TLS: do not verify the server's certificate or host name.")
+    var insecure = false
+
     @Option(name: .long, help: "Connect timeout, seconds.")
     var connectTimeout: Double = 10
 
@@ -101,6 +107,11 @@ struct EndpointFlags: ParsableArguments {
         o.drainS = drain
         o.maxLagMs = maxLag
         o.http2 = http2
+        if http2, let url = endpoint, !url.hasPrefix("https"), EndpointRunner.h2cReuseBroken {
+            FileHandleWriter.write("accelbench: note: this libcurl cannot reuse HTTP/2 prior-knowledge connections (curl issue #10634, fixed in 7.89.0); each h2c request opens its own connection\n", fd: 2)
+        }
+        o.caCertPath = cacert
+        o.insecureTLS = insecure
         o.vocabSize = vocabSize
         if let tokenizer {
             o.tokenizer = try BPETokenizer(path: tokenizer)

@@ -66,8 +66,10 @@ extension Run {
         } else {
             print(result.summary.table(), terminator: "")
             let e = result.endpoint
-            print(String(format: "\n%d requests sent; dispatch lag p50 %.3f ms, p99 %.3f ms, max %.3f ms; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core. Results in %@",
-                         e.dispatched, e.lagP50Ms, e.lagP99Ms, e.lagMaxMs, e.offeredRate, e.achievedRate, e.cpuShare * 100, out))
+            print(String(format: "\n%d requests sent; dispatch lag p50 %.3f ms, p99 %.3f ms, max %.3f ms; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core, preempted %d times. Results in %@",
+                         e.dispatched, e.lagP50Ms, e.lagP99Ms, e.lagMaxMs, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
+            let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
+            if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
         }
         if result.endpoint.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }

@@ -9,13 +9,19 @@
 typedef size_t (*accel_data_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
 typedef int (*accel_socket_cb)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
 typedef int (*accel_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
+typedef int (*accel_seek_cb)(void *userp, curl_off_t offset, int origin);
 
 CURLcode accel_easy_setopt_long(CURL *h, CURLoption o, long v);
 CURLcode accel_easy_setopt_ptr(CURL *h, CURLoption o, void *v);
 CURLcode accel_easy_setopt_str(CURL *h, CURLoption o, const char *v);
 CURLcode accel_easy_setopt_data_cb(CURL *h, CURLoption o, accel_data_cb cb);
+CURLcode accel_easy_setopt_seek_cb(CURL *h, accel_seek_cb cb);
+CURLcode accel_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *out);
 CURLcode accel_easy_getinfo_long(CURL *h, CURLINFO i, long *out);
 CURLcode accel_easy_getinfo_ptr(CURL *h, CURLINFO i, void **out);
+
+/// Involuntary context switches of the calling thread (getrusage RUSAGE_THREAD, a GNU extension).
+long accel_thread_involuntary_switches(void);
 
 CURLMcode accel_multi_setopt_long(CURLM *m, CURLMoption o, long v);
 CURLMcode accel_multi_setopt_ptr(CURLM *m, CURLMoption o, void *v);
