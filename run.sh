@@ -4,6 +4,8 @@
 #   ./run.sh test     install what is missing, build, run the test suite and checks
 #   ./run.sh interop  check against vLLM (CPU) and llama.cpp servers, with vllm bench and AIPerf
 #                     (minutes of installs into .interop/; not part of CI)
+#   ./run.sh interop ramp [RATES...]  highest rate accelbench, AIPerf and GuideLLM each deliver
+#   ./run.sh interop h2               HTTP/2 over TLS and h2c against Hypercorn / nghttpx
 # Idempotent: a second run installs nothing and prints only the job's output.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -90,12 +92,16 @@ check_swift
 install_apt
 interop_job() {
     build_release
-    bash scripts/interop/run_interop.sh "${1:-all}"
+    case "${1:-all}" in
+        ramp) shift; bash scripts/interop/ramp.sh "$@" ;;
+        h2) bash scripts/interop/h2.sh ;;
+        *) bash scripts/interop/run_interop.sh "${1:-all}" ;;
+    esac
 }
 
 case "${1:-}" in
     "") default_job ;;
     test) test_job ;;
-    interop) interop_job "${2:-all}" ;;
-    *) log "usage: ./run.sh [test | interop [llama|vllm|all]]"; exit 64 ;;
+    interop) shift; interop_job "$@" ;;
+    *) log "usage: ./run.sh [test | interop [llama|vllm|all|ramp [RATES...]|h2]]"; exit 64 ;;
 esac

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include "CCurlShim.h"
 
 CURLcode accel_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
@@ -19,4 +20,10 @@ CURLMcode accel_multi_setopt_timer_cb(CURLM *m, accel_timer_cb cb) { return curl
 long accel_thread_involuntary_switches(void) {
     struct rusage u;
     return getrusage(RUSAGE_THREAD, &u) == 0 ? u.ru_nivcsw : 0;
+}
+
+long accel_set_timer_slack_ns(long ns) {
+    long old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0);
+    return old;
 }

@@ -38,6 +38,8 @@ try:
                  f"osl={a['output_sequence_length']['avg']} isl={a['input_sequence_length']['avg']} (aiperf ITL = TPOT)"))
 except FileNotFoundError:
     pass
+json.dump([{"tool": r[0], "ok": r[1], "n": r[2], "ttft_ms": r[3], "tpot_ms": r[4]} for r in rows],
+          open(os.path.join(R, "rows.json"), "w"))
 ref = next((r for r in rows if r[0] == "accelbench completions"), None)
 print(f"| tool | ok/sent | TTFT p50 ms | TPOT p50 ms | ΔTTFT vs acc | ΔTPOT vs acc | notes |")
 print("|---|---|---|---|---|---|---|")

@@ -4,14 +4,15 @@
 # send lag p99 <= 5 ms. Every tool gets the same server (core 0), the same core (1), the same
 # request shape (16-token prompt, 4 output tokens, 1 ms TTFT and TBT) and the same analysis
 # (ramp_analyze.py reads each tool's per-request send times). A tool stops at its first miss.
-# Usage: ramp.sh [RATES...]   (default 250 500 1000 2000 3000 4000 5000; 5 s per step)
+# Usage: ramp.sh [RATES...]   (default 25 50 100 250 500 1000 2000 4000 ... 15000; 5 s per
+#        step, RAMP_SECONDS to change; RAMP_TOOLS="accelbench aiperf guidellm" to choose)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 H=${INTEROP_DIR:-$REPO/.interop}
 ACC=${ACCELBENCH:-$REPO/.build/release/accelbench}
 SECONDS_PER_STEP=${RAMP_SECONDS:-5}
-RATES=("$@"); [ ${#RATES[@]} -gt 0 ] || RATES=(250 500 1000 2000 3000 4000 5000)
+RATES=("$@"); [ ${#RATES[@]} -gt 0 ] || RATES=(25 50 100 250 500 1000 2000 4000 6000 8000 10000 12000 15000)
 PY=${PYTHON:-python3}
 R=$H/results/ramp; mkdir -p "$R"
 log() { echo "[$(date +%T)] $*"; }
@@ -58,7 +59,7 @@ run_guidellm() {
     --output kind=json,path="$2/benchmarks.json" > "$2.log" 2>&1
 }
 
-for tool in accelbench aiperf guidellm; do
+for tool in ${RAMP_TOOLS:-accelbench aiperf guidellm}; do
   for rate in "${RATES[@]}"; do
     d=$R/$tool-$rate; rm -rf "$d" "$d.log"; mkdir -p "$d"
     log "$tool at $rate req/s"

