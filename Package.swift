@@ -12,6 +12,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // Time, request/SLO/workload types, seeded RNG, run records, JSON writing. No I/O.
@@ -37,15 +43,29 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CLibCurl"]),
         // Open-loop load generation against OpenAI-compatible endpoints. Never imports Engine.
         .target(name: "LoadGen", dependencies: ["BenchCore", "CCurlShim", "CLibCurl"]),
+        // The server side of the OpenAI protocol (validation, errors, chunk shapes); no I/O.
+        .target(name: "OpenAIWire", dependencies: ["BenchCore"]),
         // A small OpenAI-compatible streaming server with configurable latencies and faults.
-        .target(name: "MockServer", dependencies: ["BenchCore"]),
+        .target(name: "MockServer", dependencies: ["BenchCore", "OpenAIWire"]),
+        // `accelbench serve`: the engine behind an OpenAI-compatible HTTP/SSE server (Hummingbird),
+        // with a real-time driver and Prometheus metrics. The Engine target stays free of networking.
+        .target(name: "Server", dependencies: [
+            "BenchCore", "Engine", "OpenAIWire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Metrics (summary.json), results directories, tables.
         .target(name: "Reporting", dependencies: [
             "BenchCore",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer",
+            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
@@ -54,6 +74,10 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"], exclude: ["Fixtures"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Engine", "BenchCore", "OpenAIWire",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "accelbenchTests", dependencies: ["accelbench", "BenchCore", "Reporting"]),
     ],
     swiftLanguageModes: [.v6]

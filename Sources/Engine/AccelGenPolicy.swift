@@ -101,6 +101,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
     }
 
     public func removed(_ r: EngineRequest) {}
+    public func removeWaiting(_ r: EngineRequest) -> Bool { waiting.remove(r) }
     public var waitingCount: Int { waiting.count }
     public var waitingRequests: [EngineRequest] { waiting.unordered.map(\.request) }
 

@@ -76,6 +76,8 @@ public protocol SchedulingPolicy: AnyObject {
     func schedule(_ engine: EngineCore, now: Double) -> StepPlan
     /// A request left the engine (finished or aborted).
     func removed(_ r: EngineRequest)
+    /// Takes a waiting request out of the queue (an abort); false when it is not there.
+    func removeWaiting(_ r: EngineRequest) -> Bool
     /// Waiting requests in the policy's own queue.
     var waitingCount: Int { get }
     /// Every waiting request (for invariant checks; order unspecified).
@@ -134,6 +136,30 @@ public final class EngineCore {
     }
 
     public var hasWork: Bool { !running.isEmpty || policy.waitingCount > 0 }
+
+    /// Aborts a request that has not finished (its client went away): a waiting request leaves
+    /// the queue, a running one frees its KV blocks. Call it between iterations, never between
+    /// `schedule` and `apply`. Returns false when the request was not in the engine.
+    @discardableResult
+    public func abort(_ r: EngineRequest, now: Double, reason: String) -> Bool {
+        switch r.phase {
+        case .finished:
+            return false
+        case .waiting:
+            guard policy.removeWaiting(r) else { return false }
+        case .prefilling, .decoding:
+            guard let i = running.firstIndex(where: { $0 === r }) else { return false }
+            running.remove(at: i)
+            kv.free(r.blocks)
+            r.blocks = []
+        }
+        r.phase = .finished
+        r.finishReason = .aborted
+        r.rejectReason = reason
+        r.doneS = now
+        policy.removed(r)
+        return true
+    }
 
     /// Number of `schedule(now:)` calls so far; marks made during a step carry it.
     public private(set) var stepSerial = 0

@@ -85,8 +85,23 @@ protocol FCFSQueuedPolicy: SchedulingPolicy {
 extension FCFSQueuedPolicy {
     public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
     public func removed(_ r: EngineRequest) {}
+    public func removeWaiting(_ r: EngineRequest) -> Bool {
+        guard let i = waiting.queue.firstIndex(where: { $0 === r }) else { return false }
+        waiting.queue.remove(at: i)
+        return true
+    }
     public var waitingCount: Int { waiting.queue.count }
     public var waitingRequests: [EngineRequest] { Array(waiting.queue) }
+}
+
+extension Heap where Element == KeyedEntry {
+    /// Removes `r` (O(n): aborts are rare). False when it is not queued.
+    mutating func remove(_ r: EngineRequest) -> Bool {
+        let all = unordered
+        guard all.contains(where: { $0.request === r }) else { return false }
+        self = Heap(all.filter { $0.request !== r })
+        return true
+    }
 }
 
 /// A FCFS waiting queue; preempted requests go back to its front (as in vLLM).
@@ -221,6 +236,7 @@ public final class EDFPolicy: SchedulingPolicy {
     }
 
     public func removed(_ r: EngineRequest) {}
+    public func removeWaiting(_ r: EngineRequest) -> Bool { waiting.remove(r) }
     public var waitingCount: Int { waiting.count }
     public var waitingRequests: [EngineRequest] { waiting.unordered.map(\.request) }
 

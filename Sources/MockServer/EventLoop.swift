@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import BenchCore
+import OpenAIWire
 
 /// One response in progress on a connection (streaming or not).
 final class ResponseState {
@@ -17,8 +18,7 @@ final class ResponseState {
     let promptTokens: Int
     let includeUsage: Bool
     let continuousUsage: Bool
-    /// `{"id":…,"object":…,"created":…,"model":…,"choices":[` for stream chunks.
-    let chunkHead: [UInt8]
+    let encoder: ChunkEncoder
     let id: String
     let model: String
     let created: Int
@@ -53,18 +53,8 @@ final class ResponseState {
         self.model = req.model
         self.created = created
         self.rng = rng
-        var h: [UInt8] = []
-        h.reserveCapacity(128)
-        h.appendASCII("{\"id\":")
-        h.appendJSONString(id)
-        h.appendASCII(",\"object\":")
-        h.appendASCII(endpoint == .chat ? "\"chat.completion.chunk\"" : "\"text_completion\"")
-        h.appendASCII(",\"created\":")
-        h.appendDecimal(created)
-        h.appendASCII(",\"model\":")
-        h.appendJSONString(req.model)
-        h.appendASCII(",\"choices\":[")
-        self.chunkHead = h
+        encoder = ChunkEncoder(endpoint: endpoint, id: id, created: created, model: req.model, promptTokens: req.promptTokens,
+                               continuousUsage: req.continuousUsage)
     }
 }
 
@@ -114,6 +104,7 @@ final class EventLoop {
     static let maxEvents = 1024
 
     let config: MockServerConfig
+    let rules: ValidationRules
     let shared: Locked<MockServerStats>
     let epfd: Int32
     let listenFD: Int32
@@ -143,6 +134,9 @@ final class EventLoop {
     init(sys: Linux.Functions, config: MockServerConfig, shared: Locked<MockServerStats>, epfd: Int32, listenFD: Int32, timerFD: Int32, wakeFD: Int32) {
         self.sys = sys
         self.config = config
+        var rules = ValidationRules(models: config.models, defaultMaxTokens: config.defaultMaxTokens)
+        rules.usage = config.usage
+        self.rules = rules
         self.shared = shared
         self.epfd = epfd
         self.listenFD = listenFD
@@ -441,7 +435,7 @@ final class EventLoop {
             guard head.method == .post else { return methodNotAllowed(c, head, allow: "POST") }
             let endpoint: Endpoint = head.path == "/v1/completions" ? .completions : .chat
             let result = c.inBuf.withUnsafeBufferPointer { buf in
-                RequestValidator.validate(UnsafeBufferPointer(rebasing: buf[bodyRange]), endpoint: endpoint, config: config)
+                RequestValidator.validate(UnsafeBufferPointer(rebasing: buf[bodyRange]), endpoint: endpoint, rules: rules)
             }
             switch result {
             case .failure(let err): writeError(c, err, keepAlive: keepAlive, requestID: head.requestID)
@@ -591,18 +585,18 @@ final class EventLoop {
                 delta.faultsInjected += 1
                 scratch.removeAll(keepingCapacity: true)
                 scratch.appendASCII("data: ")
-                scratch.append(contentsOf: r.chunkHead)
+                scratch.append(contentsOf: r.encoder.chunkHead)
                 scratch.appendASCII("{\"index\":0,\"te\n\n")
                 EventLoop.appendFramed(scratch, chunked: r.chunked, to: &c.out)
             }
             if r.endpoint == .chat && !r.roleSent {
                 r.roleSent = true
-                EventLoop.buildRoleChunk(into: &scratch, r)
+                r.encoder.role(into: &scratch)
                 EventLoop.appendFramed(scratch, chunked: r.chunked, to: &c.out)
             }
             let k = min(r.tokensPerChunk, r.maxTokens - r.emittedTokens)
             let final = i == r.numChunks - 1
-            EventLoop.buildContentChunk(into: &scratch, r, count: k, final: final)
+            r.encoder.content(into: &scratch, start: r.emittedTokens, count: k, final: final)
             EventLoop.appendFramed(scratch, chunked: r.chunked, to: &c.out)
             r.emittedTokens += k
             r.emittedChunks = i + 1
@@ -617,7 +611,7 @@ final class EventLoop {
             }
             if final {
                 if r.includeUsage {
-                    EventLoop.buildUsageChunk(into: &scratch, r)
+                    r.encoder.usage(into: &scratch, completion: r.emittedTokens)
                     EventLoop.appendFramed(scratch, chunked: r.chunked, to: &c.out)
                 }
                 if r.chunked {
@@ -649,39 +643,7 @@ final class EventLoop {
             delta.faultsInjected += 1
             body = Array("{\"id\":\"\(r.id)\",\"object\":\"".utf8)
         } else {
-            var w = JSONWriter(reservingCapacity: 256 + r.maxTokens * 5)
-            w.beginObject()
-            w.key("id"); w.string(r.id)
-            w.key("object"); w.string(r.endpoint == .chat ? "chat.completion" : "text_completion")
-            w.key("created"); w.int(r.created)
-            w.key("model"); w.string(r.model)
-            w.key("choices")
-            w.beginArray()
-            w.beginObject()
-            w.key("index"); w.int(0)
-            let text = Vocabulary.text(count: r.maxTokens)
-            if r.endpoint == .chat {
-                w.key("message")
-                w.beginObject()
-                w.key("role"); w.string("assistant")
-                w.key("content"); w.string(text)
-                w.endObject()
-            } else {
-                w.key("text"); w.string(text)
-            }
-            w.key("logprobs"); w.null()
-            w.key("finish_reason"); w.string("length")
-            w.key("stop_reason"); w.null()
-            w.endObject()
-            w.endArray()
-            w.key("usage")
-            w.beginObject()
-            w.key("prompt_tokens"); w.int(r.promptTokens)
-            w.key("total_tokens"); w.int(r.promptTokens + r.maxTokens)
-            w.key("completion_tokens"); w.int(r.maxTokens)
-            w.endObject()
-            w.endObject()
-            body = w.bytes
+            body = r.encoder.body(completion: r.maxTokens)
         }
         deltaDirty = true
         writeResponse(c, status: 200, contentType: "application/json", body: body, keepAlive: r.keepAlive,
@@ -713,65 +675,6 @@ final class EventLoop {
         } else {
             out.append(contentsOf: payload)
         }
-    }
-
-    static func appendUsage(into s: inout [UInt8], prompt: Int, completion: Int) {
-        s.appendASCII(",\"usage\":{\"prompt_tokens\":")
-        s.appendDecimal(prompt)
-        s.appendASCII(",\"total_tokens\":")
-        s.appendDecimal(prompt + completion)
-        s.appendASCII(",\"completion_tokens\":")
-        s.appendDecimal(completion)
-        s.append(UInt8(ascii: "}"))
-    }
-
-    static func buildContentChunk(into s: inout [UInt8], _ r: ResponseState, count k: Int, final: Bool) {
-        s.removeAll(keepingCapacity: true)
-        s.appendASCII("data: ")
-        s.append(contentsOf: r.chunkHead)
-        let start = r.emittedTokens
-        if r.endpoint == .chat {
-            s.appendASCII("{\"index\":0,\"delta\":{\"content\":\"")
-            Vocabulary.append(start..<start + k, to: &s)
-            if final {
-                s.appendASCII("\"},\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}]")
-            } else {
-                s.appendASCII("\"},\"logprobs\":null,\"finish_reason\":null}]")
-            }
-        } else {
-            s.appendASCII("{\"index\":0,\"text\":\"")
-            Vocabulary.append(start..<start + k, to: &s)
-            if final {
-                s.appendASCII("\",\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}]")
-            } else {
-                s.appendASCII("\",\"logprobs\":null,\"finish_reason\":null,\"stop_reason\":null}]")
-            }
-        }
-        if r.continuousUsage {
-            appendUsage(into: &s, prompt: r.promptTokens, completion: start + k)
-        } else if r.endpoint == .completions {
-            // vLLM dumps completion chunks with exclude_unset=False (chat ones with exclude_unset=True).
-            s.appendASCII(",\"usage\":null")
-        }
-        s.appendASCII("}\n\n")
-    }
-
-    static func buildRoleChunk(into s: inout [UInt8], _ r: ResponseState) {
-        s.removeAll(keepingCapacity: true)
-        s.appendASCII("data: ")
-        s.append(contentsOf: r.chunkHead)
-        s.appendASCII("{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]")
-        if r.continuousUsage { appendUsage(into: &s, prompt: r.promptTokens, completion: 0) }
-        s.appendASCII("}\n\n")
-    }
-
-    static func buildUsageChunk(into s: inout [UInt8], _ r: ResponseState) {
-        s.removeAll(keepingCapacity: true)
-        s.appendASCII("data: ")
-        s.append(contentsOf: r.chunkHead)
-        s.append(UInt8(ascii: "]"))
-        appendUsage(into: &s, prompt: r.promptTokens, completion: r.emittedTokens)
-        s.appendASCII("}\n\n")
     }
 
     // MARK: writing

@@ -1,33 +1,71 @@
 import BenchCore
 
-enum Endpoint {
+/// The server side of the OpenAI-compatible protocol, shared by `accelbench mock-server` and
+/// `accelbench serve`: request validation, error bodies, the output vocabulary and the shapes of
+/// streamed chunks (vLLM's). No I/O.
+public enum Endpoint: Sendable {
     case completions
     case chat
 }
 
 /// A validated generation request.
-struct GenRequest {
-    var endpoint: Endpoint
-    var model: String
-    var maxTokens: Int
-    var stream: Bool
-    var includeUsage: Bool
-    var continuousUsage: Bool
-    var promptTokens: Int
+public struct GenRequest: Sendable {
+    public var endpoint: Endpoint
+    public var model: String
+    public var maxTokens: Int
+    public var stream: Bool
+    public var includeUsage: Bool
+    public var continuousUsage: Bool
+    public var promptTokens: Int
+    /// Per-request SLO hints from the body's `slo` object (headers are the server's business).
+    public var slo = SLO()
+    public var sloClass: String?
+    public var ignoreEOS = false
+    public var minTokens: Int?
+    /// FNV-1a of the prompt's JSON text: the same prompt gets the same output tokens.
+    public var promptDigest: UInt64 = 0
+}
+
+/// What a server accepts.
+public struct ValidationRules: Sendable {
+    /// Served model names; a request without `model` gets the first.
+    public var models: [String]
+    /// `max_tokens` when the request has none; nil = what the context leaves (vLLM's rule).
+    public var defaultMaxTokens: Int?
+    /// Whether usage may be sent at all (llama.cpp's server never sends it in streams).
+    public var usage = true
+    /// Prompt + max_tokens must fit (nil: no limit).
+    public var contextTokens: Int?
+    /// Largest `max_tokens` accepted.
+    public var maxTokensLimit = 1_000_000
+    /// Parse the `slo` body field (accelbench serve).
+    public var sloHints = false
+
+    public init(models: [String], defaultMaxTokens: Int? = nil) {
+        self.models = models
+        self.defaultMaxTokens = defaultMaxTokens
+    }
 }
 
 /// An error reply in OpenAI's shape: `{"error":{"message","type","param","code"}}`.
-struct APIError: Error {
-    var status: Int
-    var message: String
-    var type: String
-    var param: String?
+public struct APIError: Error, Sendable {
+    public var status: Int
+    public var message: String
+    public var type: String
+    public var param: String?
 
-    static func invalid(_ message: String, param: String?) -> APIError {
+    public init(status: Int, message: String, type: String, param: String?) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+    }
+
+    public static func invalid(_ message: String, param: String?) -> APIError {
         APIError(status: 400, message: message, type: "invalid_request_error", param: param)
     }
 
-    var body: [UInt8] {
+    public var body: [UInt8] {
         var w = JSONWriter(reservingCapacity: 128 + message.utf8.count)
         w.beginObject()
         w.key("error")
@@ -42,12 +80,8 @@ struct APIError: Error {
     }
 }
 
-/// The largest `max_tokens` the mock accepts (a stream of this length already lasts hours at
-/// realistic TBTs; the cap keeps a typo from building a gigabyte non-streaming body).
-let maxAcceptedTokens = 1_000_000
-
-enum RequestValidator {
-    static func validate(_ body: UnsafeBufferPointer<UInt8>, endpoint: Endpoint, config: MockServerConfig) -> Result<GenRequest, APIError> {
+public enum RequestValidator {
+    public static func validate(_ body: UnsafeBufferPointer<UInt8>, endpoint: Endpoint, rules config: ValidationRules) -> Result<GenRequest, APIError> {
         let json: JSONValue
         do {
             json = try JSONParser.parse(body)
@@ -75,7 +109,7 @@ enum RequestValidator {
         }
 
         // max tokens
-        var maxTokens = config.defaultMaxTokens
+        var maxTokens = config.defaultMaxTokens ?? 0
         // Chat prefers max_completion_tokens (OpenAI's newer name); either endpoint takes either.
         var tokenKey = "max_tokens"
         if field("max_completion_tokens") != nil, endpoint == .chat || field("max_tokens") == nil {
@@ -88,15 +122,16 @@ enum RequestValidator {
             guard d >= 1 else {
                 return .failure(.invalid("'\(tokenKey)' must be at least 1, got \(Int(d))", param: tokenKey))
             }
-            guard d <= Double(maxAcceptedTokens) else {
-                return .failure(.invalid("'\(tokenKey)' must be at most \(maxAcceptedTokens) on the mock server, got \(Int(d))", param: tokenKey))
+            guard d <= Double(config.maxTokensLimit) else {
+                return .failure(.invalid("'\(tokenKey)' must be at most \(config.maxTokensLimit), got \(Int(d))", param: tokenKey))
             }
             maxTokens = Int(d)
         }
+        var explicitMax = field(tokenKey) != nil
 
         if let n = field("n") {
             guard case .number(let d) = n, d == 1 else {
-                return .failure(.invalid("the mock server supports only n = 1", param: "n"))
+                return .failure(.invalid("only n = 1 is supported, got \(n.jsonString)", param: "n"))
             }
         }
 
@@ -150,12 +185,68 @@ enum RequestValidator {
             case .failure(let e): return .failure(e)
             }
         }
-        return .success(GenRequest(endpoint: endpoint, model: model, maxTokens: maxTokens, stream: stream,
-                                   includeUsage: includeUsage, continuousUsage: continuous, promptTokens: promptTokens))
+        if let ctx = config.contextTokens {
+            if promptTokens >= ctx {
+                return .failure(.invalid("This model's maximum context length is \(ctx) tokens; the prompt has \(promptTokens).",
+                                         param: endpoint == .chat ? "messages" : "prompt"))
+            }
+            if !explicitMax && config.defaultMaxTokens == nil {
+                maxTokens = ctx - promptTokens
+                explicitMax = true
+            }
+            if promptTokens + maxTokens > ctx {
+                return .failure(.invalid("This model's maximum context length is \(ctx) tokens; the prompt (\(promptTokens)) plus \(tokenKey) (\(maxTokens)) exceeds it.",
+                                         param: tokenKey))
+            }
+        }
+        if maxTokens < 1 {
+            return .failure(.invalid("'\(tokenKey)' is required", param: tokenKey))
+        }
+        var req = GenRequest(endpoint: endpoint, model: model, maxTokens: maxTokens, stream: stream,
+                             includeUsage: includeUsage, continuousUsage: continuous, promptTokens: promptTokens)
+        if let v = field("ignore_eos") {
+            guard case .bool(let b) = v else { return .failure(.invalid("'ignore_eos' must be a boolean, got \(v.typeName)", param: "ignore_eos")) }
+            req.ignoreEOS = b
+        }
+        if let v = field("min_tokens") {
+            guard case .number(let d) = v, d == d.rounded(), d >= 0, d <= Double(maxTokens) else {
+                return .failure(.invalid("'min_tokens' must be an integer from 0 to max_tokens (\(maxTokens)), got \(v.jsonString)", param: "min_tokens"))
+            }
+            req.minTokens = Int(d)
+        }
+        if config.sloHints, let v = field("slo") {
+            guard case .object(let pairs) = v else { return .failure(.invalid("'slo' must be an object, got \(v.typeName)", param: "slo")) }
+            for (k, x) in pairs where !x.isNull {
+                switch k {
+                case "ttft_ms", "tbt_ms", "tpot_ms", "jct_s":
+                    guard case .number(let d) = x, d > 0, d.isFinite else {
+                        return .failure(.invalid("'slo.\(k)' must be a positive number, got \(x.jsonString)", param: "slo.\(k)"))
+                    }
+                    switch k {
+                    case "ttft_ms": req.slo.ttftMs = d
+                    case "jct_s": req.slo.jctS = d
+                    default: req.slo.tbtMs = d
+                    }
+                case "class":
+                    guard case .string(let c) = x, !c.isEmpty, c.utf8.count <= 64 else {
+                        return .failure(.invalid("'slo.class' must be a non-empty string of at most 64 bytes", param: "slo.class"))
+                    }
+                    req.sloClass = c
+                default:
+                    return .failure(.invalid("'slo.\(k)' is not a known SLO field (ttft_ms, tbt_ms, jct_s, class)", param: "slo.\(k)"))
+                }
+            }
+        }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let p = field(endpoint == .chat ? "messages" : "prompt") {
+            for b in p.jsonString.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        }
+        req.promptDigest = h
+        return .success(req)
     }
 
     /// A prompt: a string, an array of token ids, or a one-element batch of either.
-    static func countPrompt(_ p: JSONValue) -> Result<Int, APIError> {
+    public static func countPrompt(_ p: JSONValue) -> Result<Int, APIError> {
         switch p {
         case .string(let s):
             let n = wordCount(s)
@@ -177,7 +268,7 @@ enum RequestValidator {
 
     /// Chat messages: each an object with a string `role` and `content` as a string, an array of
     /// parts (`{"type":"text","text":…}`) or null. Counts whitespace-separated words of the text.
-    static func countMessages(_ m: JSONValue) -> Result<Int, APIError> {
+    public static func countMessages(_ m: JSONValue) -> Result<Int, APIError> {
         guard case .array(let msgs) = m, !msgs.isEmpty else {
             return .failure(.invalid("'messages' must be a non-empty array", param: "messages"))
         }
@@ -203,7 +294,9 @@ enum RequestValidator {
         return .success(total)
     }
 
-    static func wordCount(_ s: String) -> Int {
+    /// The documented deterministic tokenizer: one whitespace-separated word is one token (the
+    /// text prompts accelbench itself sends are built the same way).
+    public static func wordCount(_ s: String) -> Int {
         var n = 0
         var inWord = false
         for b in s.utf8 {
@@ -215,22 +308,22 @@ enum RequestValidator {
 }
 
 /// The fixed output vocabulary: one word is one token, each with its leading space.
-enum Vocabulary {
-    static let words: [String] = [
+public enum Vocabulary {
+    public static let words: [String] = [
         "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on",
         "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they", "you", "were",
     ]
     /// `" word"` as UTF-8 (JSON-safe: lowercase ASCII only).
-    static let tokens: [[UInt8]] = words.map { Array((" " + $0).utf8) }
+    public static let tokens: [[UInt8]] = words.map { Array((" " + $0).utf8) }
 
     /// Text of output tokens `range`.
-    static func append(_ range: Range<Int>, to out: inout [UInt8]) {
+    public static func append(_ range: Range<Int>, to out: inout [UInt8]) {
         tokens.withUnsafeBufferPointer { t in
             for i in range { out.append(contentsOf: t[i & 31]) }
         }
     }
 
-    static func text(count: Int) -> String {
+    public static func text(count: Int) -> String {
         var b: [UInt8] = []
         b.reserveCapacity(count * 5)
         append(0..<count, to: &b)

@@ -1,0 +1,312 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BenchCore
+import Engine
+import Foundation
+
+/// What a served request hears from the engine thread.
+public enum TokenEvent: Sendable, Equatable {
+    /// Output token `index` (0-based) was emitted at `timeS` (seconds since the loop started).
+    case token(index: Int, timeS: Double)
+    /// The request left the engine: completed, rejected (never fits) or aborted (client gone,
+    /// drain ran out).
+    case finished(FinishReason, String?)
+}
+
+/// One request handed to the engine loop; the HTTP side keeps it to abort it.
+public final class ServedRequest: @unchecked Sendable {
+    let request: EngineRequest
+    let onEvent: @Sendable (TokenEvent) -> Void
+    /// Touched only on the engine thread.
+    var emitted = 0
+
+    init(request: EngineRequest, onEvent: @escaping @Sendable (TokenEvent) -> Void) {
+        self.request = request
+        self.onEvent = onEvent
+    }
+
+    public var id: Int { request.id }
+}
+
+/// Counters the loop publishes for /metrics and for tests (read under the loop's lock).
+public struct EngineLoopStats: Sendable {
+    public var running = 0
+    public var waiting = 0
+    public var kvUsedBlocks = 0
+    public var kvTotalBlocks = 0
+    public var iterations = 0
+    public var preemptions = 0
+    public var submitted = 0
+    public var completed = 0
+    public var aborted = 0
+    public var rejected = 0
+    /// Sum and maximum of how late the thread woke after an iteration's simulated end, seconds.
+    public var lateSumS = 0.0
+    public var lateMaxS = 0.0
+    /// The driver's own time per iteration, summed: `schedule(now:)` before the simulated GPU
+    /// starts, plus applying the result and emitting tokens after it ends, seconds. Together with
+    /// `lateSumS` this is how far the driver moves served latencies from the profile's.
+    public var overheadSumS = 0.0
+    public var invariantViolations: [String] = []
+}
+
+/// Observes the engine thread (metrics); called on the engine thread, so it must be quick.
+public protocol EngineLoopObserver: AnyObject, Sendable {
+    func iteration(durationS: Double, lateS: Double, budgetTokens: Int?, predictedS: Double?, prefillTokens: Int, decodes: Int)
+    func token(_ r: EngineRequest, index: Int, timeS: Double)
+    func finished(_ r: EngineRequest)
+    func state(running: Int, waiting: Int, kvUsed: Int, kvTotal: Int, preemptions: Int)
+}
+
+/// The real-time driver: the same engine and policies as a simulated run, on a thread of its
+/// own, with a real clock. Each iteration is planned at `now`, "executed" by the backend (the
+/// simulated GPU reports the profile's predicted duration), and the thread sleeps until the
+/// iteration's end on the monotonic clock; tokens are then stamped with the time actually
+/// reached, so driver overhead shows up in served latencies and in `lateSumS`.
+/// Requests, aborts and drains arrive through a locked inbox and are applied between iterations.
+public final class EngineLoop: @unchecked Sendable {
+    let engine: EngineCore
+    var backend: any ExecutionBackend
+    let t0: Double
+    weak var observer: EngineLoopObserver?
+    /// Check the engine's invariants after every iteration (tests; O(running) per step).
+    let checkInvariants: Bool
+
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var inbox: [ServedRequest] = []
+    private var abortBox: [(ServedRequest, String)] = []
+    private var stopRequested = false
+    private var drainDeadline: Double?
+    private var published = EngineLoopStats()
+    private var exited = false
+    private var nextID = 0
+
+    private var thread: Thread?
+    /// Engine-thread state.
+    private var live: [ObjectIdentifier: ServedRequest] = [:]
+    private var stats = EngineLoopStats()
+
+    public init(engine: EngineCore, backend: any ExecutionBackend, observer: EngineLoopObserver? = nil, checkInvariants: Bool = false) {
+        self.engine = engine
+        self.backend = backend
+        self.observer = observer
+        self.checkInvariants = checkInvariants
+        t0 = EngineLoop.clock()
+        stats.kvTotalBlocks = engine.kv.totalBlocks
+        published = stats
+    }
+
+    /// Monotonic seconds.
+    static func clock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Seconds since the loop was created (the engine's time axis).
+    public func now() -> Double { EngineLoop.clock() - t0 }
+
+    public func start() {
+        let t = Thread { [self] in run() }
+        t.name = "accelbench-engine"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    public var snapshot: EngineLoopStats {
+        condition.lock()
+        defer { condition.unlock() }
+        return published
+    }
+
+    /// Requests accepted but not yet finished, plus those in the inbox.
+    public var waitingPlusInbox: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return published.waiting + inbox.count
+    }
+
+    /// Hands a request to the engine. Its arrival time is now. Returns nil while draining.
+    public func submit(className: String, promptTokens: Int, maxOutputTokens: Int, slo: SLO,
+                       onEvent: @escaping @Sendable (TokenEvent) -> Void) -> ServedRequest? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard drainDeadline == nil, !stopRequested else { return nil }
+        let r = EngineRequest(id: nextID, className: className, arrivalS: now(), promptTokens: promptTokens,
+                              maxOutputTokens: maxOutputTokens, slo: slo)
+        nextID += 1
+        let s = ServedRequest(request: r, onEvent: onEvent)
+        inbox.append(s)
+        condition.signal()
+        return s
+    }
+
+    /// Aborts a request (its client disconnected). Applied between iterations; its KV blocks
+    /// are freed then. Harmless when it already finished.
+    public func abort(_ s: ServedRequest, reason: String) {
+        condition.lock()
+        abortBox.append((s, reason))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Stops taking requests; those in flight get until `seconds` from now, then are aborted.
+    public func beginDrain(seconds: Double) {
+        condition.lock()
+        if drainDeadline == nil { drainDeadline = now() + seconds }
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Whether a drain has begun and nothing is left in flight.
+    public var drained: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return drainDeadline != nil && inbox.isEmpty && published.running == 0 && published.waiting == 0
+    }
+
+    /// Aborts everything left and ends the thread; waits for it.
+    public func stop() {
+        condition.lock()
+        stopRequested = true
+        condition.signal()
+        while thread != nil && !exited { condition.wait() }
+        condition.unlock()
+    }
+
+    // MARK: engine thread
+
+    private func run() {
+        while true {
+            condition.lock()
+            while inbox.isEmpty && abortBox.isEmpty && !stopRequested && !engine.hasWork {
+                if let d = drainDeadline { _ = condition.wait(until: Date(timeIntervalSinceNow: max(0.001, d - now()))); break }
+                condition.wait()
+            }
+            let arrivals = inbox
+            let aborts = abortBox
+            inbox.removeAll()
+            abortBox.removeAll()
+            let stopping = stopRequested
+            let drainEnd = drainDeadline
+            condition.unlock()
+
+            var t = now()
+            for (s, reason) in aborts where live[ObjectIdentifier(s.request)] != nil {
+                if engine.abort(s.request, now: t, reason: reason) { finish(s) }
+            }
+            for s in arrivals {
+                if engine.add(s.request, now: t) != nil {
+                    finish(s)
+                } else {
+                    live[ObjectIdentifier(s.request)] = s
+                    stats.submitted += 1
+                }
+            }
+            if stopping || (drainEnd.map { t >= $0 } ?? false) {
+                let why = stopping ? "server stopped" : "drain time ran out"
+                for s in live.values.sorted(by: { $0.id < $1.id }) where engine.abort(s.request, now: t, reason: why) { finish(s) }
+                publish()
+                if stopping { break }
+                continue
+            }
+            guard engine.hasWork else {
+                publish()
+                continue
+            }
+            let tStart = t
+            let plan = engine.schedule(now: t)
+            if plan.isEmpty {
+                // Nothing can run (every request waits for memory that nobody will free): wait
+                // for an arrival or an abort rather than spin.
+                publish()
+                condition.lock()
+                if inbox.isEmpty && abortBox.isEmpty && !stopRequested { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
+                condition.unlock()
+                continue
+            }
+            // The simulated GPU starts once the plan exists: scheduling time is real overhead.
+            let planned = now()
+            let duration = backend.execute(plan).durationS
+            let end = planned + duration
+            sleep(until: end)
+            let reached = now()
+            let late = max(0, reached - end)
+            t = reached
+            let finished = engine.apply(plan, now: t)
+            var prefill = 0
+            for item in plan.items {
+                let r = item.request
+                if item.isPrefill { prefill += item.newTokens }
+                guard let s = live[ObjectIdentifier(r)] else { continue }
+                while s.emitted < r.numOutputTokens {
+                    let i = s.emitted
+                    s.emitted += 1
+                    observer?.token(r, index: i, timeS: t)
+                    s.onEvent(.token(index: i, timeS: t))
+                }
+            }
+            for r in finished {
+                if let s = live[ObjectIdentifier(r)] { finish(s) }
+            }
+            stats.iterations += 1
+            stats.lateSumS += late
+            stats.lateMaxS = max(stats.lateMaxS, late)
+            stats.overheadSumS += (planned - tStart) + (now() - reached)
+            observer?.iteration(durationS: duration, lateS: late, budgetTokens: plan.budgetTokens, predictedS: plan.predictedS,
+                                prefillTokens: prefill, decodes: plan.items.count - plan.items.filter(\.isPrefill).count)
+            if checkInvariants {
+                let v = engine.invariantViolations()
+                if !v.isEmpty { stats.invariantViolations.append(contentsOf: v) }
+            }
+            publish()
+        }
+        condition.lock()
+        exited = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func finish(_ s: ServedRequest) {
+        live[ObjectIdentifier(s.request)] = nil
+        let r = s.request
+        switch r.finishReason {
+        case .completed?: stats.completed += 1
+        case .rejected?: stats.rejected += 1
+        default: stats.aborted += 1
+        }
+        observer?.finished(r)
+        s.onEvent(.finished(r.finishReason ?? .aborted, r.rejectReason))
+    }
+
+    private func publish() {
+        stats.running = engine.running.count
+        stats.waiting = engine.policy.waitingCount
+        stats.kvUsedBlocks = engine.kv.usedBlocks
+        stats.preemptions = engine.preemptionCount
+        observer?.state(running: stats.running, waiting: stats.waiting, kvUsed: stats.kvUsedBlocks, kvTotal: stats.kvTotalBlocks,
+                        preemptions: stats.preemptions)
+        condition.lock()
+        published = stats
+        condition.unlock()
+    }
+
+    /// Sleeps until `target` (loop seconds): the kernel sleep for all but the last 100 µs, which
+    /// are spun (our choice: iterations last milliseconds; with the default 50 µs timer slack a
+    /// plain sleep wakes up to that much late, and spinning 100 µs costs < 1% of a 20 ms step).
+    private func sleep(until target: Double) {
+        let spin = 100e-6
+        var remaining = target - now()
+        if remaining > spin {
+            let s = remaining - spin
+            var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
+            var rem = timespec()
+            while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
+        }
+        remaining = target - now()
+        while remaining > 0 { remaining = target - now() }
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import BenchCore
+import Engine
+import Foundation
+import Server
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the bundled engine behind an OpenAI-compatible HTTP/SSE API.",
+        discussion: """
+        Endpoints: GET /v1/models, POST /v1/completions and /v1/chat/completions (streaming SSE or not), GET /health, \
+        GET /metrics (Prometheus). The engine runs the same policies as `run --engine sim`, in real time: each iteration \
+        lasts the profile's predicted time.
+
+        Prompts are token-id arrays or text; text is counted one token per whitespace-separated word (the documented \
+        deterministic tokenizer; accelbench's own text prompts are built that way). Outputs are deterministic words \
+        from a 32-word vocabulary, exactly max_tokens of them (the model never stops early; ignore_eos is accepted).
+
+        SLO hints: body field "slo": {"ttft_ms", "tbt_ms", "jct_s", "class"}, or headers x-slo-ttft-ms and \
+        x-slo-tpot-ms; the --default-* flags apply to requests without them. SIGTERM or Ctrl-C: stop accepting, \
+        let requests in flight finish for --drain seconds, abort the rest, exit 0.
+        """)
+
+    @OptionGroup var engineFlags: EngineFlags
+    @Option(name: .long, help: "Scheduling policy: \(PolicyName.list).")
+    var policy = "accelgen"
+    @OptionGroup var policyFlags: PolicyFlags
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+    @Option(name: .long, help: "Port (0: any free port; the chosen one is printed).")
+    var port = 8000
+    @Option(name: .long, help: "Model name(s) served, comma-separated (default: the profile's model).")
+    var model: String?
+    @Option(name: .long, help: "Waiting requests beyond which new ones get 429 with Retry-After.")
+    var maxWaiting = 1024
+    @Option(name: .long, help: "Seconds a 429 reply's Retry-After asks for.")
+    var retryAfter = 1
+    @Option(name: .long, help: "Largest request body in bytes (413 beyond).")
+    var maxBodyBytes = 4 << 20
+    @Option(name: .long, help: "After SIGTERM or Ctrl-C, seconds requests in flight get before they are aborted.")
+    var drain: Double = 30
+    @Option(name: .long, help: "TTFT SLO (ms) for requests that give none.")
+    var defaultTtftMs: Double?
+    @Option(name: .long, help: "TBT SLO (ms) for requests that give none.")
+    var defaultTbtMs: Double?
+    @Option(name: .long, help: "Job completion time SLO (s) for requests that give none.")
+    var defaultJctS: Double?
+    @Option(name: .long, help: "Class of requests that name none.")
+    var defaultClass = "default"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard maxWaiting >= 1 else { throw ValidationError("--max-waiting must be ≥ 1") }
+        guard retryAfter >= 0 else { throw ValidationError("--retry-after must be ≥ 0") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be ≥ 1024") }
+        guard drain >= 0, drain.isFinite else { throw ValidationError("--drain must be ≥ 0 seconds") }
+        for (flag, v) in [("--default-ttft-ms", defaultTtftMs), ("--default-tbt-ms", defaultTbtMs), ("--default-jct-s", defaultJctS)] {
+            if let v, !(v > 0 && v.isFinite) { throw ValidationError("\(flag) must be > 0") }
+        }
+        if let model, model.split(separator: ",").isEmpty { throw ValidationError("--model must name at least one model") }
+    }
+
+    func run() throws {
+        try guarded {
+            let profile = try engineFlags.resolveProfile()
+            let policyName = try PolicyName.parse(policy)
+            var config = ServeConfig(modelNames: (model ?? profile.model.name).split(separator: ",").map { String($0) })
+            config.maxWaiting = maxWaiting
+            config.retryAfterS = retryAfter
+            config.maxBodyBytes = maxBodyBytes
+            config.drainS = drain
+            config.defaultSLO = SLO(ttftMs: defaultTtftMs, tbtMs: defaultTbtMs, jctS: defaultJctS)
+            config.defaultClass = defaultClass
+            // Stop signals are blocked before any thread starts (threads inherit the mask) and
+            // taken by one thread with sigwait.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_BLOCK, &set, nil)
+            let backend = SimulatedBackend(profile: profile, jitterCV: engineFlags.jitterCV, seed: engineFlags.jitterSeed)
+            let server = ServeServer(profile: profile, policy: policyName.make(policyFlags.options, profile: profile), backend: backend,
+                                     config: config, prefixCaching: engineFlags.prefixCaching)
+            let waitSet = set
+            let signals = Thread {
+                var sig: Int32 = 0
+                var ws = waitSet
+                sigwait(&ws, &sig)
+                FileHandleWriter.write("accelbench serve: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(drain) s)\n", fd: 2)
+                let s = DispatchSemaphore(value: 0)
+                Task {
+                    await server.shutdown()
+                    s.signal()
+                }
+                s.wait()
+            }
+            signals.start()
+            let done = DispatchSemaphore(value: 0)
+            let failure = LockedBox<Error?>(nil)
+            let names = config.modelNames.joined(separator: ", ")
+            let host = self.host
+            Task {
+                do {
+                    try await server.run(host: host, port: port) { bound in
+                        FileHandleWriter.write("accelbench serve listening on http://\(host):\(bound) (model \(names), profile \(profile.name), policy \(policyName.rawValue))\n", fd: 1)
+                    }
+                } catch {
+                    failure.set(error)
+                }
+                done.signal()
+            }
+            done.wait()
+            if let e = failure.get() { throw BenchError.io("\(host):\(port)", "\(e)") }
+            let s = server.loop.snapshot
+            print("stopped: \(s.submitted) requests, \(s.completed) completed, \(s.aborted) aborted, \(s.iterations) iterations")
+        }
+    }
+}
+
+/// A value shared between threads under a lock.
+final class LockedBox<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ v: Value) { value = v }
+    func set(_ v: Value) { lock.lock(); value = v; lock.unlock() }
+    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
+}
