@@ -6,6 +6,7 @@
 #                     (minutes of installs into .interop/; not part of CI)
 #   ./run.sh interop ramp [RATES...]  highest rate accelbench, AIPerf and GuideLLM each deliver
 #   ./run.sh interop h2               HTTP/2 over TLS and h2c against Hypercorn / nghttpx
+#   ./run.sh interop serve            vllm bench, AIPerf, GuideLLM, openai SDK against accelbench serve
 # Idempotent: a second run installs nothing and prints only the job's output.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -95,6 +96,7 @@ interop_job() {
     case "${1:-all}" in
         ramp) shift; bash scripts/interop/ramp.sh "$@" ;;
         h2) bash scripts/interop/h2.sh ;;
+        serve) bash scripts/interop/serve_clients.sh ;;
         *) bash scripts/interop/run_interop.sh "${1:-all}" ;;
     esac
 }
@@ -103,5 +105,5 @@ case "${1:-}" in
     "") default_job ;;
     test) test_job ;;
     interop) shift; interop_job "$@" ;;
-    *) log "usage: ./run.sh [test | interop [llama|vllm|all|ramp [RATES...]|h2]]"; exit 64 ;;
+    *) log "usage: ./run.sh [test | interop [llama|vllm|all|ramp [RATES...]|h2|serve]]"; exit 64 ;;
 esac

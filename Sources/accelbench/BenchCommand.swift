@@ -13,7 +13,7 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure accelbench's own speed: generation, metrics, scheduler steps and whole simulations.",
-        subcommands: [GenerateBench.self, MetricsBench.self, SchedulerBench.self, SimulateBench.self, EndpointBench.self])
+        subcommands: [GenerateBench.self, MetricsBench.self, SchedulerBench.self, SimulateBench.self, EndpointBench.self, ServeBench.self])
 
     struct GenerateBench: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -114,7 +114,9 @@ struct ServeCommand: ParsableCommand {
             done.wait()
             if let e = failure.get() { throw BenchError.io("\(host):\(port)", "\(e)") }
             let s = server.loop.snapshot
-            print("stopped: \(s.submitted) requests, \(s.completed) completed, \(s.aborted) aborted, \(s.iterations) iterations")
+            let n = Double(max(1, s.iterations))
+            print(String(format: "stopped: %d requests, %d completed, %d aborted, %d iterations; driver overhead per iteration: mean %.1f µs (schedule + emit), woke late by mean %.1f µs, max %.3f ms",
+                         s.submitted, s.completed, s.aborted, s.iterations, s.overheadSumS / n * 1e6, s.lateSumS / n * 1e6, s.lateMaxS * 1e3))
         }
     }
 }
