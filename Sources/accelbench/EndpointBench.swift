@@ -29,6 +29,8 @@ extension Bench {
         var seconds: Double = 5
         @Option(name: .long, help: "Seconds between chunks (streams).")
         var tbt: Double = 0.05
+        @Option(name: .long, help: "Use this mock server (e.g. `accelbench mock-server` in another process, started with matching --tbt) instead of an in-process one: client and server then each have the process's descriptor limit.")
+        var url: String?
 
         func run() throws {
             try guarded {
@@ -36,8 +38,8 @@ extension Bench {
                 c.ttft = .fixed(mode == "lag" ? 0.001 : 0)
                 c.tbt = .fixed(mode == "streams" ? tbt : 0)
                 let server = MockServer(c)
-                _ = try server.start()
-                defer { server.stop() }
+                if url == nil { _ = try server.start() }
+                defer { if url == nil { server.stop() } }
                 var reqs: [WorkloadRequest] = []
                 switch mode {
                 case "events":
@@ -54,7 +56,7 @@ extension Bench {
                 default:
                     throw BenchError.usage("--mode must be events, lag or streams")
                 }
-                var o = EndpointOptions(url: "http://127.0.0.1:\(server.port)", request: OpenAIRequestOptions(model: "mock"))
+                var o = EndpointOptions(url: url ?? "http://127.0.0.1:\(server.port)", request: OpenAIRequestOptions(model: "mock"))
                 o.startDelayS = 0.2
                 var ok = 0, failed = 0, events = 0
                 var failures: [String: Int] = [:]

@@ -20,4 +20,15 @@ enum Interrupt {
     }
 
     static var isRequested: Bool { requested != 0 }
+
+    /// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts after
+    /// (the mask is inherited), for a server that takes them with `sigwait` on the returned set.
+    static func blockStopSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        return set
+    }
 }

@@ -64,11 +64,7 @@ struct MockServerCommand: ParsableCommand {
             c.faults.stallSeconds = stallSeconds
             c.seed = seed
             // Block the stop signals before the server's thread starts (it inherits the mask), then wait for one.
-            var set = sigset_t()
-            sigemptyset(&set)
-            sigaddset(&set, SIGINT)
-            sigaddset(&set, SIGTERM)
-            pthread_sigmask(SIG_BLOCK, &set, nil)
+            var set = Interrupt.blockStopSignals()
             let server = MockServer(c)
             let bound = try server.start()
             // Unbuffered, so a parent reading our stdout sees the port at once.

@@ -75,11 +75,7 @@ struct ServeCommand: ParsableCommand {
             config.defaultClass = defaultClass
             // Stop signals are blocked before any thread starts (threads inherit the mask) and
             // taken by one thread with sigwait.
-            var set = sigset_t()
-            sigemptyset(&set)
-            sigaddset(&set, SIGINT)
-            sigaddset(&set, SIGTERM)
-            pthread_sigmask(SIG_BLOCK, &set, nil)
+            let set = Interrupt.blockStopSignals()
             let backend = SimulatedBackend(profile: profile, jitterCV: engineFlags.jitterCV, seed: engineFlags.jitterSeed)
             let server = ServeServer(profile: profile, policy: policyName.make(policyFlags.options, profile: profile), backend: backend,
                                      config: config, prefixCaching: engineFlags.prefixCaching)

@@ -293,14 +293,15 @@ final class RawClient {
     }
 
     @Test func shutdownDrainsThenAbortsWhatIsLeft() async throws {
-        let server = try makeServer(configure: { $0.drainS = 0.3 })
+        let server = try makeServer(configure: { $0.drainS = 2 })
         let start = Date()
         try await withLiveServer(server) { port in
             let short = try RawClient(port: port)
-            short.post("/v1/completions", #"{"prompt":[1,2,3],"max_tokens":5,"stream":true}"#)
+            short.post("/v1/completions", #"{"prompt":[1,2,3],"max_tokens":40,"stream":true}"#)
             let long = try RawClient(port: port)
             long.post("/v1/completions", #"{"prompt":[1,2,3],"max_tokens":3000,"stream":true}"#)
-            #expect(await eventually { server.loop.snapshot.running == 2 })
+            // Both in the engine (the short one may already be done on a fast machine).
+            #expect(await eventually { server.loop.snapshot.submitted == 2 })
             Task { await server.shutdown() }
             #expect(short.read(until: "[DONE]").contains("data: [DONE]"))
             let tail = long.read(until: "[DONE]")
@@ -308,7 +309,7 @@ final class RawClient {
             short.close()
             long.close()
         }
-        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(Date().timeIntervalSince(start) < 15)
         #expect(server.loop.snapshot.invariantViolations.isEmpty)
     }
 }
