@@ -45,13 +45,15 @@ public struct EngineLoopStats: Sendable {
     public var lateSumS = 0.0
     public var lateMaxS = 0.0
     /// The driver's own time per iteration, summed: `schedule(now:)` before the simulated GPU
-    /// starts, plus applying the result and emitting tokens after it ends, seconds. Together with
+    /// starts, plus applying the result after it ends, seconds (handing tokens to the HTTP side
+    /// overlaps the next iteration and is not counted). Together with
     /// `lateSumS` this is how far the driver moves served latencies from the profile's.
     public var overheadSumS = 0.0
     public var invariantViolations: [String] = []
 }
 
-/// Observes the engine thread (metrics); called on the engine thread, so it must be quick.
+/// Observes the engine (metrics): `iteration` and `state` are called on the engine thread, `token` and
+/// `finished` on the delivery thread; all must be quick.
 public protocol EngineLoopObserver: AnyObject, Sendable {
     func iteration(durationS: Double, lateS: Double, budgetTokens: Int?, predictedS: Double?, prefillTokens: Int, decodes: Int)
     func token(_ r: EngineRequest, index: Int, timeS: Double)
@@ -109,6 +111,9 @@ public final class EngineLoop: @unchecked Sendable {
     public func now() -> Double { EngineLoop.clock() - t0 }
 
     public func start() {
+        let d = Thread { [self] in deliveryLoop() }
+        d.name = "accelbench-deliver"
+        d.start()
         let t = Thread { [self] in run() }
         t.name = "accelbench-engine"
         t.stackSize = 8 << 20
@@ -179,8 +184,53 @@ public final class EngineLoop: @unchecked Sendable {
 
     // MARK: engine thread
 
+    /// Token and finish events of the last iteration. A delivery thread hands them to the HTTP
+    /// side (and the metrics) while the engine thread goes on with the next iteration, as vLLM
+    /// overlaps output processing with the next step: waking a handler costs microseconds per
+    /// stream, which would otherwise delay every iteration.
+    private var deliveries: [(ServedRequest, TokenEvent)] = []
+    private let deliveryCondition = NSCondition()
+    private var deliveryQueue: [(ServedRequest, TokenEvent)] = []
+    private var deliveryStop = false
+    private var deliveryDone = false
+
+    /// Engine thread: hands the pending events over (one signal per iteration).
+    private func deliver() {
+        guard !deliveries.isEmpty else { return }
+        deliveryCondition.lock()
+        deliveryQueue.append(contentsOf: deliveries)
+        deliveryCondition.signal()
+        deliveryCondition.unlock()
+        deliveries.removeAll(keepingCapacity: true)
+    }
+
+    private func deliveryLoop() {
+        var batch: [(ServedRequest, TokenEvent)] = []
+        while true {
+            deliveryCondition.lock()
+            while deliveryQueue.isEmpty && !deliveryStop { deliveryCondition.wait() }
+            swap(&batch, &deliveryQueue)
+            let last = deliveryStop && batch.isEmpty
+            deliveryCondition.unlock()
+            if last { break }
+            for (s, e) in batch {
+                switch e {
+                case .token(let i, let t): observer?.token(s.request, index: i, timeS: t)
+                case .finished: observer?.finished(s.request)
+                }
+                s.onEvent(e)
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+        deliveryCondition.lock()
+        deliveryDone = true
+        deliveryCondition.broadcast()
+        deliveryCondition.unlock()
+    }
+
     private func run() {
         while true {
+            if !deliveries.isEmpty && !engine.hasWork { deliver() }
             condition.lock()
             while inbox.isEmpty && abortBox.isEmpty && !stopRequested && !engine.hasWork {
                 if let d = drainDeadline { _ = condition.wait(until: Date(timeIntervalSinceNow: max(0.001, d - now()))); break }
@@ -209,11 +259,13 @@ public final class EngineLoop: @unchecked Sendable {
             if stopping || (drainEnd.map { t >= $0 } ?? false) {
                 let why = stopping ? "server stopped" : "drain time ran out"
                 for s in live.values.sorted(by: { $0.id < $1.id }) where engine.abort(s.request, now: t, reason: why) { finish(s) }
+                deliver()
                 publish()
                 if stopping { break }
                 continue
             }
             guard engine.hasWork else {
+                deliver()
                 publish()
                 continue
             }
@@ -222,6 +274,7 @@ public final class EngineLoop: @unchecked Sendable {
             if plan.isEmpty {
                 // Nothing can run (every request waits for memory that nobody will free): wait
                 // for an arrival or an abort rather than spin.
+                deliver()
                 publish()
                 condition.lock()
                 if inbox.isEmpty && abortBox.isEmpty && !stopRequested { _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01)) }
@@ -232,6 +285,7 @@ public final class EngineLoop: @unchecked Sendable {
             let planned = now()
             let duration = backend.execute(plan).durationS
             let end = planned + duration
+            deliver()
             sleep(until: end)
             let reached = now()
             let late = max(0, reached - end)
@@ -245,8 +299,7 @@ public final class EngineLoop: @unchecked Sendable {
                 while s.emitted < r.numOutputTokens {
                     let i = s.emitted
                     s.emitted += 1
-                    observer?.token(r, index: i, timeS: t)
-                    s.onEvent(.token(index: i, timeS: t))
+                    deliveries.append((s, .token(index: i, timeS: t)))
                 }
             }
             for r in finished {
@@ -255,7 +308,7 @@ public final class EngineLoop: @unchecked Sendable {
             stats.iterations += 1
             stats.lateSumS += late
             stats.lateMaxS = max(stats.lateMaxS, late)
-            stats.overheadSumS += (planned - tStart) + (now() - reached)
+            stats.overheadSumS += (planned - tStart) + (now() - reached)  // delivery excluded: it overlaps the next step
             observer?.iteration(durationS: duration, lateS: late, budgetTokens: plan.budgetTokens, predictedS: plan.predictedS,
                                 prefillTokens: prefill, decodes: plan.items.count - plan.items.filter(\.isPrefill).count)
             if checkInvariants {
@@ -264,6 +317,11 @@ public final class EngineLoop: @unchecked Sendable {
             }
             publish()
         }
+        deliveryCondition.lock()
+        deliveryStop = true
+        deliveryCondition.signal()
+        while !deliveryDone { deliveryCondition.wait() }
+        deliveryCondition.unlock()
         condition.lock()
         exited = true
         condition.broadcast()
@@ -278,8 +336,7 @@ public final class EngineLoop: @unchecked Sendable {
         case .rejected?: stats.rejected += 1
         default: stats.aborted += 1
         }
-        observer?.finished(r)
-        s.onEvent(.finished(r.finishReason ?? .aborted, r.rejectReason))
+        deliveries.append((s, .finished(r.finishReason ?? .aborted, r.rejectReason)))
     }
 
     private func publish() {

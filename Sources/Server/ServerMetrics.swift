@@ -124,14 +124,21 @@ public final class ServerMetrics: EngineLoopObserver, @unchecked Sendable {
         iterationLateSeconds.record(lateS)
         batchedTokens.record(Double(prefillTokens + decodes))
         if let budget { budgetTokens.set(to: Double(budget)) }
-        if durationS > tightestTBTS { iterationOverBudget.increment() }
+        lock.lock()
+        let tightest = tightestTBTS
+        lock.unlock()
+        if durationS > tightest { iterationOverBudget.increment() }
     }
 
     public func token(_ r: EngineRequest, index: Int, timeS: Double) {
         let m = classMetrics(r.className)
         if index == 0 {
             m.ttft.record(timeS - r.arrivalS)
-            if let tbt = r.slo.tbtMs { tightestTBTS = min(tightestTBTS, tbt / 1000) }
+            if let tbt = r.slo.tbtMs {
+                lock.lock()
+                tightestTBTS = min(tightestTBTS, tbt / 1000)
+                lock.unlock()
+            }
         } else if index - 1 < r.tokenTimes.count {
             m.tbt.record(timeS - r.tokenTimes[index - 1])
         }

@@ -111,7 +111,7 @@ struct ServeCommand: ParsableCommand {
             if let e = failure.get() { throw BenchError.io("\(host):\(port)", "\(e)") }
             let s = server.loop.snapshot
             let n = Double(max(1, s.iterations))
-            print(String(format: "stopped: %d requests, %d completed, %d aborted, %d iterations; driver overhead per iteration: mean %.1f µs (schedule + emit), woke late by mean %.1f µs, max %.3f ms",
+            print(String(format: "stopped: %d requests, %d completed, %d aborted, %d iterations; driver overhead per iteration: mean %.1f µs (schedule + apply), woke late by mean %.1f µs, max %.3f ms",
                          s.submitted, s.completed, s.aborted, s.iterations, s.overheadSumS / n * 1e6, s.lateSumS / n * 1e6, s.lateMaxS * 1e3))
         }
     }
