@@ -59,6 +59,10 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // COIN-OR Clp (LP) and Cbc (MILP) through their C APIs (Debian coinor-libclp-dev, coinor-libcbc-dev).
+        .systemLibrary(name: "CCoinOR", pkgConfig: "cbc", providers: [.apt(["coinor-libclp-dev", "coinor-libcbc-dev"])]),
+        // The offline oracle: an LP relaxation's upper bound on goodput and a feasible clairvoyant schedule.
+        .target(name: "Oracle", dependencies: ["BenchCore", "Engine", "CCoinOR"]),
         // Metrics (summary.json), results directories, tables.
         .target(name: "Reporting", dependencies: [
             "BenchCore",
@@ -74,6 +78,7 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"], exclude: ["Fixtures"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
+        .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "BenchCore", "OpenAIWire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

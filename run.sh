@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the project needs (later issues add to this list).
-APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl)
+APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl coinor-libclp-dev coinor-libcbc-dev)
 
 log() { echo "run.sh: $*" >&2; }
 
