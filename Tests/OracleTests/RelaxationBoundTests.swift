@@ -1,0 +1,125 @@
+import BenchCore
+import Foundation
+import Engine
+import Testing
+@testable import Oracle
+
+/// A seeded workload of `n` requests whose SLOs are tight enough that schedulers miss some.
+func randomWorkload(seed: UInt64, n: Int, rate: Double) -> [WorkloadRequest] {
+    var rng = SeededRNG(seed: seed, stream: 0x0AC1)
+    var t = 0.0
+    var out: [WorkloadRequest] = []
+    for i in 0..<n {
+        t += -log(rng.uniformPositive()) / rate
+        let kind = rng.uniform()
+        if kind < 0.6 {
+            out.append(WorkloadRequest(id: i, arrivalS: t, className: "chat", promptTokens: Int(rng.uniform(32, 2048)),
+                                       outputTokens: Int(rng.uniform(2, 96)),
+                                       slo: SLO(ttftMs: rng.uniform(40, 400), tbtMs: rng.uniform(12, 60))))
+        } else if kind < 0.85 {
+            out.append(WorkloadRequest(id: i, arrivalS: t, className: "batch", promptTokens: Int(rng.uniform(256, 3000)),
+                                       outputTokens: Int(rng.uniform(8, 128)), slo: SLO(jctS: rng.uniform(0.3, 4))))
+        } else {
+            out.append(WorkloadRequest(id: i, arrivalS: t, className: "ttft-only", promptTokens: Int(rng.uniform(16, 1024)),
+                                       outputTokens: Int(rng.uniform(1, 64)), slo: SLO(ttftMs: rng.uniform(20, 200))))
+        }
+    }
+    return out
+}
+
+/// Requests that met their SLOs when `policy` ran the workload on the simulated engine.
+func metByPolicy(_ policy: PolicyName, _ requests: [WorkloadRequest], profile: HardwareProfile) throws -> (requests: Int, tokens: Int) {
+    let engine = EngineCore(profile: profile, policy: policy.make(PolicyOptions(), profile: profile))
+    var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile))
+    var met = 0, tokens = 0
+    _ = try driver.run(requests.map { EngineRequest($0) }, onIteration: { _ in }, onDone: { r in
+        let rec = r.record()
+        if rec.metSLO {
+            met += 1
+            tokens += rec.outputTokens
+        }
+    })
+    return (met, tokens)
+}
+
+@Suite struct RelaxationBoundTests {
+    let profile = try! HardwareProfile.resolve(HardwareProfile.defaultName)
+
+    @Test func theIterationLowerBoundIsBelowTheModel() {
+        let model = IterationTimeModel(profile: profile)
+        let cap = profile.kvCapacityBlocks * profile.blockSizeTokens
+        let lb = IterationTimeLowerBound(model: model, maxTokens: cap)
+        #expect(lb.lines.count >= 2)
+        var n = 1
+        while n <= cap {
+            var load = IterationLoad()
+            load.addDecode(contextTokens: 0)
+            load.tokens = n
+            #expect(lb.atLeast(tokens: n) <= model.seconds(load) + 1e-12, "n = \(n)")
+            n += max(1, n / 7)
+        }
+        // Tight at one token, and attention only adds time.
+        var one = IterationLoad()
+        one.addDecode(contextTokens: 0)
+        #expect(abs(lb.atLeast(tokens: 1) - model.seconds(one)) < 1e-12)
+        var prefill = IterationLoad()
+        prefill.addPrefill(newTokens: 3000, contextTokens: 500)
+        #expect(lb.atLeast(tokens: 3000) <= model.seconds(prefill))
+    }
+
+    @Test func everyPolicyStaysUnderTheBound() throws {
+        for seed in UInt64(1)...6 {
+            let reqs = randomWorkload(seed: seed, n: 12 + Int(seed) * 6, rate: 6 + Double(seed) * 3)
+            for objective in OracleObjective.allCases {
+                var o = RelaxationBound.Options()
+                o.objective = objective
+                let bound = RelaxationBound.solve(reqs, profile: profile, options: o)
+                #expect(bound.solution.status == .optimal, "seed \(seed)")
+                var best = 0.0
+                let upper = objective == .requests ? bound.metRequests : bound.metTokens
+                for policy in PolicyName.allCases {
+                    let got = try metByPolicy(policy, reqs, profile: profile)
+                    let achieved = objective == .requests ? Double(got.requests) : Double(got.tokens)
+                    best = max(best, achieved)
+                    #expect(achieved <= upper + 1e-6, "seed \(seed), \(policy), \(objective): \(achieved) > bound \(upper)")
+                }
+                print(String(format: "oracle bound, seed %llu, %@: best policy %.0f, bound %.2f, %d requests", seed, objective.rawValue, best, upper, reqs.count))
+            }
+        }
+    }
+
+    @Test func theIntegralOptimumLiesUnderTheLPBound() throws {
+        for seed in UInt64(11)...14 {
+            let reqs = randomWorkload(seed: seed, n: 10, rate: 20)
+            var o = RelaxationBound.Options()
+            let lp = RelaxationBound.solve(reqs, profile: profile, options: o)
+            o.integral = true
+            o.timeLimitS = 60
+            let ip = RelaxationBound.solve(reqs, profile: profile, options: o)
+            #expect(lp.solution.status == .optimal && ip.solution.status == .optimal, "seed \(seed)")
+            #expect(ip.metRequests <= lp.metRequests + 1e-6, "seed \(seed)")
+            #expect(ip.served.allSatisfy { abs($0 - $0.rounded()) < 1e-6 }, "seed \(seed)")
+            // And no policy beats the integral optimum either (it is still a relaxation).
+            for policy in PolicyName.allCases {
+                #expect(Double(try metByPolicy(policy, reqs, profile: profile).requests) <= ip.metRequests + 1e-6, "seed \(seed), \(policy)")
+            }
+        }
+    }
+
+    @Test func impossibleSLOsAndRequestsWithoutSLOs() {
+        let reqs = [
+            // 4,000 prompt tokens cannot finish their prefill in 1 ms.
+            WorkloadRequest(id: 0, arrivalS: 0, className: "x", promptTokens: 4000, outputTokens: 4, slo: SLO(ttftMs: 1)),
+            // No SLO: always counted.
+            WorkloadRequest(id: 1, arrivalS: 0.1, className: "y", promptTokens: 10, outputTokens: 4),
+            // Easy.
+            WorkloadRequest(id: 2, arrivalS: 0.2, className: "x", promptTokens: 10, outputTokens: 4, slo: SLO(ttftMs: 500, tbtMs: 100)),
+        ]
+        let b = RelaxationBound.solve(reqs, profile: profile)
+        #expect(b.solution.status == .optimal)
+        #expect(b.impossible == 1)
+        #expect(abs(b.metRequests - 2) < 1e-9)
+        #expect(zip(b.served, [0.0, 1, 1]).allSatisfy { abs($0 - $1) < 1e-9 })
+        #expect(b.byClass["x"]?.total == 2)
+    }
+}
