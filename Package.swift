@@ -69,7 +69,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server",
+            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server", "Oracle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),

@@ -117,6 +117,7 @@ public final class EngineCore {
     /// Accepts a request into the waiting queue, or rejects it (returned reason) when it can
     /// never run: longer than the model's context or than the whole KV cache.
     public func add(_ r: EngineRequest, now: Double) -> String? {
+        if let filter = admissionFilter, let reason = filter(r) { return reject(r, now: now, reason) }
         if r.peakTokens > profile.model.maxContextTokens {
             return reject(r, now: now, "prompt + output = \(r.peakTokens) tokens exceeds the model's context of \(profile.model.maxContextTokens)")
         }
@@ -136,6 +137,10 @@ public final class EngineCore {
     }
 
     public var hasWork: Bool { !running.isEmpty || policy.waitingCount > 0 }
+
+    /// Admission control from outside the policy (the oracle's clairvoyant schedule): a request
+    /// for which it returns a reason is rejected on arrival with that reason.
+    public var admissionFilter: ((EngineRequest) -> String?)?
 
     /// Aborts a request that has not finished (its client went away): a waiting request leaves
     /// the queue, a running one frees its KV blocks. Call it between iterations, never between

@@ -103,7 +103,8 @@ public struct LinearProgram: Sendable {
         } } }
         Clp_setOptimizationDirection(model, sense == .maximize ? -1 : 1)
         Clp_setMaximumSeconds(model, timeLimitS)
-        _ = Clp_dual(model, 0)
+        // Presolve, then the dual simplex (Clp's default choice for a first solve).
+        _ = Clp_initialSolve(model)
         let seconds = Date().timeIntervalSince(t0)
         let status: LPSolution.Status
         switch Clp_status(model) {

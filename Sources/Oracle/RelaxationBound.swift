@@ -49,7 +49,17 @@ public struct IterationTimeLowerBound: Sendable {
             for (n, v) in zip(points, values) { fixed = min(fixed, v - c * Double(n)) }
             found.append((fixed, c))
         }
-        lines = found
+        // Keep only lines that are the highest at some token count (powers of two up to the
+        // cap): the others never bind, and each line is a dense row per slot in the program.
+        var keep = Set<Int>()
+        var n = 1
+        while true {
+            let best = found.indices.max { found[$0].fixed + found[$0].perToken * Double(n) < found[$1].fixed + found[$1].perToken * Double(n) }!
+            keep.insert(best)
+            if n >= cap { break }
+            n = min(cap, n * 2)
+        }
+        lines = keep.sorted().map { found[$0] }
         minIterationS = values[0]
     }
 
@@ -109,6 +119,8 @@ public struct RelaxationBound: Sendable {
         public var integral = false
         /// Leave out shared prefixes from prefill work (set when runs may use prefix caching).
         public var prefixCaching = false
+        /// Maximise for this class only: the others weigh 0 (they may be dropped to make room).
+        public var classFilter: String?
         public init() {}
     }
 
@@ -127,6 +139,15 @@ public struct RelaxationBound: Sendable {
         public var constraints: Int
         /// Requests no schedule can serve within their SLOs even on an empty engine.
         public var impossible: Int
+
+        /// The bound on requests meeting their SLOs, overall or for one class.
+        public func metRequests(for className: String?) -> Double {
+            className.map { byClass[$0]?.requests ?? 0 } ?? metRequests
+        }
+
+        public func metTokens(for className: String?) -> Double {
+            className.map { byClass[$0]?.tokens ?? 0 } ?? metTokens
+        }
     }
 
     public static func solve(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options = Options()) -> Result {
@@ -190,7 +211,8 @@ public struct RelaxationBound: Sendable {
         var y = [Int](repeating: -1, count: requests.count)
         var impossible = 0
         for (i, r) in requests.enumerated() {
-            let weight = options.objective == .requests ? 1.0 : Double(r.outputTokens)
+            var weight = options.objective == .requests ? 1.0 : Double(r.outputTokens)
+            if let c = options.classFilter, r.className != c { weight = 0 }
             switch kinds[i] {
             case .noSLO:
                 break

@@ -1,6 +1,7 @@
 import BenchCore
 import Engine
 import Foundation
+import Oracle
 import Reporting
 
 /// Runs one workload through the bundled engine in simulated time and writes a results directory.
@@ -16,6 +17,8 @@ struct EngineRun {
     /// Show a progress line on stderr (only when it is a terminal).
     var progress: Bool
     var prefixCaching = false
+    /// Only these requests are served (an oracle schedule); the others are rejected on arrival.
+    var admitted: Set<Int>?
 
     struct Outcome {
         var summary: Summary
@@ -25,6 +28,7 @@ struct EngineRun {
 
     func execute() throws -> Outcome {
         let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile), prefixCaching: prefixCaching)
+        if let admitted { engine.admissionFilter = { admitted.contains($0.id) ? nil : FeasibleSchedule.notAdmitted } }
         var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile, jitterCV: jitterCV, seed: jitterSeed))
         let target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)"
         let writer = try ResultsWriter(directory: output, run: RunInfo(target: target, workload: workload.header),

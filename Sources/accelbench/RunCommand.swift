@@ -29,17 +29,35 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Print summary.json instead of tables.")
     var json = false
 
+    @Option(name: .long, help: "Execute a schedule written by `oracle --schedule-out` (its policy and admitted requests) on the simulated engine, and check that it reproduces the oracle's iterations exactly.")
+    var replaySchedule: String?
+
     func run() throws {
         try guarded {
             if remote.endpoint != nil { return try runEndpoint() }
-            let policyName = try PolicyName.parse(policy)
+            var policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
             let workload = try source.load()
+            var replay: ReplaySchedule?
+            if let path = replaySchedule {
+                let r = try ReplaySchedule.load(path, workload: workload.header, profile: profile.name)
+                if engine.jitterCV > 0 { throw BenchError.usage("--replay-schedule needs a deterministic engine (no --jitter-cv)") }
+                policyName = r.policy
+                replay = r
+            }
             Interrupt.install()
             let out = output ?? "results/\(source.label)-\(policyName.rawValue)"
             let result = try EngineRun(workload: workload, profile: profile, policy: policyName, policyOptions: policyFlags.options,
                                        jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
-                                       output: out, progress: !json, prefixCaching: engine.prefixCaching).execute()
+                                       output: out, progress: !json, prefixCaching: engine.prefixCaching,
+                                       admitted: replay.map { Set($0.admitted) }).execute()
+            if let replay {
+                let digest = SHA256.hex(Array(try FileIO.readFile(out + "/iterations.jsonl")))
+                guard digest == replay.iterationsSHA256, result.summary.overall.met == replay.metRequests else {
+                    throw BenchError.data(replay.path, "the replay did not reproduce the schedule: iterations sha256 \(digest) (expected \(replay.iterationsSHA256)), \(result.summary.overall.met) requests met (expected \(replay.metRequests))")
+                }
+                if !json { print("replayed \(replay.path): identical iterations (sha256 \(digest.prefix(16))…), \(replay.metRequests) requests met") }
+            }
             if json {
                 FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
             } else {
@@ -82,3 +100,40 @@ struct BenchExit: Error {
 }
 
 import Foundation
+
+/// A schedule file written by `oracle --schedule-out`.
+struct ReplaySchedule {
+    var path: String
+    var policy: PolicyName
+    var admitted: [Int]
+    var metRequests: Int
+    var iterationsSHA256: String
+
+    static func load(_ path: String, workload: WorkloadHeader, profile: String) throws(BenchError) -> ReplaySchedule {
+        let text = String(decoding: try FileIO.readFile(path), as: UTF8.self)
+        let v: JSONValue
+        do { v = try JSONParser.parse(text) } catch { throw BenchError.data(path, "not valid JSON: \(error)") }
+        func str(_ k: String) throws(BenchError) -> String {
+            guard case .string(let s)? = v[k] else { throw BenchError.data(path, "field '\(k)': missing or not a string") }
+            return s
+        }
+        func int(_ k: String) throws(BenchError) -> Int {
+            guard case .number(let d)? = v[k], d == d.rounded() else { throw BenchError.data(path, "field '\(k)': missing or not an integer") }
+            return Int(d)
+        }
+        guard try str("schema") == "accelbench.schedule/1" else { throw BenchError.data(path, "field 'schema': not accelbench.schedule/1") }
+        guard try str("spec_digest") == workload.specDigest, try int("seed") == Int(workload.seed), try int("count") == workload.count else {
+            throw BenchError.data(path, "the schedule is for another workload (spec digest, seed or count differ)")
+        }
+        guard try str("profile") == profile else { throw BenchError.data(path, "the schedule is for profile '\((try? str("profile")) ?? "?")', not '\(profile)'") }
+        let policy = try PolicyName.parse(try str("policy"))
+        guard case .array(let ids)? = v["admitted"] else { throw BenchError.data(path, "field 'admitted': missing or not an array") }
+        var admitted: [Int] = []
+        for x in ids {
+            guard case .number(let d) = x, d == d.rounded() else { throw BenchError.data(path, "field 'admitted': not an array of request ids") }
+            admitted.append(Int(d))
+        }
+        return ReplaySchedule(path: path, policy: policy, admitted: admitted, metRequests: try int("met_requests"),
+                              iterationsSHA256: try str("iterations_sha256"))
+    }
+}

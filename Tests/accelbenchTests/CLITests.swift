@@ -438,3 +438,39 @@ struct CLI {
         #expect(body.hasSuffix("data: [DONE]\n\n"))
     }
 }
+
+@Suite struct OracleCLITests {
+    @Test func oracleBoundsARunAndItsScheduleReplays() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = dir.appendingPathComponent("run").path
+        let out = dir.appendingPathComponent("oracle.json").path
+        let sched = dir.appendingPathComponent("schedule.json").path
+        #expect(try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--policy", "sarathi", "-o", run]).status == 0)
+        let r = try CLI.run(["oracle", "--spec", "workloads/smoke.yaml", "--runs", run, "--schedule-out", sched, "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let v = try JSONParser.parse(try String(contentsOfFile: out, encoding: .utf8))
+        for key in ["objective", "upper_bound", "feasible", "gap", "solver", "by_class", "runs"] { #expect(v[key] != nil, "\(key)") }
+        for key in ["goodput_rps", "goodput_tokens_per_s", "attainment"] {
+            #expect(v["upper_bound"]?[key] != nil && v["feasible"]?[key] != nil, "\(key)")
+        }
+        #expect(v["solver"]?["status"] == .string("optimal"))
+        guard case .number(let u)? = v["upper_bound"]?["met_requests"], case .number(let l)? = v["feasible"]?["met_requests"],
+              case .array(let runs)? = v["runs"], case .number(let eff)? = runs.first?["efficiency"] else {
+            Issue.record("missing numbers in \(v)")
+            return
+        }
+        #expect(l <= u + 1e-9)
+        #expect(eff <= 1 + 1e-9)
+        let replay = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--replay-schedule", sched, "-o", dir.appendingPathComponent("replay").path])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("identical iterations"))
+        // Another workload's schedule is refused.
+        let other = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--seed", "5", "--replay-schedule", sched, "-o", dir.appendingPathComponent("x").path])
+        #expect(other.status == 65)
+        // A solver that stops early is reported by its status, not as a number.
+        let early = try CLI.run(["oracle", "--spec", "workloads/smoke.yaml", "--time-limit", "0.0000001", "-o", dir.appendingPathComponent("o2.json").path])
+        #expect(early.status == 65)
+        #expect(early.stderr.contains("did not prove an optimum"))
+    }
+}

@@ -1,0 +1,81 @@
+import BenchCore
+import Engine
+
+/// A schedule built with perfect knowledge of the workload: clairvoyant admission (serve only
+/// the requests the relaxation serves at least `threshold` of), then a deterministic policy on
+/// the simulated engine. Its value L is what that simulation achieves, so it is feasible by
+/// construction; replaying it (same workload, profile, policy and admitted set) reproduces the
+/// same iterations, which `iterationsSHA256` pins down.
+public struct FeasibleSchedule: Sendable {
+    public var policy: PolicyName
+    public var threshold: Double
+    /// Request ids served; every other request is rejected on arrival.
+    public var admitted: [Int]
+    public var metRequests: Int
+    public var metTokens: Int
+    /// Per class: requests and tokens that met their SLOs.
+    public var byClass: [String: (requests: Int, tokens: Int)]
+    public var endS: Double
+    public var iterations: Int
+    /// SHA-256 of the iterations' JSON lines (`IterationRecord.json()` + "\n"), as in iterations.jsonl.
+    public var iterationsSHA256: String
+    /// Objective value (weighted) of this schedule.
+    public var value: Double
+
+    /// Reason given to the requests a schedule does not serve.
+    public static let notAdmitted = "not admitted by the oracle's schedule"
+
+    /// Runs `policy` on the simulated engine serving only `admitted`.
+    public static func simulate(_ requests: [WorkloadRequest], profile: HardwareProfile, policy: PolicyName,
+                                policyOptions: PolicyOptions = PolicyOptions(), admitted: Set<Int>,
+                                weight: (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
+        let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile))
+        engine.admissionFilter = { admitted.contains($0.id) ? nil : FeasibleSchedule.notAdmitted }
+        var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile))
+        var sha = SHA256()
+        var met = 0, tokens = 0
+        var value = 0.0
+        var byClass: [String: (requests: Int, tokens: Int)] = [:]
+        let byID = Dictionary(requests.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let outcome = try driver.run(requests.map(EngineRequest.init), onIteration: { rec in
+            sha.update(rec.json())
+            sha.update([0x0A])
+        }, onDone: { r in
+            let rec = r.record()
+            guard rec.metSLO else { return }
+            met += 1
+            tokens += rec.outputTokens
+            if let w = byID[r.id] { value += weight(w) }
+            var c = byClass[r.className] ?? (0, 0)
+            c.requests += 1
+            c.tokens += rec.outputTokens
+            byClass[r.className] = c
+        })
+        return FeasibleSchedule(policy: policy, threshold: 0, admitted: admitted.sorted(), metRequests: met, metTokens: tokens,
+                                byClass: byClass, endS: outcome.endS, iterations: outcome.iterations,
+                                iterationsSHA256: sha.hexDigest(), value: value)
+    }
+
+    /// Thresholds on the relaxation's y tried by `search` (our choice: a coarse sweep; 0 admits all).
+    public static let thresholds: [Double] = [0.999, 0.9, 0.75, 0.5, 0.25, 0.0]
+    /// Policies tried by `search`: deadline order and AccelGen's slack order (our choice).
+    public static let policies: [PolicyName] = [.edf, .accelgen, .sarathi]
+
+    /// The best of `policies` × `thresholds` by weighted value (ties: the first found).
+    public static func search(_ requests: [WorkloadRequest], profile: HardwareProfile, served: [Double],
+                              weight: @escaping (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
+        var best: FeasibleSchedule?
+        var seen = Set<[Int]>()
+        for threshold in thresholds {
+            var admitted = Set<Int>()
+            for (r, y) in zip(requests, served) where threshold == 0 || y >= threshold - 1e-9 { admitted.insert(r.id) }
+            guard seen.insert(admitted.sorted()).inserted else { continue }
+            for policy in policies {
+                var s = try simulate(requests, profile: profile, policy: policy, admitted: admitted, weight: weight)
+                s.threshold = threshold
+                if best == nil || s.value > best!.value + 1e-9 { best = s }
+            }
+        }
+        return best!
+    }
+}
