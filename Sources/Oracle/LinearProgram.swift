@@ -88,19 +88,30 @@ public struct LinearProgram: Sendable {
         v.map { $0 == .infinity ? Double.greatestFiniteMagnitude : ($0 == -.infinity ? -Double.greatestFiniteMagnitude : $0) }
     }
 
-    /// Solves the linear relaxation (integrality ignored) with Clp's dual simplex.
+    /// Hands the program to a C `loadProblem` (Clp's and Cbc's share the signature).
+    private func load(_ loader: (Int32, Int32, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Double>?,
+                                 UnsafePointer<Double>?, UnsafePointer<Double>?, UnsafePointer<Double>?,
+                                 UnsafePointer<Double>?, UnsafePointer<Double>?) -> Void) {
+        let (start, index, value) = columnMajor()
+        let cl = LinearProgram.finite(colLower), cu = LinearProgram.finite(colUpper)
+        let rl = LinearProgram.finite(rowLower), ru = LinearProgram.finite(rowUpper)
+        start.withUnsafeBufferPointer { s in index.withUnsafeBufferPointer { i in value.withUnsafeBufferPointer { v in
+            cl.withUnsafeBufferPointer { a in cu.withUnsafeBufferPointer { b in objective.withUnsafeBufferPointer { c in
+                rl.withUnsafeBufferPointer { d in ru.withUnsafeBufferPointer { e in
+                    loader(Int32(numVariables), Int32(numConstraints), s.baseAddress, i.baseAddress, v.baseAddress,
+                           a.baseAddress, b.baseAddress, c.baseAddress, d.baseAddress, e.baseAddress)
+                } }
+            } } }
+        } } }
+    }
+
+    /// Solves the linear relaxation (integrality ignored): Clp with presolve and the dual simplex.
     public func solveLP(timeLimitS: Double = 600) -> LPSolution {
         let t0 = Date()
         guard let model = Clp_newModel() else { return LPSolution(status: .error("Clp_newModel failed"), solver: "clp") }
         defer { Clp_deleteModel(model) }
         Clp_setLogLevel(model, 0)
-        let (start, index, value) = columnMajor()
-        let cl = LinearProgram.finite(colLower), cu = LinearProgram.finite(colUpper)
-        let rl = LinearProgram.finite(rowLower), ru = LinearProgram.finite(rowUpper)
-        start.withUnsafeBufferPointer { s in index.withUnsafeBufferPointer { i in value.withUnsafeBufferPointer { v in
-            Clp_loadProblem(model, Int32(numVariables), Int32(numConstraints), s.baseAddress, i.baseAddress, v.baseAddress,
-                            cl, cu, objective, rl, ru)
-        } } }
+        load { Clp_loadProblem(model, $0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }
         Clp_setOptimizationDirection(model, sense == .maximize ? -1 : 1)
         Clp_setMaximumSeconds(model, timeLimitS)
         // Presolve, then the dual simplex (Clp's default choice for a first solve).
@@ -130,13 +141,7 @@ public struct LinearProgram: Sendable {
         guard let model = Cbc_newModel() else { return LPSolution(status: .error("Cbc_newModel failed"), solver: "cbc") }
         defer { Cbc_deleteModel(model) }
         Cbc_setLogLevel(model, 0)
-        let (start, index, value) = columnMajor()
-        let cl = LinearProgram.finite(colLower), cu = LinearProgram.finite(colUpper)
-        let rl = LinearProgram.finite(rowLower), ru = LinearProgram.finite(rowUpper)
-        start.withUnsafeBufferPointer { s in index.withUnsafeBufferPointer { i in value.withUnsafeBufferPointer { v in
-            Cbc_loadProblem(model, Int32(numVariables), Int32(numConstraints), s.baseAddress, i.baseAddress, v.baseAddress,
-                            cl, cu, objective, rl, ru)
-        } } }
+        load { Cbc_loadProblem(model, $0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }
         for j in 0..<numVariables where isInteger[j] { Cbc_setInteger(model, Int32(j)) }
         Cbc_setObjSense(model, sense == .maximize ? -1 : 1)
         Cbc_setMaximumSeconds(model, timeLimitS)
