@@ -114,7 +114,8 @@ public struct LinearProgram: Sendable {
         load { Clp_loadProblem(model, $0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }
         Clp_setOptimizationDirection(model, sense == .maximize ? -1 : 1)
         Clp_setMaximumSeconds(model, timeLimitS)
-        // Presolve, then the dual simplex (Clp's default choice for a first solve).
+        // Presolve, then the dual simplex (Clp's default choice for a first solve; its barrier
+        // method took 52 s against 11 s on a 137k-variable oracle program here).
         _ = Clp_initialSolve(model)
         let seconds = Date().timeIntervalSince(t0)
         let status: LPSolution.Status

@@ -37,6 +37,9 @@ struct OracleCommand: ParsableCommand {
     @Option(name: .long, help: "Largest relaxation, in variables (our choice: 137k variables solved in 11 s here; coarser slots beyond).")
     var maxVariables = 200_000
 
+    @Option(name: .long, help: "Split the requests by arrival into separately solved segments of about this many variables (a valid, looser bound; default: no split).")
+    var segmentVariables: Int?
+
     @Option(name: .long, help: "Solver time limit, seconds.")
     var timeLimit: Double = 600
 
@@ -51,6 +54,7 @@ struct OracleCommand: ParsableCommand {
         if let slot, !(slot > 0) { throw ValidationError("--slot must be > 0 seconds") }
         guard maxVariables >= 1000 else { throw ValidationError("--max-variables must be ≥ 1000") }
         guard timeLimit > 0 else { throw ValidationError("--time-limit must be > 0") }
+        if let segmentVariables, segmentVariables < 100 { throw ValidationError("--segment-variables must be ≥ 100") }
     }
 
     func run() throws {
@@ -74,6 +78,7 @@ struct OracleCommand: ParsableCommand {
             o.classFilter = cls
             o.slotS = slot
             o.maxVariables = maxVariables
+            if let segmentVariables { o.segmentVariables = segmentVariables }
             o.timeLimitS = timeLimit
             o.prefixCaching = engine.prefixCaching
             let bound = RelaxationBound.solve(requests, profile: profile, options: o)

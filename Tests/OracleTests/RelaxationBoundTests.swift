@@ -106,6 +106,20 @@ func metByPolicy(_ policy: PolicyName, _ requests: [WorkloadRequest], profile: H
         }
     }
 
+    @Test func splittingIntoSegmentsOnlyLoosensTheBound() throws {
+        let reqs = randomWorkload(seed: 21, n: 40, rate: 12)
+        let whole = RelaxationBound.solve(reqs, profile: profile)
+        var o = RelaxationBound.Options()
+        o.segmentVariables = 2000
+        let split = RelaxationBound.solve(reqs, profile: profile, options: o)
+        #expect(whole.solution.status == .optimal && split.solution.status == .optimal)
+        #expect(split.solution.solver.contains("segments"))
+        #expect(split.metRequests >= whole.metRequests - 1e-6)
+        for policy in PolicyName.allCases {
+            #expect(Double(try metByPolicy(policy, reqs, profile: profile).requests) <= split.metRequests + 1e-6, "\(policy)")
+        }
+    }
+
     @Test func impossibleSLOsAndRequestsWithoutSLOs() {
         let reqs = [
             // 4,000 prompt tokens cannot finish their prefill in 1 ms.
