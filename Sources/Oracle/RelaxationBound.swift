@@ -237,6 +237,10 @@ public struct RelaxationBound: Sendable {
         let model = IterationTimeModel(profile: profile)
         let lb = IterationTimeLowerBound(model: model, maxTokens: profile.kvCapacityBlocks * profile.blockSizeTokens)
         let eps = 1e-6
+        /// Prompt tokens a served request must compute (a shared prefix may come from the cache).
+        func prefillWork(_ r: WorkloadRequest) -> Int {
+            max(1, r.promptTokens - (options.prefixCaching ? (r.prefixTokens ?? 0) : 0))
+        }
 
         // Windows per request: (kind, prefill window end, decode window end).
         enum Kind { case noSLO, impossible, scheduled(firstEnd: Double, lastEnd: Double?) }
@@ -244,7 +248,7 @@ public struct RelaxationBound: Sendable {
         for r in requests {
             let a = r.arrivalS
             let o = max(r.outputTokens, 1)
-            let prefill = max(1, r.promptTokens - (options.prefixCaching ? (r.prefixTokens ?? 0) : 0))
+            let prefill = prefillWork(r)
             let first = r.slo.ttftMs.map { a + $0 / 1000 + eps }
             var last: Double?
             if let j = r.slo.jctS { last = a + j + eps }
@@ -304,7 +308,7 @@ public struct RelaxationBound: Sendable {
             case .scheduled(let firstEnd, let lastEnd):
                 let yi = lp.addVariable(upper: 1, objective: weight, integer: options.integral)
                 y[i] = yi
-                let prefill = max(1, r.promptTokens - (options.prefixCaching ? (r.prefixTokens ?? 0) : 0))
+                let prefill = prefillWork(r)
                 var terms: [(Int, Double)] = [(yi, -Double(prefill))]
                 for k in slotRange(r.arrivalS, firstEnd) {
                     let p = lp.addVariable()

@@ -291,10 +291,13 @@ public final class EngineLoop: @unchecked Sendable {
             let late = max(0, reached - end)
             t = reached
             let finished = engine.apply(plan, now: t)
-            var prefill = 0
+            var prefill = 0, prefillItems = 0
             for item in plan.items {
                 let r = item.request
-                if item.isPrefill { prefill += item.newTokens }
+                if item.isPrefill {
+                    prefill += item.newTokens
+                    prefillItems += 1
+                }
                 guard let s = live[ObjectIdentifier(r)] else { continue }
                 while s.emitted < r.numOutputTokens {
                     let i = s.emitted
@@ -310,7 +313,7 @@ public final class EngineLoop: @unchecked Sendable {
             stats.lateMaxS = max(stats.lateMaxS, late)
             stats.overheadSumS += (planned - tStart) + (now() - reached)  // delivery excluded: it overlaps the next step
             observer?.iteration(durationS: duration, lateS: late, budgetTokens: plan.budgetTokens, predictedS: plan.predictedS,
-                                prefillTokens: prefill, decodes: plan.items.count - plan.items.filter(\.isPrefill).count)
+                                prefillTokens: prefill, decodes: plan.items.count - prefillItems)
             if checkInvariants {
                 let v = engine.invariantViolations()
                 if !v.isEmpty { stats.invariantViolations.append(contentsOf: v) }

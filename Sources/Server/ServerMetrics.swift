@@ -23,7 +23,7 @@ public final class ServerMetrics: EngineLoopObserver, @unchecked Sendable {
     private var lastPreemptions = 0
     private var perClass: [String: (ttft: ValueHistogram, tbt: ValueHistogram, met: Counter, missed: Counter)] = [:]
     private var finishedByReason: [String: Counter] = [:]
-    private var httpErrors: [Int: Counter] = [:]
+    private var httpErrors: [String: Counter] = [:]
     /// The tightest TBT SLO among requests seen (iteration time is compared with it).
     private var tightestTBTS = Double.infinity
 
@@ -80,34 +80,25 @@ public final class ServerMetrics: EngineLoopObserver, @unchecked Sendable {
         return m
     }
 
-    /// Counts a request that left the engine, by reason.
-    private func finishedCounter(_ reason: String) -> Counter {
+    /// A counter with one label, made on first use and kept in `cache`.
+    private func labeledCounter(_ cache: inout [String: Counter], name: String, help: String, label: String, value: String) -> Counter {
         lock.lock()
         defer { lock.unlock() }
-        if let c = finishedByReason[reason] { return c }
-        let c = registry.makeCounter(
-            descriptor: MetricNameDescriptor(namespace: "accelbench", metricName: "requests_finished", unitName: "total",
-                                             helpText: "Requests that left the engine, by reason."),
-            labels: [("reason", reason)])
-        finishedByReason[reason] = c
+        if let c = cache[value] { return c }
+        let c = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "accelbench", metricName: name, unitName: "total", helpText: help),
+                                     labels: [(label, value)])
+        cache[value] = c
         return c
+    }
+
+    /// Counts a request that left the engine, by reason.
+    private func finishedCounter(_ reason: String) -> Counter {
+        labeledCounter(&finishedByReason, name: "requests_finished", help: "Requests that left the engine, by reason.", label: "reason", value: reason)
     }
 
     /// Counts an HTTP error reply (400, 413, 429, 503...).
     public func httpError(_ status: Int) {
-        lock.lock()
-        let c: Counter
-        if let x = httpErrors[status] {
-            c = x
-        } else {
-            c = registry.makeCounter(
-                descriptor: MetricNameDescriptor(namespace: "accelbench", metricName: "http_errors", unitName: "total",
-                                                 helpText: "Error replies by HTTP status."),
-                labels: [("status", String(status))])
-            httpErrors[status] = c
-        }
-        lock.unlock()
-        c.increment()
+        labeledCounter(&httpErrors, name: "http_errors", help: "Error replies by HTTP status.", label: "status", value: String(status)).increment()
     }
 
     public func text() -> [UInt8] {

@@ -87,7 +87,7 @@ struct OracleCommand: ParsableCommand {
             }
             let schedule = try FeasibleSchedule.search(requests, profile: profile, served: bound.served, weight: weight)
             let lastArrival = requests.map(\.arrivalS).max() ?? 0
-            let total = requests.filter { weight($0) > 0 || cls == nil }.count
+            let total = cls.map { c in requests.filter { $0.className == c }.count } ?? requests.count
             let upperValue = tokens ? bound.metTokens(for: cls) : bound.metRequests(for: cls)
             let feasibleValue = schedule.value
             let gap = upperValue > 0 ? (upperValue - feasibleValue) / upperValue : 0
