@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"], exclude: ["Fixtures"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
-        .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore"]),
+        .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore", "Workloads"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "BenchCore", "OpenAIWire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

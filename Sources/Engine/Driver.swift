@@ -47,6 +47,13 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
     public var backend: Backend
     /// Called after each iteration (tests check invariants here).
     public var afterStep: ((EngineCore) -> Void)?
+    /// Abort, before each iteration, every request that can no longer meet its SLOs (the
+    /// oracle's clairvoyant schedule: the work would be wasted). Off by default: real engines do
+    /// not know that a client will count a late request as lost.
+    public var dropMissed = false
+
+    /// Reason given to the requests `dropMissed` aborts.
+    public static var droppedReason: String { "dropped: its SLO could no longer be met" }
 
     public init(engine: EngineCore, backend: Backend) {
         self.engine = engine
@@ -87,6 +94,12 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
                 if next >= requests.count { break }
                 now = requests[next].arrivalS
                 continue
+            }
+            if dropMissed {
+                for r in engine.running + engine.policy.waitingRequests where r.hasMissedSLO(now: now) {
+                    if engine.abort(r, now: now, reason: Self.droppedReason) { try onDone(r) }
+                }
+                if !engine.hasWork { continue }
             }
             let plan = engine.schedule(now: now)
             if plan.isEmpty {

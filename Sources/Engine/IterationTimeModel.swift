@@ -83,6 +83,10 @@ public struct IterationTimeModel: Sendable {
     let allReduceBytesPerToken: Double
     let attentionSecondsPerPair: Double     // prefill compute, whole model, per query-key pair
     let kvReadSecondsPerToken: Double       // one cached token's K and V, all layers, one GPU
+
+    /// Decode attention per token of context, seconds: a decode step attending to c tokens costs
+    /// exactly c times this (the roofline max of two terms linear in c), and batches add up.
+    public var decodeAttentionSecondsPerContextToken: Double { max(attentionSecondsPerPair, kvReadSecondsPerToken) }
     let overheadSeconds: Double
 
     /// Largest token count `maxTokens(within:base:)` reports (16 Mi tokens).

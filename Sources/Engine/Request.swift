@@ -88,6 +88,19 @@ public final class EngineRequest {
     /// Total tokens the request will hold in KV at its end.
     public var peakTokens: Int { promptTokens + maxOutputTokens }
 
+    /// True when a deadline has passed at `now` without the token it was for, so the request can
+    /// no longer meet its SLOs (checked as `SLOVerdict` judges them: TTFT, the largest gap, JCT).
+    public func hasMissedSLO(now: Double) -> Bool {
+        let eps = 5e-7
+        if let j = slo.jctS, now - arrivalS > j + eps { return true }
+        if let last = lastTokenS {
+            if let g = slo.tbtMs, numOutputTokens < maxOutputTokens, now - last > g / 1000 + eps { return true }
+        } else if let t = slo.ttftMs, now - arrivalS > t / 1000 + eps {
+            return true
+        }
+        return false
+    }
+
     /// The run record for this request (in-process engine: sent = intended = arrival).
     public func record() -> RequestRecord {
         let ok = finishReason == .completed

@@ -3,14 +3,19 @@ import Engine
 
 /// A schedule built with perfect knowledge of the workload: clairvoyant admission (serve only
 /// the requests the relaxation serves at least `threshold` of), then a deterministic policy on
-/// the simulated engine. Its value L is what that simulation achieves, so it is feasible by
+/// the simulated engine, optionally dropping each request the moment it can no longer meet its
+/// SLOs (`dropMissed`). Its value L is what that simulation achieves, so it is feasible by
 /// construction; replaying it (same workload, profile, policy and admitted set) reproduces the
 /// same iterations, which `iterationsSHA256` pins down.
 public struct FeasibleSchedule: Sendable {
     public var policy: PolicyName
     public var threshold: Double
+    /// Requests that can no longer meet their SLOs are aborted (`SimulationDriver.dropMissed`).
+    public var dropMissed: Bool
     /// Request ids served; every other request is rejected on arrival.
     public var admitted: [Int]
+    /// Request ids that met their SLOs.
+    public var metIDs: [Int]
     public var metRequests: Int
     public var metTokens: Int
     /// Per class: requests and tokens that met their SLOs.
@@ -27,15 +32,17 @@ public struct FeasibleSchedule: Sendable {
 
     /// Runs `policy` on the simulated engine serving only `admitted`.
     public static func simulate(_ requests: [WorkloadRequest], profile: HardwareProfile, policy: PolicyName,
-                                policyOptions: PolicyOptions = PolicyOptions(), admitted: Set<Int>,
+                                policyOptions: PolicyOptions = PolicyOptions(), admitted: Set<Int>, dropMissed: Bool = false,
                                 weight: (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
         let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile))
         engine.admissionFilter = { admitted.contains($0.id) ? nil : FeasibleSchedule.notAdmitted }
         var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile))
+        driver.dropMissed = dropMissed
         var sha = SHA256()
         var met = 0, tokens = 0
         var value = 0.0
         var byClass: [String: (requests: Int, tokens: Int)] = [:]
+        var metIDs: [Int] = []
         let byID = Dictionary(requests.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let outcome = try driver.run(requests.map(EngineRequest.init), onIteration: { rec in
             sha.update(rec.json())
@@ -44,6 +51,7 @@ public struct FeasibleSchedule: Sendable {
             let rec = r.record()
             guard rec.metSLO else { return }
             met += 1
+            metIDs.append(r.id)
             tokens += rec.outputTokens
             if let w = byID[r.id] { value += weight(w) }
             var c = byClass[r.className] ?? (0, 0)
@@ -51,7 +59,7 @@ public struct FeasibleSchedule: Sendable {
             c.tokens += rec.outputTokens
             byClass[r.className] = c
         })
-        return FeasibleSchedule(policy: policy, threshold: 0, admitted: admitted.sorted(), metRequests: met, metTokens: tokens,
+        return FeasibleSchedule(policy: policy, threshold: 0, dropMissed: dropMissed, admitted: admitted.sorted(), metIDs: metIDs.sorted(), metRequests: met, metTokens: tokens,
                                 byClass: byClass, endS: outcome.endS, iterations: outcome.iterations,
                                 iterationsSHA256: sha.hexDigest(), value: value)
     }
@@ -61,7 +69,12 @@ public struct FeasibleSchedule: Sendable {
     /// Policies tried by `search`: deadline order and AccelGen's slack order (our choice).
     public static let policies: [PolicyName] = [.edf, .accelgen, .sarathi]
 
-    /// The best of `policies` × `thresholds` by weighted value (ties: the first found).
+    /// Rounds of `search`'s refinement (our choice; it usually settles in two or three).
+    public static let refinementRounds = 6
+
+    /// The best of `policies` × `thresholds` × dropping or not by weighted value (ties: the first
+    /// found), then refined: admit only the requests that met their SLOs in the best schedule
+    /// so far (the others only took capacity) and simulate again, while that improves it.
     public static func search(_ requests: [WorkloadRequest], profile: HardwareProfile, served: [Double],
                               weight: @escaping (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
         var best: FeasibleSchedule?
@@ -71,11 +84,21 @@ public struct FeasibleSchedule: Sendable {
             for (r, y) in zip(requests, served) where threshold == 0 || y >= threshold - 1e-9 { admitted.insert(r.id) }
             guard seen.insert(admitted.sorted()).inserted else { continue }
             for policy in policies {
-                var s = try simulate(requests, profile: profile, policy: policy, admitted: admitted, weight: weight)
-                s.threshold = threshold
-                if best == nil || s.value > best!.value + 1e-9 { best = s }
+                for drop in [true, false] {
+                    var s = try simulate(requests, profile: profile, policy: policy, admitted: admitted, dropMissed: drop, weight: weight)
+                    s.threshold = threshold
+                    if best == nil || s.value > best!.value + 1e-9 { best = s }
+                }
             }
         }
-        return best!
+        guard var current = best else { preconditionFailure("no schedule simulated") }
+        for _ in 0..<refinementRounds where current.metIDs.count < current.admitted.count {
+            var s = try simulate(requests, profile: profile, policy: current.policy, admitted: Set(current.metIDs),
+                                 dropMissed: current.dropMissed, weight: weight)
+            s.threshold = current.threshold
+            guard s.value > current.value + 1e-9 else { break }
+            current = s
+        }
+        return current
     }
 }

@@ -78,47 +78,67 @@ public enum OracleObjective: String, Sendable, CaseIterable {
 
 /// The time-indexed linear relaxation behind `accelbench oracle`'s upper bound.
 ///
-/// Variables: for each request i, y_i ∈ [0, 1] (the fraction of it served within its SLOs); for
-/// each time slot k of length Δ, p_ik and d_ik (its prefill and decode tokens attributed to slot
-/// k) and m_k (iterations attributed to slot k). An iteration is attributed to the slots it
-/// overlaps in proportion to the overlap, and so are its tokens.
+/// Time is cut into base slots of length Δ, grouped into dyadic nodes: a node at level ℓ is an
+/// interval of 2^ℓ base slots aligned to a multiple of 2^ℓ. Each request's windows (below) are
+/// rounded outward to base slots, then to the finest level where they span at most
+/// `windowSlots` nodes, and split into the fewest disjoint nodes (at most two per level). An
+/// iteration is attributed to the base slots it overlaps in proportion to the overlap, and so are
+/// its tokens; a node's share is the sum of its base slots' shares.
+///
+/// Variables: y_i ∈ [0, 1] per request (the fraction of it served within its SLOs); one token
+/// variable per node of each of its windows (its prefill or decode tokens attributed to that
+/// node); per node J, M_J (iterations attributed to J), T_J (tokens attributed to J from
+/// variables on J or on nodes inside J) and C_J (the prompt lengths of those decode tokens).
 ///
 /// Constraints, and why every schedule of the engine model that meets request i's SLOs
-/// satisfies them with y_i = 1 (and a request it does not serve with y_i = 0, all its tokens 0):
-/// - Σ_k p_ik = P_i·y_i and Σ_k d_ik = (O_i − 1)·y_i: a served request computes its prompt
-///   (less a shared prefix, which prefix caching may skip) and then O_i − 1 decode tokens (the
-///   first output token comes with the iteration that ends its prefill). Recomputation after a
-///   preemption only adds work.
-/// - p_ik = 0 outside the slots overlapping [a_i, first-token deadline], d_ik = 0 outside those
-///   overlapping [a_i, last-token deadline]: the engine only schedules requests that have
-///   arrived, and the iteration that produces a token ends when the token is emitted. The
-///   first-token deadline is a + TTFT (or the last-token deadline without a TTFT SLO); the
-///   last-token deadline is the smaller of a + JCT and a + TTFT + (O − 1)·TBT (a TBT SLO bounds
-///   every gap). Edge slots are allowed whole (a relaxation). Deadlines get 1 µs of slack for
-///   the microsecond rounding of run records.
-/// - d_ik ≤ m_k: a request gets at most one decode token per iteration.
-/// - for every line j of `IterationTimeLowerBound`: fixed_j·m_k + perToken_j·Σ_i (p_ik + d_ik) ≤ Δ:
-///   iterations never overlap in time, each lasts at least fixed_j + perToken_j·n, and the
-///   attribution splits every iteration's time and tokens over slots in the same proportions.
+/// satisfies them with y_i = 1 (and a request it does not serve with y_i = 0, its tokens 0):
+/// - the prefill variables of i sum to P_i·y_i and the decode ones to (O_i − 1)·y_i: a served
+///   request computes its prompt (less a shared prefix, which prefix caching may skip) and then
+///   O_i − 1 decode tokens (the first output token comes with the iteration that ends its
+///   prefill). Recomputation after a preemption only adds work.
+/// - windows: prefill tokens lie in [a_i, first-token deadline], decode tokens in [a_i,
+///   last-token deadline]: the engine only schedules requests that have arrived, and the
+///   iteration that produces a token ends when the token is emitted. The first-token deadline is
+///   a + TTFT (or the last-token deadline without a TTFT SLO); the last-token deadline is the
+///   smaller of a + JCT and a + TTFT + (O − 1)·TBT (a TBT SLO bounds every gap). Rounding the
+///   windows outward only widens them. Deadlines get 1 µs of slack for the microsecond rounding
+///   of run records.
+/// - a decode variable on node J ≤ M_J: a request gets at most one decode token per iteration.
+/// - M_J ≥ Σ M of the nearest nodes inside J that have variables (they are disjoint), and T_J,
+///   C_J are sums over J's own variables and those nodes: attribution is additive.
+/// - for every line j of `IterationTimeLowerBound` and every node J:
+///   fixed_j·M_J + perToken_j·T_J + β·C_J ≤ |J|: iterations never overlap in time; each lasts
+///   at least fixed_j + perToken_j·n plus its decode attention, which is β per token of context
+///   a decode step reads (`decodeAttentionSecondsPerContextToken`), and a decode step of i reads
+///   at least its P_i prompt tokens; attribution splits every iteration's time, tokens and
+///   context over slots in the same proportions, and a node's variables count at most the tokens
+///   inside it.
 /// - per request, y_i = 0 when even an empty engine could not meet its SLOs: the prefill needs
 ///   at least one iteration (≥ the bound at P_i tokens) and then O_i − 1 more (≥ f(1) each).
-/// Relaxed (left out, so the bound can only be higher): KV capacity, the attention term, the
-/// exact order of tokens within a request, TBT gaps other than through the last-token deadline,
-/// policy limits (budgets, max sequences), and integrality.
-/// Requests without any SLO count as met and their work is left out (also a relaxation).
+/// Relaxed (left out, so the bound can only be higher): KV capacity and residency (a request
+/// may hold its KV only while it computes), prefill attention, decode context beyond the prompt,
+/// the exact order of tokens within a request, TBT gaps other than through the last-token
+/// deadline, policy limits (budgets, max sequences), and integrality. Requests without any SLO
+/// count as met and their work is left out (also a relaxation).
 public struct RelaxationBound: Sendable {
     public struct Options: Sendable {
         public var objective: OracleObjective = .requests
-        /// Slot length, seconds; nil chooses the smallest of `minSlotS`·2^k that keeps the
+        /// Base slot length, seconds; nil chooses the smallest of `minSlotS`·2^k that keeps the
         /// program under `maxVariables` (our choice: coarser slots keep the bound valid, only looser).
         public var slotS: Double?
         public var minSlotS = 0.01
         public var maxVariables = 400_000
+        /// Most nodes one window spans: each window sits on the finest level where it spans at
+        /// most this many (our choice: 32 rounds a window out by at most about 1/16 of its length
+        /// on each side; `Int.max` gives one uniform slot length).
+        public var windowSlots = 32
         /// Split the requests by arrival into segments of about this many variables at the
-        /// finest slot, each solved on its own (default: no split). Valid but looser; on
-        /// mixed-slo (300 requests) 50,000 gave 88 segments and took 63 s against 11 s unsplit,
-        /// so it is off until segments also coarsen their slots together.
-        public var segmentVariables = Int.max
+        /// finest slot, each solved on its own and on every core (`Int.max`: no split). Valid but
+        /// looser (a slot shared by two segments counts twice). Our choice: 20,000 keeps each
+        /// program at a few seconds of Clp: the 19,366-request Azure hour at 12 req/s took 17 s
+        /// of wall time on 2 cores in 16 segments, 125 s in 8 segments of 40,000, and over 500 s
+        /// unsplit at 16× coarser base slots.
+        public var segmentVariables = 20_000
         public var timeLimitS = 600.0
         /// Solve with integral y (Cbc) instead of the LP (Clp): small instances only.
         public var integral = false
@@ -165,12 +185,15 @@ public struct RelaxationBound: Sendable {
     /// the segments' optima is therefore at least the whole schedule's value.
     public static func solve(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options = Options()) -> Result {
         let order = requests.indices.sorted { (requests[$0].arrivalS, $0) < (requests[$1].arrivalS, $1) }
-        // Variables a request brings at the finest slot length: its windows over the slot, twice
-        // for decode (the variable and its row), plus one.
+        // Variables a request brings at the finest slot length: the nodes of its windows (twice
+        // for decode: the variable and its row), plus its y and its share of nodes (our estimate).
         func estimate(_ r: WorkloadRequest) -> Double {
             let ttft = r.slo.ttftMs.map { $0 / 1000 } ?? r.slo.jctS ?? 0
             let last = max(r.slo.jctS ?? 0, (r.slo.ttftMs ?? 0) / 1000 + Double(max(r.outputTokens, 1) - 1) * (r.slo.tbtMs ?? 0) / 1000)
-            return (ttft + 2 * last) / options.minSlotS + 1
+            func nodes(_ s: Double) -> Double {
+                Double(dyadicCover(0, max(0, Int((s / options.minSlotS).rounded(.up)) - 1), floorSpan: options.windowSlots).count)
+            }
+            return 2 * nodes(ttft) + 3 * nodes(last) + 1
         }
         var segments: [[Int]] = []
         var current: [Int] = []
@@ -190,14 +213,20 @@ public struct RelaxationBound: Sendable {
 
         var served = [Double](repeating: 0, count: requests.count)
         var byClass: [String: (requests: Double, tokens: Double, total: Int)] = [:]
-        var metRequests = 0.0, metTokens = 0.0, seconds = 0.0
+        var metRequests = 0.0, metTokens = 0.0
         var slotS = 0.0
         var slots = 0, variables = 0, constraints = 0, impossible = 0
         var failed: LPSolution?
         var solverName = ""
-        for seg in segments {
-            let part = solveSegment(seg.map { requests[$0] }, profile: profile, options: options)
-            seconds += part.solution.seconds
+        // Segments are independent programs: solve them on every core (Clp models share nothing).
+        let parts = SegmentResults(count: segments.count)
+        let segs = segments
+        let wallStart = Date()
+        DispatchQueue.concurrentPerform(iterations: segs.count) { s in
+            parts.set(s, solveSegment(segs[s].map { requests[$0] }, profile: profile, options: options))
+        }
+        let wallS = Date().timeIntervalSince(wallStart)
+        for (seg, part) in zip(segments, parts.all) {
             solverName = part.solution.solver
             slotS = max(slotS, part.slotS)
             slots += part.slots
@@ -220,16 +249,49 @@ public struct RelaxationBound: Sendable {
             }
         }
         var solution = LPSolution(status: .optimal, objective: options.objective == .requests ? metRequests : metTokens,
-                                  values: [], bound: .nan, solver: solverName + " (\(segments.count) segments)", seconds: seconds)
+                                  values: [], bound: .nan, solver: solverName + " (\(segments.count) segments)", seconds: wallS)
         if let failed {
             solution = failed
             solution.solver += " (\(segments.count) segments)"
-            solution.seconds = seconds
+            solution.seconds = wallS
             metRequests = .nan
             metTokens = .nan
         }
         return Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
                       slotS: slotS, slots: slots, variables: variables, constraints: constraints, impossible: impossible)
+    }
+
+    /// Dyadic nodes (level ℓ, index j: base slots j·2^ℓ ..< (j+1)·2^ℓ) covering base slots lo...hi:
+    /// the range is first rounded outward to the finest level where it spans at most `floorSpan`
+    /// nodes, then split into the fewest nodes, at most two per level. Disjoint, in no order.
+    static func dyadicCover(_ loIn: Int, _ hiIn: Int, floorSpan: Int) -> [(level: Int, index: Int)] {
+        var level = 0
+        while (hiIn >> level) - (loIn >> level) + 1 > max(1, floorSpan) { level += 1 }
+        var lo = loIn >> level, hi = hiIn >> level
+        var out: [(level: Int, index: Int)] = []
+        while lo <= hi {
+            if lo & 1 == 1 {
+                out.append((level, lo))
+                lo += 1
+            }
+            if hi & 1 == 0 && lo <= hi {
+                out.append((level, hi))
+                hi -= 1
+            }
+            lo >>= 1
+            hi = ((hi + 1) >> 1) - 1
+            level += 1
+        }
+        return out
+    }
+
+    /// Results of concurrently solved segments, one slot each.
+    final class SegmentResults: @unchecked Sendable {
+        private var results: [Result?]
+        private let lock = NSLock()
+        init(count: Int) { results = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ r: Result) { lock.withLock { results[i] = r } }
+        var all: [Result] { lock.withLock { results.map { $0! } } }
     }
 
     /// One program over `requests` (see the type's doc comment).
@@ -271,67 +333,125 @@ public struct RelaxationBound: Sendable {
             }
         }
 
-        // Slot length: the smallest that keeps the program under the variable budget.
+        // Time is cut into base slots of length Δ; a node at level ℓ covers 2^ℓ consecutive
+        // base slots (a dyadic interval). Each window is rounded outward to whole base slots, then
+        // to the finest level ("floor") at which it spans at most `windowSlots` nodes, and that
+        // range is split into the fewest dyadic nodes (at most two per level, as in a segment
+        // tree), each with one variable. A window is thus described by O(log windowSlots)
+        // variables whatever its length; the capacity of every node counts the tokens of every
+        // node inside it.
         let t0 = requests.map(\.arrivalS).min() ?? 0
-        var windowTotal = 0.0
-        var horizon = t0
-        for (r, k) in zip(requests, kinds) {
-            if case .scheduled(let fe, let le) = k {
-                windowTotal += (fe - r.arrivalS) + ((le ?? r.arrivalS) - r.arrivalS)
-                horizon = max(horizon, le ?? fe)
+        struct Node: Hashable { var level: Int; var index: Int }
+        struct Window { var request: Int; var decode: Bool; var nodes: [Node] }
+        func windows(slot: Double) -> [Window] {
+            var out: [Window] = []
+            out.reserveCapacity(2 * requests.count)
+            func add(_ i: Int, _ decode: Bool, _ s: Double, _ e: Double) {
+                let lo = max(0, Int(((s - t0) / slot).rounded(.down)))
+                let hi = max(lo, Int(((e - t0) / slot).rounded(.up)) - 1)
+                let nodes = RelaxationBound.dyadicCover(lo, hi, floorSpan: options.windowSlots).map { Node(level: $0.level, index: $0.index) }
+                out.append(Window(request: i, decode: decode, nodes: nodes))
             }
+            for (i, r) in requests.enumerated() {
+                guard case .scheduled(let firstEnd, let lastEnd) = kinds[i] else { continue }
+                add(i, false, r.arrivalS, firstEnd)
+                if max(r.outputTokens, 1) > 1, let lastEnd { add(i, true, r.arrivalS, lastEnd) }
+            }
+            return out
+        }
+        /// Variables of the program built on `ws`: per node M, T and C, per request y, per window node one.
+        func size(_ ws: [Window]) -> Int {
+            var nodes = Set<Node>()
+            var count = 0
+            for w in ws {
+                nodes.formUnion(w.nodes)
+                count += w.nodes.count
+            }
+            return count + 3 * nodes.count + requests.count
         }
         var slot = options.slotS ?? options.minSlotS
+        var ws = windows(slot: slot)
         if options.slotS == nil {
-            while windowTotal / slot + 2 * Double(requests.count) + (horizon - t0) / slot > Double(options.maxVariables) { slot *= 2 }
-        }
-        let numSlots = max(1, Int(((horizon - t0) / slot).rounded(.up)) + 1)
-        func slotRange(_ s: Double, _ e: Double) -> ClosedRange<Int> {
-            let lo = max(0, Int(((s - t0) / slot).rounded(.down)))
-            let hi = min(numSlots - 1, max(lo, Int(((e - t0) / slot).rounded(.up)) - 1))
-            return lo...hi
+            while size(ws) > options.maxVariables {
+                slot *= 2
+                ws = windows(slot: slot)
+            }
         }
 
         var lp = LinearProgram(sense: .maximize)
-        let m = (0..<numSlots).map { _ in lp.addVariable() }
-        var slotTokens: [[(Int, Double)]] = Array(repeating: [], count: numSlots)
+        var nodeIndex: [Node: Int] = [:]
+        var nodes: [Node] = []
+        var ownTokens: [[Int]] = []
+        var ownContext: [[(Int, Double)]] = []
+        func node(_ n: Node) -> Int {
+            if let k = nodeIndex[n] { return k }
+            nodeIndex[n] = nodes.count
+            nodes.append(n)
+            ownTokens.append([])
+            ownContext.append([])
+            return nodes.count - 1
+        }
+        for w in ws { for n in w.nodes { _ = node(n) } }
+        // Per node: iterations M and tokens T attributed to it (its own and its descendants').
+        let iterations = nodes.map { _ in lp.addVariable() }
+        let tokens = nodes.map { _ in lp.addVariable() }
+        // Context that decode steps attribute to the node read, in thousands of tokens
+        // (Σ prompt × decode tokens / 1000: kilotokens keep the coefficients near 1 for the solver).
+        let context = nodes.map { _ in lp.addVariable() }
+        let attentionPerContextToken = model.decodeAttentionSecondsPerContextToken
         var y = [Int](repeating: -1, count: requests.count)
         var impossible = 0
+        var windowsOf = [[Window]](repeating: [], count: requests.count)
+        for w in ws { windowsOf[w.request].append(w) }
         for (i, r) in requests.enumerated() {
             var weight = options.objective == .requests ? 1.0 : Double(r.outputTokens)
             if let c = options.classFilter, r.className != c { weight = 0 }
             switch kinds[i] {
             case .noSLO:
-                break
+                continue
             case .impossible:
                 impossible += 1
-            case .scheduled(let firstEnd, let lastEnd):
-                let yi = lp.addVariable(upper: 1, objective: weight, integer: options.integral)
-                y[i] = yi
-                let prefill = prefillWork(r)
-                var terms: [(Int, Double)] = [(yi, -Double(prefill))]
-                for k in slotRange(r.arrivalS, firstEnd) {
-                    let p = lp.addVariable()
-                    terms.append((p, 1))
-                    slotTokens[k].append((p, 1))
+                continue
+            case .scheduled:
+                break
+            }
+            let yi = lp.addVariable(upper: 1, objective: weight, integer: options.integral)
+            y[i] = yi
+            for w in windowsOf[i] {
+                let work = w.decode ? max(r.outputTokens, 1) - 1 : prefillWork(r)
+                var terms: [(Int, Double)] = [(yi, -Double(work))]
+                for n in w.nodes {
+                    let k = nodeIndex[n]!
+                    let v = lp.addVariable()
+                    terms.append((v, 1))
+                    ownTokens[k].append(v)
+                    if w.decode { ownContext[k].append((v, Double(r.promptTokens) / 1000)) }
+                    // One decode token per iteration and request.
+                    if w.decode { lp.addConstraint([(v, 1), (iterations[k], -1)], upper: 0) }
                 }
                 lp.addConstraint(terms, lower: 0, upper: 0)
-                let decodes = max(r.outputTokens, 1) - 1
-                if decodes > 0, let lastEnd {
-                    var dterms: [(Int, Double)] = [(yi, -Double(decodes))]
-                    for k in slotRange(r.arrivalS, lastEnd) {
-                        let d = lp.addVariable()
-                        dterms.append((d, 1))
-                        slotTokens[k].append((d, 1))
-                        lp.addConstraint([(d, 1), (m[k], -1)], upper: 0)
-                    }
-                    lp.addConstraint(dterms, lower: 0, upper: 0)
+            }
+        }
+        // The nearest active ancestor of each node: its tokens and iterations count there too.
+        let maxLevel = nodes.map(\.level).max() ?? 0
+        var children = [[Int]](repeating: [], count: nodes.count)
+        for (k, n) in nodes.enumerated() where n.level < maxLevel {
+            for level in (n.level + 1)...maxLevel {
+                if let parent = nodeIndex[Node(level: level, index: n.index >> (level - n.level))] {
+                    children[parent].append(k)
+                    break
                 }
             }
         }
-        for k in 0..<numSlots where !slotTokens[k].isEmpty {
+        for k in nodes.indices {
+            lp.addConstraint([(tokens[k], 1)] + ownTokens[k].map { ($0, -1.0) } + children[k].map { (tokens[$0], -1.0) }, lower: 0, upper: 0)
+            lp.addConstraint([(context[k], 1)] + ownContext[k].map { ($0.0, -$0.1) } + children[k].map { (context[$0], -1.0) }, lower: 0, upper: 0)
+            if !children[k].isEmpty {
+                lp.addConstraint([(iterations[k], 1)] + children[k].map { (iterations[$0], -1.0) }, lower: 0)
+            }
+            let length = slot * Double(1 << nodes[k].level)
             for line in lb.lines {
-                lp.addConstraint([(m[k], line.fixed)] + slotTokens[k].map { ($0.0, line.perToken) }, upper: slot)
+                lp.addConstraint([(iterations[k], line.fixed), (tokens[k], line.perToken), (context[k], attentionPerContextToken * 1000)], upper: length)
             }
         }
 
@@ -360,6 +480,6 @@ public struct RelaxationBound: Sendable {
             }
         }
         return Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
-                      slotS: slot, slots: numSlots, variables: lp.numVariables, constraints: lp.numConstraints, impossible: impossible)
+                      slotS: slot, slots: nodes.count, variables: lp.numVariables, constraints: lp.numConstraints, impossible: impossible)
     }
 }

@@ -19,6 +19,8 @@ struct EngineRun {
     var prefixCaching = false
     /// Only these requests are served (an oracle schedule); the others are rejected on arrival.
     var admitted: Set<Int>?
+    /// Abort requests as soon as they can no longer meet their SLOs (an oracle schedule).
+    var dropMissed = false
 
     struct Outcome {
         var summary: Summary
@@ -30,6 +32,7 @@ struct EngineRun {
         let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile), prefixCaching: prefixCaching)
         if let admitted { engine.admissionFilter = { admitted.contains($0.id) ? nil : FeasibleSchedule.notAdmitted } }
         var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile, jitterCV: jitterCV, seed: jitterSeed))
+        driver.dropMissed = dropMissed
         let target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)"
         let writer = try ResultsWriter(directory: output, run: RunInfo(target: target, workload: workload.header),
                                        options: metrics, withIterations: true)

@@ -50,7 +50,7 @@ struct Run: ParsableCommand {
             let result = try EngineRun(workload: workload, profile: profile, policy: policyName, policyOptions: policyFlags.options,
                                        jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
                                        output: out, progress: !json, prefixCaching: engine.prefixCaching,
-                                       admitted: replay.map { Set($0.admitted) }).execute()
+                                       admitted: replay.map { Set($0.admitted) }, dropMissed: replay?.dropMissed ?? false).execute()
             if let replay {
                 let digest = SHA256.hex(Array(try FileIO.readFile(out + "/iterations.jsonl")))
                 guard digest == replay.iterationsSHA256, result.summary.overall.met == replay.metRequests else {
@@ -106,6 +106,7 @@ struct ReplaySchedule {
     var path: String
     var policy: PolicyName
     var admitted: [Int]
+    var dropMissed: Bool
     var metRequests: Int
     var iterationsSHA256: String
 
@@ -133,7 +134,13 @@ struct ReplaySchedule {
             guard case .number(let d) = x, d == d.rounded() else { throw BenchError.data(path, "field 'admitted': not an array of request ids") }
             admitted.append(Int(d))
         }
-        return ReplaySchedule(path: path, policy: policy, admitted: admitted, metRequests: try int("met_requests"),
+        var dropMissed = false
+        switch v["drop_missed"] {
+        case nil: break
+        case .bool(let b)?: dropMissed = b
+        default: throw BenchError.data(path, "field 'drop_missed': not a boolean")
+        }
+        return ReplaySchedule(path: path, policy: policy, admitted: admitted, dropMissed: dropMissed, metRequests: try int("met_requests"),
                               iterationsSHA256: try str("iterations_sha256"))
     }
 }

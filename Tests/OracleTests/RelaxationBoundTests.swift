@@ -110,7 +110,7 @@ func metByPolicy(_ policy: PolicyName, _ requests: [WorkloadRequest], profile: H
         let reqs = randomWorkload(seed: 21, n: 40, rate: 12)
         let whole = RelaxationBound.solve(reqs, profile: profile)
         var o = RelaxationBound.Options()
-        o.segmentVariables = 2000
+        o.segmentVariables = 300
         let split = RelaxationBound.solve(reqs, profile: profile, options: o)
         #expect(whole.solution.status == .optimal && split.solution.status == .optimal)
         #expect(split.solution.solver.contains("segments"))
