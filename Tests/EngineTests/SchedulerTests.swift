@@ -142,3 +142,36 @@ func simulate(_ policy: PolicyName, requests: [EngineRequest], profile: Hardware
         }
     }
 }
+
+@Suite struct DropMissedTests {
+    /// With `dropMissed`, a request whose first-token deadline passes behind a long prefill is
+    /// aborted then (not served late), the invariants hold, and the others are unaffected.
+    @Test(arguments: PolicyName.allCases)
+    func lostRequestsAreDroppedAtTheirDeadline(policy: PolicyName) throws {
+        let profile = testProfile(kvBlocks: nil)
+        func requests() -> [EngineRequest] {
+            [EngineRequest(id: 0, className: "long", arrivalS: 0, promptTokens: 4000, maxOutputTokens: 4, slo: SLO(ttftMs: 5000)),
+             EngineRequest(id: 1, className: "tight", arrivalS: 0.001, promptTokens: 100, maxOutputTokens: 50, slo: SLO(ttftMs: 1, tbtMs: 200)),
+             EngineRequest(id: 2, className: "easy", arrivalS: 0.002, promptTokens: 100, maxOutputTokens: 8, slo: SLO(ttftMs: 5000, tbtMs: 500))]
+        }
+        for drop in [false, true] {
+            let engine = EngineCore(profile: profile, policy: policy.make(PolicyOptions(), profile: profile))
+            var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile))
+            driver.dropMissed = drop
+            var violations: [String] = []
+            driver.afterStep = { e in if violations.isEmpty { violations = e.invariantViolations() } }
+            var records: [Int: RequestRecord] = [:]
+            _ = try driver.run(requests(), onIteration: { _ in }, onDone: { records[$0.id] = $0.record() })
+            #expect(violations.isEmpty, "\(policy) drop \(drop): \(violations.prefix(2))")
+            #expect(records[0]?.metSLO == true && records[2]?.metSLO == true, "\(policy) drop \(drop)")
+            let tight = try #require(records[1])
+            #expect(!tight.metSLO)
+            if drop {
+                #expect(tight.status == "aborted" && tight.error == SimulationDriver<SimulatedBackend>.droppedReason, "\(policy)")
+                #expect(tight.tokenTimesS.isEmpty && (tight.doneS ?? 0) > 0.001, "\(policy)")
+            } else {
+                #expect(tight.status == "ok", "\(policy)")
+            }
+        }
+    }
+}
