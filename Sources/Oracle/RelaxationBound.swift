@@ -158,8 +158,10 @@ public struct RelaxationBound: Sendable {
         public var byClass: [String: (requests: Double, tokens: Double, total: Int)]
         /// y_i per request, in the input order.
         public var served: [Double]
+        /// Base slot length, seconds.
         public var slotS: Double
-        public var slots: Int
+        /// Dyadic nodes with variables (summed over segments).
+        public var nodes: Int
         public var variables: Int
         public var constraints: Int
         /// Requests no schedule can serve within their SLOs even on an empty engine.
@@ -215,7 +217,7 @@ public struct RelaxationBound: Sendable {
         var byClass: [String: (requests: Double, tokens: Double, total: Int)] = [:]
         var metRequests = 0.0, metTokens = 0.0
         var slotS = 0.0
-        var slots = 0, variables = 0, constraints = 0, impossible = 0
+        var nodeCount = 0, variables = 0, constraints = 0, impossible = 0
         var failed: LPSolution?
         var solverName = ""
         // Segments are independent programs: solve them on every core (Clp models share nothing).
@@ -229,7 +231,7 @@ public struct RelaxationBound: Sendable {
         for (seg, part) in zip(segments, parts.all) {
             solverName = part.solution.solver
             slotS = max(slotS, part.slotS)
-            slots += part.slots
+            nodeCount += part.nodes
             variables += part.variables
             constraints += part.constraints
             impossible += part.impossible
@@ -258,7 +260,7 @@ public struct RelaxationBound: Sendable {
             metTokens = .nan
         }
         return Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
-                      slotS: slotS, slots: slots, variables: variables, constraints: constraints, impossible: impossible)
+                      slotS: slotS, nodes: nodeCount, variables: variables, constraints: constraints, impossible: impossible)
     }
 
     /// Dyadic nodes (level ℓ, index j: base slots j·2^ℓ ..< (j+1)·2^ℓ) covering base slots lo...hi:
@@ -480,6 +482,6 @@ public struct RelaxationBound: Sendable {
             }
         }
         return Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
-                      slotS: slot, slots: nodes.count, variables: lp.numVariables, constraints: lp.numConstraints, impossible: impossible)
+                      slotS: slot, nodes: nodes.count, variables: lp.numVariables, constraints: lp.numConstraints, impossible: impossible)
     }
 }

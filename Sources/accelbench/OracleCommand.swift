@@ -133,7 +133,7 @@ struct OracleCommand: ParsableCommand {
             w.key("status"); w.string(bound.solution.status.description)
             w.key("seconds"); w.fixed(bound.solution.seconds, decimals: 3)
             w.key("slot_s"); w.fixed(bound.slotS, decimals: 6)
-            w.key("slots"); w.int(bound.slots)
+            w.key("nodes"); w.int(bound.nodes)
             w.key("variables"); w.int(bound.variables)
             w.key("constraints"); w.int(bound.constraints)
             w.key("impossible_requests"); w.int(bound.impossible)
@@ -196,7 +196,7 @@ struct OracleCommand: ParsableCommand {
                          schedule.policy.rawValue, schedule.threshold, schedule.dropMissed ? ", dropping missed requests" : "", gap * 100))
             print(String(format: "solver %@: %@ in %.2f s (%d variables, %d constraints, base slots of %.3f s, %d nodes)",
                          bound.solution.solver, bound.solution.status.description, bound.solution.seconds, bound.variables,
-                         bound.constraints, bound.slotS, bound.slots))
+                         bound.constraints, bound.slotS, bound.nodes))
             for l in runLines { print(l) }
             print("written to \(output)")
         }
