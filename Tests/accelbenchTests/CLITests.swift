@@ -473,4 +473,29 @@ struct CLI {
         #expect(early.status == 65)
         #expect(early.stderr.contains("did not prove an optimum"))
     }
+
+    @Test func gateExitCodesOnRealRuns() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = dir.appendingPathComponent("a").path, b = dir.appendingPathComponent("b").path
+        let base = dir.appendingPathComponent("base.json").path
+        #expect(try CLI.run(["run", "--spec", "workloads/mixed-slo.yaml", "--count", "60", "--rate", "12", "--policy", "accelgen", "-o", a]).status == 0)
+        #expect(try CLI.run(["run", "--spec", "workloads/mixed-slo.yaml", "--count", "60", "--rate", "12", "--policy", "vllm", "-o", b]).status == 0)
+        #expect(try CLI.run(["gate", a, "--baseline", base]).status == 5)
+        #expect(try CLI.run(["gate", a, "--baseline", base, "--update"]).status == 0)
+        let same = try CLI.run(["gate", a, "--baseline", base, "--junit", dir.appendingPathComponent("j.xml").path])
+        #expect(same.status == 0, "\(same.stdout)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("j.xml").path))
+        // vllm misses more SLOs than accelgen on this load: a regression against accelgen's
+        // baseline, and accelgen an improvement against vllm's.
+        #expect(try CLI.run(["gate", b, "--baseline", base]).status == 2)
+        let vbase = dir.appendingPathComponent("vllm.json").path
+        #expect(try CLI.run(["gate", b, "--baseline", vbase, "--update"]).status == 0)
+        let better = try CLI.run(["gate", a, "--baseline", vbase])
+        #expect(better.status == 2 || better.status == 4, "\(better.stdout)")
+        // Another workload is refused.
+        let c = dir.appendingPathComponent("c").path
+        #expect(try CLI.run(["run", "--spec", "workloads/mixed-slo.yaml", "--count", "60", "--rate", "6", "-o", c]).status == 0)
+        #expect(try CLI.run(["gate", c, "--baseline", base]).status == 65)
+    }
 }

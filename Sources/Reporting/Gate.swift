@@ -1,0 +1,227 @@
+import Foundation
+import BenchCore
+
+/// A performance baseline: metrics of a run's summary.json, each with the direction that is
+/// better and the tolerances a change must exceed to count (as package-benchmark's thresholds).
+public struct Baseline: Sendable, Equatable {
+    public enum Polarity: String, Sendable, Equatable { case higher, lower }
+
+    public struct Metric: Sendable, Equatable {
+        /// Dotted path into summary.json, e.g. `goodput.requests_per_s` or
+        /// `by_class.chat.latency_ms.ttft.p99`.
+        public var path: String
+        public var polarity: Polarity
+        /// A change counts only when it exceeds both tolerances: `relative` × |baseline| and
+        /// `absolute` (in the metric's unit). Both 0: any change counts (deterministic runs).
+        public var relative: Double
+        public var absolute: Double
+        public var value: Double
+
+        public init(path: String, polarity: Polarity, relative: Double, absolute: Double, value: Double) {
+            self.path = path
+            self.polarity = polarity
+            self.relative = relative
+            self.absolute = absolute
+            self.value = value
+        }
+    }
+
+    /// summary.json's `target` and workload identity when the baseline was taken.
+    public var target: String
+    public var specDigest: String
+    public var seed: Int
+    public var count: Int
+    /// The offered rate the workload was generated at (nil: the spec's own).
+    public var rateRPS: Double?
+    public var metrics: [Metric]
+
+    public init(target: String, specDigest: String, seed: Int, count: Int, rateRPS: Double?, metrics: [Metric]) {
+        self.target = target
+        self.specDigest = specDigest
+        self.seed = seed
+        self.count = count
+        self.rateRPS = rateRPS
+        self.metrics = metrics
+    }
+
+    /// Whether `summary` (a parsed summary.json) is a run of this baseline's workload.
+    public func matchesWorkload(of summary: JSONValue) -> Bool {
+        guard let wl = summary["workload"], case .string(let d)? = wl["spec_digest"], case .number(let s)? = wl["seed"],
+              case .number(let c)? = wl["count"] else { return false }
+        var rate: Double?
+        if case .number(let r)? = wl["rate_rps"] { rate = r }
+        return d == specDigest && Int(s) == seed && Int(c) == count && rate == rateRPS
+    }
+
+    /// Metrics a new baseline gets (our choice: goodput, attainment, throughput and tail
+    /// latencies overall, attainment and TTFT p99 per class). `classes` are the run's classes.
+    public static func defaultMetrics(classes: [String]) -> [(path: String, polarity: Polarity)] {
+        var out: [(String, Polarity)] = [
+            ("goodput.requests_per_s", .higher), ("goodput.output_tokens_per_s", .higher),
+            ("slo_attainment.overall", .higher), ("throughput.output_tokens_per_s", .higher),
+            ("requests.met_slo", .higher), ("latency_ms.ttft.p99", .lower), ("latency_ms.tbt.p99", .lower),
+        ]
+        for c in classes {
+            out.append(("by_class.\(c).slo_attainment.overall", .higher))
+            out.append(("by_class.\(c).latency_ms.ttft.p99", .lower))
+        }
+        return out
+    }
+
+    /// The number at `path` in a summary (nil when absent or not a number, e.g. null for a
+    /// latency with no samples).
+    public static func value(at path: String, in summary: JSONValue) -> Double? {
+        var v: JSONValue? = summary
+        for key in path.split(separator: ".") { v = v?[String(key)] }
+        if case .number(let d)? = v { return d }
+        return nil
+    }
+
+    public func json() -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 256 + metrics.count * 128)
+        w.beginObject()
+        w.key("schema"); w.string("accelbench.baseline/1")
+        w.key("target"); w.string(target)
+        w.key("workload")
+        w.beginObject()
+        w.key("spec_digest"); w.string(specDigest)
+        w.key("seed"); w.int(seed)
+        w.key("count"); w.int(count)
+        w.key("rate_rps")
+        if let rateRPS { w.double(rateRPS) } else { w.null() }
+        w.endObject()
+        w.key("metrics")
+        w.beginArray()
+        for m in metrics {
+            w.beginObject()
+            w.key("path"); w.string(m.path)
+            w.key("polarity"); w.string(m.polarity.rawValue)
+            w.key("relative"); w.double(m.relative)
+            w.key("absolute"); w.double(m.absolute)
+            w.key("value"); w.double(m.value)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        var b = w.bytes
+        b.append(0x0A)
+        return b
+    }
+
+    /// Parses a baseline file; errors name the file and the field.
+    public static func parse(_ text: String, file: String) throws(BenchError) -> Baseline {
+        let v: JSONValue
+        do { v = try JSONParser.parse(text) } catch { throw BenchError.data(SourceLocation(file: file), "not valid JSON: \(error)") }
+        func fail(_ field: String, _ what: String) -> BenchError { BenchError.data(SourceLocation(file: file, field: field), what) }
+        guard case .string("accelbench.baseline/1")? = v["schema"] else { throw fail("schema", "not accelbench.baseline/1") }
+        guard case .string(let target)? = v["target"] else { throw fail("target", "missing or not a string") }
+        guard let wl = v["workload"], case .string(let digest)? = wl["spec_digest"],
+              case .number(let seed)? = wl["seed"], case .number(let count)? = wl["count"] else {
+            throw fail("workload", "needs spec_digest, seed and count")
+        }
+        guard case .array(let items)? = v["metrics"] else { throw fail("metrics", "missing or not an array") }
+        var rate: Double?
+        switch wl["rate_rps"] {
+        case .number(let r)?: rate = r
+        case .null?, nil: rate = nil
+        default: throw fail("workload.rate_rps", "not a number or null")
+        }
+        var metrics: [Metric] = []
+        for (i, item) in items.enumerated() {
+            let field = "metrics[\(i)]"
+            guard case .string(let path)? = item["path"] else { throw fail(field + ".path", "missing or not a string") }
+            guard case .string(let pol)? = item["polarity"], let polarity = Polarity(rawValue: pol) else {
+                throw fail(field + ".polarity", "must be \"higher\" or \"lower\"")
+            }
+            func number(_ k: String, default d: Double?) throws(BenchError) -> Double {
+                switch item[k] {
+                case .number(let x)?: return x
+                case nil where d != nil: return d!
+                default: throw fail(field + "." + k, "missing or not a number")
+                }
+            }
+            let relative = try number("relative", default: 0)
+            let absolute = try number("absolute", default: 0)
+            guard relative >= 0, absolute >= 0 else { throw fail(field, "tolerances must be ≥ 0") }
+            metrics.append(Metric(path: path, polarity: polarity, relative: relative, absolute: absolute,
+                                  value: try number("value", default: nil)))
+        }
+        return Baseline(target: target, specDigest: digest, seed: Int(seed), count: Int(count), rateRPS: rate, metrics: metrics)
+    }
+}
+
+/// The verdict of a run against a baseline.
+public struct GateReport: Sendable {
+    public enum Verdict: String, Sendable { case unchanged, regression, improvement, missing }
+
+    public struct Row: Sendable {
+        public var metric: Baseline.Metric
+        /// nil when the run's summary lacks the metric (a regression: it cannot be checked).
+        public var current: Double?
+        public var verdict: Verdict
+        /// current − baseline, in the metric's unit.
+        public var delta: Double? { current.map { $0 - metric.value } }
+    }
+
+    public var rows: [Row]
+
+    public var regressions: Int { rows.filter { $0.verdict == .regression || $0.verdict == .missing }.count }
+    public var improvements: Int { rows.filter { $0.verdict == .improvement }.count }
+
+    /// 0 pass, 2 regression, 4 improvements only (the baseline may be refreshed with --update).
+    public var exitCode: Int32 {
+        regressions > 0 ? ExitCodes.regression : (improvements > 0 ? ExitCodes.improvementOnly : ExitCodes.ok)
+    }
+
+    /// Compares `summary` (a parsed summary.json) with `baseline`.
+    public static func evaluate(_ baseline: Baseline, summary: JSONValue) -> GateReport {
+        GateReport(rows: baseline.metrics.map { m in
+            guard let cur = Baseline.value(at: m.path, in: summary) else { return Row(metric: m, current: nil, verdict: .missing) }
+            // Positive: better.
+            let gain = m.polarity == .higher ? cur - m.value : m.value - cur
+            let exceeds = abs(gain) > m.absolute && abs(gain) > m.relative * abs(m.value)
+            let verdict: Verdict = !exceeds || gain == 0 ? .unchanged : (gain > 0 ? .improvement : .regression)
+            return Row(metric: m, current: cur, verdict: verdict)
+        })
+    }
+
+    /// A Markdown table of every metric.
+    public func markdown(title: String) -> String {
+        var s = "### \(title)\n\n| metric | better | baseline | current | change | verdict |\n|---|---|---|---|---|---|\n"
+        for r in rows {
+            let cur = r.current.map { fmt($0) } ?? "—"
+            let change = r.delta.map { d in
+                r.metric.value != 0 ? String(format: "%+.2f%%", d / abs(r.metric.value) * 100) : fmt(d)
+            } ?? "—"
+            s += "| `\(r.metric.path)` | \(r.metric.polarity.rawValue) | \(fmt(r.metric.value)) | \(cur) | \(change) | \(r.verdict.rawValue) |\n"
+        }
+        return s
+    }
+
+    /// JUnit XML: one test case per metric, a failure for each regression or missing metric.
+    public func junit(suite: String) -> String {
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        s += "<testsuite name=\"\(esc(suite))\" tests=\"\(rows.count)\" failures=\"\(regressions)\">\n"
+        for r in rows {
+            s += "  <testcase classname=\"\(esc(suite))\" name=\"\(esc(r.metric.path))\""
+            switch r.verdict {
+            case .regression:
+                s += "><failure message=\"\(esc("regressed: \(fmt(r.metric.value)) → \(r.current.map(fmt) ?? "?") (\(r.metric.polarity.rawValue) is better)"))\"/></testcase>\n"
+            case .missing:
+                s += "><failure message=\"not in the run's summary\"/></testcase>\n"
+            case .improvement, .unchanged:
+                s += "/>\n"
+            }
+        }
+        s += "</testsuite>\n"
+        return s
+    }
+
+    private func fmt(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import BenchCore
+import Foundation
+import Reporting
+
+struct GateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "Compare a run with a stored baseline: exit 0 pass, 2 regression, 4 improvement only, 5 baseline missing.",
+        discussion: """
+        A baseline (JSON, schema accelbench.baseline/1) lists metrics as dotted paths into summary.json, each with \
+        polarity higher|lower and relative and absolute tolerances: a change counts only when it exceeds both. \
+        Simulated runs are deterministic, so new baselines for them get tolerances 0 (any change shows); other \
+        targets get --relative (default 5%, our choice). --update writes the baseline from the run, or refreshes \
+        the values of an existing one and keeps its metrics and tolerances. The run must be of the baseline's \
+        workload (spec digest, seed, count and rate), else exit 65.
+        """)
+
+    @Argument(help: "Results directory (with summary.json).")
+    var results: String
+
+    @Option(name: .long, help: "Baseline file (e.g. baselines/NAME.json).")
+    var baseline: String
+
+    @Flag(name: .long, help: "Write the baseline from this run (new file: default metrics; existing: refresh its values).")
+    var update = false
+
+    @Option(name: .long, help: "Relative tolerance of metrics in a new baseline for a non-simulated run (fraction).")
+    var relative = 0.05
+
+    @Option(name: .long, help: "Write a JUnit XML report here.")
+    var junit: String?
+
+    @Option(name: .long, help: "Write a Markdown report here.")
+    var markdown: String?
+
+    func validate() throws {
+        guard relative >= 0 else { throw ValidationError("--relative must be ≥ 0") }
+    }
+
+    func run() throws {
+        try guarded {
+            let summaryPath = results + "/summary.json"
+            let text = String(decoding: try FileIO.readFile(summaryPath), as: UTF8.self)
+            let summary: JSONValue
+            do { summary = try JSONParser.parse(text) } catch { throw BenchError.data(SourceLocation(file: summaryPath), "not valid JSON: \(error)") }
+            guard case .string(let target)? = summary["target"], let wl = summary["workload"],
+                  case .string(let digest)? = wl["spec_digest"], case .number(let seed)? = wl["seed"], case .number(let count)? = wl["count"] else {
+                throw BenchError.data(SourceLocation(file: summaryPath), "not an accelbench summary (target, workload.spec_digest, seed, count)")
+            }
+            let exists = FileManager.default.fileExists(atPath: baseline)
+            var stored: Baseline?
+            if exists { stored = try Baseline.parse(String(decoding: try FileIO.readFile(baseline), as: UTF8.self), file: baseline) }
+
+            if update {
+                var metrics: [Baseline.Metric] = []
+                if let stored {
+                    for m in stored.metrics {
+                        guard let v = Baseline.value(at: m.path, in: summary) else {
+                            throw BenchError.data(SourceLocation(file: summaryPath, field: m.path), "the baseline's metric is not in this run")
+                        }
+                        var n = m
+                        n.value = v
+                        metrics.append(n)
+                    }
+                } else {
+                    var classes: [String] = []
+                    if case .object(let pairs)? = summary["by_class"] { classes = pairs.map(\.0) }
+                    let deterministic = target.hasPrefix("engine:sim") && !target.contains("jitter")
+                    for (path, polarity) in Baseline.defaultMetrics(classes: classes) {
+                        guard let v = Baseline.value(at: path, in: summary) else { continue }
+                        metrics.append(Baseline.Metric(path: path, polarity: polarity, relative: deterministic ? 0 : relative, absolute: 0, value: v))
+                    }
+                }
+                var rate: Double?
+                if case .number(let r)? = wl["rate_rps"] { rate = r }
+                let fresh = Baseline(target: target, specDigest: digest, seed: Int(seed), count: Int(count), rateRPS: rate, metrics: metrics)
+                try FileIO.writeAtomically(fresh.json(), to: baseline)
+                print("\(exists ? "refreshed" : "wrote") \(baseline): \(metrics.count) metrics from \(results)")
+                return
+            }
+            guard let stored else {
+                printError("accelbench: baseline \(baseline) does not exist (create it with --update)")
+                throw BenchExit(code: ExitCodes.baselineMissing)
+            }
+            guard stored.matchesWorkload(of: summary) else {
+                throw BenchError.data(SourceLocation(file: baseline, field: "workload"),
+                                      "the baseline is for another workload (spec digest, seed, count or rate differ from \(summaryPath))")
+            }
+            let report = GateReport.evaluate(stored, summary: summary)
+            let title = "\(results) against \(baseline)"
+            print(report.markdown(title: title), terminator: "")
+            if let junit { try FileIO.writeAtomically(Array(report.junit(suite: baseline).utf8), to: junit) }
+            if let markdown { try FileIO.writeAtomically(Array(report.markdown(title: title).utf8), to: markdown) }
+            switch report.exitCode {
+            case ExitCodes.regression: print("gate: \(report.regressions) regression(s)")
+            case ExitCodes.improvementOnly: print("gate: \(report.improvements) improvement(s), no regression; refresh the baseline with --update")
+            default: print("gate: pass")
+            }
+            if report.exitCode != ExitCodes.ok { throw BenchExit(code: report.exitCode) }
+        }
+    }
+}
