@@ -33,7 +33,8 @@ struct EngineRun {
         if let admitted { engine.admissionFilter = { admitted.contains($0.id) ? nil : FeasibleSchedule.notAdmitted } }
         var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile, jitterCV: jitterCV, seed: jitterSeed))
         driver.dropMissed = dropMissed
-        let target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)"
+        // Jittered runs say so: they are not deterministic (`gate` gives them tolerances).
+        let target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)" + (jitterCV > 0 ? " jitter_cv=\(jitterCV)" : "")
         let writer = try ResultsWriter(directory: output, run: RunInfo(target: target, workload: workload.header),
                                        options: metrics, withIterations: true)
         let requests = workload.requests.map(EngineRequest.init)
