@@ -44,13 +44,21 @@ public struct Baseline: Sendable, Equatable {
         self.metrics = metrics
     }
 
-    /// Whether `summary` (a parsed summary.json) is a run of this baseline's workload.
-    public func matchesWorkload(of summary: JSONValue) -> Bool {
-        guard let wl = summary["workload"], case .string(let d)? = wl["spec_digest"], case .number(let s)? = wl["seed"],
-              case .number(let c)? = wl["count"] else { return false }
+    /// The workload identity in a `workload` object (summary.json's or a baseline's): nil when
+    /// spec_digest, seed or count is missing; a rate that is absent or null is nil.
+    public static func workloadIdentity(_ wl: JSONValue?) -> (specDigest: String, seed: Int, count: Int, rateRPS: Double?)? {
+        guard let wl, case .string(let d)? = wl["spec_digest"], case .number(let s)? = wl["seed"], case .number(let c)? = wl["count"] else {
+            return nil
+        }
         var rate: Double?
         if case .number(let r)? = wl["rate_rps"] { rate = r }
-        return d == specDigest && Int(s) == seed && Int(c) == count && rate == rateRPS
+        return (d, Int(s), Int(c), rate)
+    }
+
+    /// Whether `summary` (a parsed summary.json) is a run of this baseline's workload.
+    public func matchesWorkload(of summary: JSONValue) -> Bool {
+        guard let id = Baseline.workloadIdentity(summary["workload"]) else { return false }
+        return id.specDigest == specDigest && id.seed == seed && id.count == count && id.rateRPS == rateRPS
     }
 
     /// Metrics a new baseline gets (our choice: goodput, attainment, throughput and tail
@@ -115,17 +123,12 @@ public struct Baseline: Sendable, Equatable {
         func fail(_ field: String, _ what: String) -> BenchError { BenchError.data(SourceLocation(file: file, field: field), what) }
         guard case .string("accelbench.baseline/1")? = v["schema"] else { throw fail("schema", "not accelbench.baseline/1") }
         guard case .string(let target)? = v["target"] else { throw fail("target", "missing or not a string") }
-        guard let wl = v["workload"], case .string(let digest)? = wl["spec_digest"],
-              case .number(let seed)? = wl["seed"], case .number(let count)? = wl["count"] else {
-            throw fail("workload", "needs spec_digest, seed and count")
-        }
-        guard case .array(let items)? = v["metrics"] else { throw fail("metrics", "missing or not an array") }
-        var rate: Double?
-        switch wl["rate_rps"] {
-        case .number(let r)?: rate = r
-        case .null?, nil: rate = nil
+        guard let id = workloadIdentity(v["workload"]) else { throw fail("workload", "needs spec_digest, seed and count") }
+        switch v["workload"]?["rate_rps"] {
+        case .number?, .null?, nil: break
         default: throw fail("workload.rate_rps", "not a number or null")
         }
+        guard case .array(let items)? = v["metrics"] else { throw fail("metrics", "missing or not an array") }
         var metrics: [Metric] = []
         for (i, item) in items.enumerated() {
             let field = "metrics[\(i)]"
@@ -146,7 +149,7 @@ public struct Baseline: Sendable, Equatable {
             metrics.append(Metric(path: path, polarity: polarity, relative: relative, absolute: absolute,
                                   value: try number("value", default: nil)))
         }
-        return Baseline(target: target, specDigest: digest, seed: Int(seed), count: Int(count), rateRPS: rate, metrics: metrics)
+        return Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
     }
 }
 

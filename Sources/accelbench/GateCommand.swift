@@ -44,8 +44,7 @@ struct GateCommand: ParsableCommand {
             let text = String(decoding: try FileIO.readFile(summaryPath), as: UTF8.self)
             let summary: JSONValue
             do { summary = try JSONParser.parse(text) } catch { throw BenchError.data(SourceLocation(file: summaryPath), "not valid JSON: \(error)") }
-            guard case .string(let target)? = summary["target"], let wl = summary["workload"],
-                  case .string(let digest)? = wl["spec_digest"], case .number(let seed)? = wl["seed"], case .number(let count)? = wl["count"] else {
+            guard case .string(let target)? = summary["target"], let id = Baseline.workloadIdentity(summary["workload"]) else {
                 throw BenchError.data(SourceLocation(file: summaryPath), "not an accelbench summary (target, workload.spec_digest, seed, count)")
             }
             let exists = FileManager.default.fileExists(atPath: baseline)
@@ -72,9 +71,7 @@ struct GateCommand: ParsableCommand {
                         metrics.append(Baseline.Metric(path: path, polarity: polarity, relative: deterministic ? 0 : relative, absolute: 0, value: v))
                     }
                 }
-                var rate: Double?
-                if case .number(let r)? = wl["rate_rps"] { rate = r }
-                let fresh = Baseline(target: target, specDigest: digest, seed: Int(seed), count: Int(count), rateRPS: rate, metrics: metrics)
+                let fresh = Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
                 try FileIO.writeAtomically(fresh.json(), to: baseline)
                 print("\(exists ? "refreshed" : "wrote") \(baseline): \(metrics.count) metrics from \(results)")
                 return
