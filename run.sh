@@ -2,6 +2,7 @@
 # accelbench set-up and entry point.
 #   ./run.sh          install what is missing, build release, run the default job
 #   ./run.sh test     install what is missing, build, run the test suite and checks
+#   ./run.sh baselines [update]  gate (or refresh) baselines/ with the release binary
 #   ./run.sh interop  check against vLLM (CPU) and llama.cpp servers, with vllm bench and AIPerf
 #                     (minutes of installs into .interop/; not part of CI)
 #   ./run.sh interop ramp [RATES...]  highest rate accelbench, AIPerf and GuideLLM each deliver
@@ -73,6 +74,50 @@ default_job() {
     echo "results in results/mixed-slo-accelgen (summary.json, requests.jsonl, iterations.jsonl, run.json)"
 }
 
+# The committed baselines: every shipped workload (first BASELINE_COUNT requests, its own rate
+# and seed) on the simulated engine under every policy. Simulated runs are deterministic, so a
+# baseline's tolerances are 0 and any change in scheduling behaviour fails the gate.
+BASELINE_COUNT=300
+BASELINE_POLICIES=(vllm sarathi edf accelgen)
+
+# baselines BINARY [update]: runs every (workload, policy), gates it against
+# baselines/<workload>-<policy>.json (or rewrites the baselines), and fails if any gate does.
+baselines_job() {
+    local bin=$1 mode=${2:-check} tmp failed=() ran=0
+    tmp=$(mktemp -d)
+    local jobs=()
+    for spec in workloads/*.yaml; do
+        for p in "${BASELINE_POLICIES[@]}"; do jobs+=("$spec $p"); done
+    done
+    # Two at a time: the runs are independent and single-threaded.
+    printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 sh -c '
+        name=$(basename "$0" .yaml)-$1
+        "'"$bin"'" run --spec "$0" --count '"$BASELINE_COUNT"' --policy "$1" --json -o "'"$tmp"'/$name" >/dev/null 2>"'"$tmp"'/$name.err" \
+            || echo "exit $?" >>"'"$tmp"'/$name.err"'
+    for job in "${jobs[@]}"; do
+        local spec=${job% *} p=${job#* } name
+        name=$(basename "$spec" .yaml)-$p
+        if [ ! -f "$tmp/$name/summary.json" ]; then
+            cat "$tmp/$name.err" >&2; failed+=("$name (run failed)"); continue
+        fi
+        ran=$((ran + 1))
+        if [ "$mode" = update ]; then
+            "$bin" gate "$tmp/$name" --baseline "baselines/$name.json" --update >/dev/null
+        elif ! "$bin" gate "$tmp/$name" --baseline "baselines/$name.json" --markdown "$tmp/$name.md" >/dev/null 2>"$tmp/$name.gate"; then
+            cat "$tmp/$name.md" "$tmp/$name.gate" 2>/dev/null >&2
+            failed+=("$name")
+        fi
+    done
+    rm -rf "$tmp"
+    if [ ${#failed[@]} -gt 0 ]; then
+        log "baseline gates failed: ${failed[*]}"
+        log "if the change in scheduling behaviour is intended, refresh them: ./run.sh baselines update, and commit baselines/"
+        exit 2
+    fi
+    if [ "$mode" = update ]; then echo "baselines: wrote $ran files in baselines/"
+    else echo "checks: $ran baselines (every shipped workload x ${BASELINE_POLICIES[*]}) pass their gates"; fi
+}
+
 test_job() {
     swift build --build-tests -q 2>&1 | grep -v '^\[' || true
     swift test --skip-build --disable-xctest
@@ -87,6 +132,7 @@ test_job() {
     done
     rm -rf "$tmp"
     echo "checks: every shipped workload spec generates deterministically"
+    baselines_job .build/debug/accelbench
 }
 
 check_swift
@@ -104,6 +150,7 @@ interop_job() {
 case "${1:-}" in
     "") default_job ;;
     test) test_job ;;
+    baselines) build_release; baselines_job .build/release/accelbench "${2:-check}" ;;
     interop) shift; interop_job "$@" ;;
-    *) log "usage: ./run.sh [test | interop [llama|vllm|all|ramp [RATES...]|h2|serve]]"; exit 64 ;;
+    *) log "usage: ./run.sh [test | baselines [update] | interop [llama|vllm|all|ramp [RATES...]|h2|serve]]"; exit 64 ;;
 esac

@@ -44,6 +44,18 @@ public struct AccelGenOptions: Sendable, Equatable {
     public var demoteLost = true
 
     public init() {}
+
+    /// The mechanisms switched off, by their flag names (`no-dynamic-chunking`, ...), so a run's
+    /// target names its ablation and plots and baselines tell ablations apart.
+    public var ablations: [String] {
+        let switches: [(Bool, String)] = [
+            (dynamicChunking, "no-dynamic-chunking"), (sloOrdering, "no-slo-ordering"),
+            (multiResource, "no-multi-resource"), (exclusiveLong, "no-exclusive-long"),
+            (workConserving, "no-work-conserving"), (enforceIterationSLO, "no-enforce-iteration-slo"),
+            (demoteLost, "no-demote-lost"),
+        ]
+        return switches.filter { !$0.0 }.map(\.1)
+    }
 }
 
 /// AccelGen: SLO-guaranteed dynamic chunking, iteration-level slack prioritisation and

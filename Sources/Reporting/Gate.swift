@@ -16,8 +16,12 @@ public struct Baseline: Sendable, Equatable {
         public var relative: Double
         public var absolute: Double
         public var value: Double
+        /// Per-repeat values when the baseline came from `run --repeat N` (N ≥ 2); `value` is
+        /// their mean. Empty for a single run.
+        public var samples: [Double] = []
 
-        public init(path: String, polarity: Polarity, relative: Double, absolute: Double, value: Double) {
+        public init(path: String, polarity: Polarity, relative: Double, absolute: Double, value: Double, samples: [Double] = []) {
+            self.samples = samples
             self.path = path
             self.polarity = polarity
             self.relative = relative
@@ -100,14 +104,23 @@ public struct Baseline: Sendable, Equatable {
         w.endObject()
         w.key("metrics")
         w.beginArray()
+        // One metric per line, so a refreshed baseline's diff shows which metrics moved.
         for m in metrics {
-            w.beginObject()
-            w.key("path"); w.string(m.path)
-            w.key("polarity"); w.string(m.polarity.rawValue)
-            w.key("relative"); w.double(m.relative)
-            w.key("absolute"); w.double(m.absolute)
-            w.key("value"); w.double(m.value)
-            w.endObject()
+            var mw = JSONWriter()
+            mw.beginObject()
+            mw.key("path"); mw.string(m.path)
+            mw.key("polarity"); mw.string(m.polarity.rawValue)
+            mw.key("relative"); mw.double(m.relative)
+            mw.key("absolute"); mw.double(m.absolute)
+            mw.key("value"); mw.double(m.value)
+            if !m.samples.isEmpty {
+                mw.key("samples")
+                mw.beginArray()
+                for x in m.samples { mw.double(x) }
+                mw.endArray()
+            }
+            mw.endObject()
+            w.raw([0x0A] + mw.bytes)
         }
         w.endArray()
         w.endObject()
@@ -146,8 +159,18 @@ public struct Baseline: Sendable, Equatable {
             let relative = try number("relative", default: 0)
             let absolute = try number("absolute", default: 0)
             guard relative >= 0, absolute >= 0 else { throw fail(field, "tolerances must be ≥ 0") }
+            var samples: [Double] = []
+            switch item["samples"] {
+            case nil, .null?: break
+            case .array(let xs)?:
+                for x in xs {
+                    guard case .number(let d) = x else { throw fail(field + ".samples", "not an array of numbers") }
+                    samples.append(d)
+                }
+            default: throw fail(field + ".samples", "not an array of numbers")
+            }
             metrics.append(Metric(path: path, polarity: polarity, relative: relative, absolute: absolute,
-                                  value: try number("value", default: nil)))
+                                  value: try number("value", default: nil), samples: samples))
         }
         return Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
     }
@@ -162,6 +185,11 @@ public struct GateReport: Sendable {
         /// nil when the run's summary lacks the metric (a regression: it cannot be checked).
         public var current: Double?
         public var verdict: Verdict
+        /// With repeated runs: the bootstrap confidence interval of (current − baseline) mean
+        /// change, in the metric's unit; nil for single runs (compared exactly).
+        public var changeInterval: ClosedRange<Double>?
+        /// Runs the current value is the mean of.
+        public var runs = 1
         /// current − baseline, in the metric's unit.
         public var delta: Double? { current.map { $0 - metric.value } }
     }
@@ -178,25 +206,52 @@ public struct GateReport: Sendable {
 
     /// Compares `summary` (a parsed summary.json) with `baseline`.
     public static func evaluate(_ baseline: Baseline, summary: JSONValue) -> GateReport {
-        GateReport(rows: baseline.metrics.map { m in
-            guard let cur = Baseline.value(at: m.path, in: summary) else { return Row(metric: m, current: nil, verdict: .missing) }
+        evaluate(baseline, repeats: [summary])
+    }
+
+    /// Compares repeated runs of one workload (`run --repeat N`) with `baseline`. One run whose
+    /// baseline has no samples is compared exactly (simulated runs are deterministic). Otherwise
+    /// the change of the mean gets a percentile bootstrap interval (`Bootstrap`), resampling the
+    /// run's repeats and the baseline's samples; a metric regresses or improves only when the
+    /// whole interval lies beyond the tolerance, so noise between repeats does not fail a gate.
+    public static func evaluate(_ baseline: Baseline, repeats: [JSONValue], bootstrap: Bootstrap = .init()) -> GateReport {
+        GateReport(rows: baseline.metrics.enumerated().map { (i, m) in
+            let values = repeats.compactMap { Baseline.value(at: m.path, in: $0) }
+            guard !values.isEmpty else { return Row(metric: m, current: nil, verdict: .missing) }
+            let cur = values.reduce(0, +) / Double(values.count)
             // Positive: better.
-            let gain = m.polarity == .higher ? cur - m.value : m.value - cur
-            let exceeds = abs(gain) > m.absolute && abs(gain) > m.relative * abs(m.value)
-            let verdict: Verdict = !exceeds || gain == 0 ? .unchanged : (gain > 0 ? .improvement : .regression)
-            return Row(metric: m, current: cur, verdict: verdict)
+            func gain(_ change: Double) -> Double { m.polarity == .higher ? change : -change }
+            let allowed = max(m.absolute, m.relative * abs(m.value))
+            if values.count == 1 && m.samples.count < 2 {
+                let g = gain(cur - m.value)
+                let verdict: Verdict = abs(g) <= allowed || g == 0 ? .unchanged : (g > 0 ? .improvement : .regression)
+                return Row(metric: m, current: cur, verdict: verdict)
+            }
+            let base = m.samples.count >= 2 ? m.samples : [m.value]
+            // A stream per metric, so adding a metric does not move another's interval.
+            let ci = bootstrap.meanDifferenceInterval(values, base, stream: UInt64(i))
+            let worst = min(gain(ci.lowerBound), gain(ci.upperBound)), best = max(gain(ci.lowerBound), gain(ci.upperBound))
+            let verdict: Verdict = best < -allowed ? .regression : (worst > allowed ? .improvement : .unchanged)
+            var row = Row(metric: m, current: cur, verdict: verdict)
+            row.changeInterval = ci
+            row.runs = values.count
+            return row
         })
     }
 
     /// A Markdown table of every metric.
     public func markdown(title: String) -> String {
-        var s = "### \(title)\n\n| metric | better | baseline | current | change | verdict |\n|---|---|---|---|---|---|\n"
+        let repeated = rows.contains { $0.changeInterval != nil }
+        var s = "### \(title)\n\n| metric | better | baseline | current | change |\(repeated ? " 95% CI of change |" : "") verdict |\n"
+        s += "|---|---|---|---|---|\(repeated ? "---|" : "")---|\n"
         for r in rows {
-            let cur = r.current.map { fmt($0) } ?? "—"
-            let change = r.delta.map { d in
+            let cur = r.current.map { fmt($0) + (r.runs > 1 ? " (mean of \(r.runs))" : "") } ?? "—"
+            func change(_ d: Double) -> String {
                 r.metric.value != 0 ? String(format: "%+.2f%%", d / abs(r.metric.value) * 100) : fmt(d)
-            } ?? "—"
-            s += "| `\(r.metric.path)` | \(r.metric.polarity.rawValue) | \(fmt(r.metric.value)) | \(cur) | \(change) | \(r.verdict.rawValue) |\n"
+            }
+            s += "| `\(r.metric.path)` | \(r.metric.polarity.rawValue) | \(fmt(r.metric.value)) | \(cur) | \(r.delta.map(change) ?? "—") |"
+            if repeated { s += r.changeInterval.map { " [\(change($0.lowerBound)), \(change($0.upperBound))] |" } ?? " — |" }
+            s += " \(r.verdict.rawValue) |\n"
         }
         return s
     }
@@ -226,5 +281,42 @@ public struct GateReport: Sendable {
 
     private func fmt(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+    }
+}
+
+
+/// Percentile bootstrap of a difference of means, seeded so a gate's verdict is reproducible.
+public struct Bootstrap: Sendable {
+    /// Two-sided confidence level. 0.95: our choice (the usual one).
+    public var confidence = 0.95
+    /// Resamples. 10,000: our choice; the interval's ends move by well under 1% of its width
+    /// between seeds at this count.
+    public var resamples = 10_000
+    public var seed: UInt64 = 0x5EED
+
+    public init(confidence: Double = 0.95, resamples: Int = 10_000, seed: UInt64 = 0x5EED) {
+        self.confidence = confidence
+        self.resamples = resamples
+        self.seed = seed
+    }
+
+    /// Interval of mean(a) − mean(b), resampling each sample with replacement (a sample of one
+    /// value is a constant).
+    public func meanDifferenceInterval(_ a: [Double], _ b: [Double], stream: UInt64 = 0) -> ClosedRange<Double> {
+        precondition(!a.isEmpty && !b.isEmpty && resamples > 0)
+        var rng = SeededRNG(seed: seed, stream: stream)
+        func resampledMean(_ x: [Double]) -> Double {
+            if x.count == 1 { return x[0] }
+            var sum = 0.0
+            for _ in 0..<x.count { sum += x[Int(rng.next() % UInt64(x.count))] }
+            return sum / Double(x.count)
+        }
+        var diffs = [Double](repeating: 0, count: resamples)
+        for k in 0..<resamples { diffs[k] = resampledMean(a) - resampledMean(b) }
+        diffs.sort()
+        let tail = (1 - confidence) / 2
+        let lo = diffs[min(resamples - 1, Int((tail * Double(resamples)).rounded(.down)))]
+        let hi = diffs[min(resamples - 1, max(0, Int(((1 - tail) * Double(resamples)).rounded(.up)) - 1))]
+        return lo...hi
     }
 }

@@ -34,7 +34,10 @@ struct EngineRun {
         var driver = SimulationDriver(engine: engine, backend: SimulatedBackend(profile: profile, jitterCV: jitterCV, seed: jitterSeed))
         driver.dropMissed = dropMissed
         // Jittered runs say so: they are not deterministic (`gate` gives them tolerances).
-        let target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)" + (jitterCV > 0 ? " jitter_cv=\(jitterCV)" : "")
+        var target = "engine:sim profile=\(profile.name) policy=\(policy.rawValue)"
+        let ablations = policy == .accelgen ? policyOptions.accelgen.ablations : []
+        if !ablations.isEmpty { target += " ablations=" + ablations.joined(separator: ",") }
+        if jitterCV > 0 { target += " jitter_cv=\(jitterCV)" }
         let writer = try ResultsWriter(directory: output, run: RunInfo(target: target, workload: workload.header),
                                        options: metrics, withIterations: true)
         let requests = workload.requests.map(EngineRequest.init)

@@ -13,7 +13,10 @@ struct GateCommand: ParsableCommand {
         Simulated runs are deterministic, so new baselines for them get tolerances 0 (any change shows); other \
         targets get --relative (default 5%, our choice). --update writes the baseline from the run, or refreshes \
         the values of an existing one and keeps its metrics and tolerances. The run must be of the baseline's \
-        workload (spec digest, seed, count and rate), else exit 65.
+        workload (spec digest, seed, count and rate) and target, else exit 65. RESULTS may be a directory of \
+        repeated runs (`run --repeat N`): each metric's mean change then gets a 95% percentile-bootstrap interval \
+        (10,000 resamples of the runs and of the baseline's stored samples), and it regresses or improves only \
+        when the whole interval lies beyond the tolerance.
         """)
 
     @Argument(help: "Results directory (with summary.json).")
@@ -38,12 +41,22 @@ struct GateCommand: ParsableCommand {
         guard relative >= 0 else { throw ValidationError("--relative must be ≥ 0") }
     }
 
+    @Flag(name: .long, help: "Compare even when the run's target (engine, policy, endpoint) differs from the baseline's.")
+    var anyTarget = false
+
     func run() throws {
         try guarded {
-            let summaryPath = results + "/summary.json"
-            let text = String(decoding: try FileIO.readFile(summaryPath), as: UTF8.self)
-            let summary: JSONValue
-            do { summary = try JSONParser.parse(text) } catch { throw BenchError.data(SourceLocation(file: summaryPath), "not valid JSON: \(error)") }
+            // One run, or repeated runs (`run --repeat N`: repeats.json and a directory per run).
+            let repeated = RepeatSet.isRepeated(results)
+            let summaryPath = repeated ? results + "/" + RepeatSet.file : results + "/summary.json"
+            let summaries: [JSONValue]
+            if repeated {
+                summaries = try RepeatSet(directory: results).summaries
+            } else {
+                let text = String(decoding: try FileIO.readFile(summaryPath), as: UTF8.self)
+                do { summaries = [try JSONParser.parse(text)] } catch { throw BenchError.data(SourceLocation(file: summaryPath), "not valid JSON: \(error)") }
+            }
+            let summary = summaries[0]
             guard case .string(let target)? = summary["target"], let id = Baseline.workloadIdentity(summary["workload"]) else {
                 throw BenchError.data(SourceLocation(file: summaryPath), "not an accelbench summary (target, workload.spec_digest, seed, count)")
             }
@@ -52,14 +65,21 @@ struct GateCommand: ParsableCommand {
             if exists { stored = try Baseline.parse(String(decoding: try FileIO.readFile(baseline), as: UTF8.self), file: baseline) }
 
             if update {
+                // Repeated runs: the mean, with every run's value kept for the next bootstrap.
+                func measured(_ path: String) -> (Double, [Double])? {
+                    let xs = summaries.compactMap { Baseline.value(at: path, in: $0) }
+                    guard !xs.isEmpty else { return nil }
+                    return (xs.reduce(0, +) / Double(xs.count), xs.count > 1 ? xs : [])
+                }
                 var metrics: [Baseline.Metric] = []
                 if let stored {
                     for m in stored.metrics {
-                        guard let v = Baseline.value(at: m.path, in: summary) else {
+                        guard let (v, xs) = measured(m.path) else {
                             throw BenchError.data(SourceLocation(file: summaryPath, field: m.path), "the baseline's metric is not in this run")
                         }
                         var n = m
                         n.value = v
+                        n.samples = xs
                         metrics.append(n)
                     }
                 } else {
@@ -67,13 +87,14 @@ struct GateCommand: ParsableCommand {
                     if case .object(let pairs)? = summary["by_class"] { classes = pairs.map(\.0) }
                     let deterministic = target.hasPrefix("engine:sim") && !target.contains("jitter")
                     for (path, polarity) in Baseline.defaultMetrics(classes: classes) {
-                        guard let v = Baseline.value(at: path, in: summary) else { continue }
-                        metrics.append(Baseline.Metric(path: path, polarity: polarity, relative: deterministic ? 0 : relative, absolute: 0, value: v))
+                        guard let (v, xs) = measured(path) else { continue }
+                        metrics.append(Baseline.Metric(path: path, polarity: polarity, relative: deterministic ? 0 : relative, absolute: 0,
+                                                       value: v, samples: xs))
                     }
                 }
                 let fresh = Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
                 try FileIO.writeAtomically(fresh.json(), to: baseline)
-                print("\(exists ? "refreshed" : "wrote") \(baseline): \(metrics.count) metrics from \(results)")
+                print("\(exists ? "refreshed" : "wrote") \(baseline): \(metrics.count) metrics from \(results)\(repeated ? " (\(summaries.count) runs)" : "")")
                 return
             }
             guard let stored else {
@@ -84,7 +105,11 @@ struct GateCommand: ParsableCommand {
                 throw BenchError.data(SourceLocation(file: baseline, field: "workload"),
                                       "the baseline is for another workload (spec digest, seed, count or rate differ from \(summaryPath))")
             }
-            let report = GateReport.evaluate(stored, summary: summary)
+            guard anyTarget || stored.target == target else {
+                throw BenchError.data(SourceLocation(file: baseline, field: "target"),
+                                      "the baseline is for '\(stored.target)', the run is of '\(target)' (--any-target compares anyway)")
+            }
+            let report = GateReport.evaluate(stored, repeats: summaries)
             let title = "\(results) against \(baseline)"
             print(report.markdown(title: title), terminator: "")
             if let junit { try FileIO.writeAtomically(Array(report.junit(suite: baseline).utf8), to: junit) }

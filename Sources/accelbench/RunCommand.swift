@@ -32,8 +32,20 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Execute a schedule written by `oracle --schedule-out` (its policy and admitted requests) on the simulated engine, and check that it reproduces the oracle's iterations exactly.")
     var replaySchedule: String?
 
+    @Option(name: .customLong("repeat"), help: "Run the workload N times into OUTPUT/repeat-1..N and write OUTPUT/repeats.json; `gate` compares repeated runs with bootstrap confidence intervals. Engine runs give repeat i jitter seed --jitter-seed + i − 1.")
+    var repeats = 1
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeat must be ≥ 1") }
+        if repeats > 1 && replaySchedule != nil { throw ValidationError("--repeat and --replay-schedule do not go together") }
+        if repeats > 1 && remote.endpoint == nil && engine.jitterCV == 0 {
+            throw ValidationError("--repeat: the simulated engine without --jitter-cv gives identical runs; add --jitter-cv or repeat an --endpoint run")
+        }
+    }
+
     func run() throws {
         try guarded {
+            if repeats > 1 { return try runRepeated() }
             if remote.endpoint != nil { return try runEndpoint() }
             var policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
@@ -72,11 +84,15 @@ struct Run: ParsableCommand {
 }
 
 extension Run {
+    var defaultEndpointOutput: String {
+        let host = remote.endpoint!.replacingOccurrences(of: "://", with: "-").replacingOccurrences(of: "/", with: "_")
+        return "results/\(source.label)-\(host)"
+    }
+
     func runEndpoint() throws {
         let workload = try source.load()
         Interrupt.install()
-        let host = remote.endpoint!.replacingOccurrences(of: "://", with: "-").replacingOccurrences(of: "/", with: "_")
-        let out = output ?? "results/\(source.label)-\(host)"
+        let out = output ?? defaultEndpointOutput
         let result = try EndpointRun(workload: workload, options: try remote.options(), warmupRequests: remote.warmupRequests,
                                      metrics: metrics.options, output: out).execute()
         if json {
@@ -91,6 +107,70 @@ extension Run {
         }
         if result.endpoint.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
+    }
+}
+
+extension Run {
+    /// `--repeat N`: the same workload N times, each into its own results directory, then
+    /// `repeats.json` naming them and a table of each metric's mean with its bootstrap interval.
+    func runRepeated() throws {
+        let workload = try source.load()
+        Interrupt.install()
+        let out: String
+        var target = ""
+        let engineProfile: HardwareProfile?
+        let policyName: PolicyName?
+        if remote.endpoint != nil {
+            out = output ?? defaultEndpointOutput
+            engineProfile = nil
+            policyName = nil
+        } else {
+            policyName = try PolicyName.parse(policy)
+            engineProfile = try engine.resolveProfile()
+            out = output ?? "results/\(source.label)-\(policyName!.rawValue)"
+        }
+        try FileIO.makeDirectories(out)
+        var summaries: [Summary] = []
+        var dirs: [String] = []
+        for i in 1...repeats {
+            let dir = "repeat-\(i)"
+            let path = out + "/" + dir
+            let summary: Summary
+            let stopped: Bool
+            if let engineProfile, let policyName {
+                let r = try EngineRun(workload: workload, profile: engineProfile, policy: policyName, policyOptions: policyFlags.options,
+                                      jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed &+ UInt64(i - 1), metrics: metrics.options,
+                                      output: path, progress: !json, prefixCaching: engine.prefixCaching).execute()
+                summary = r.summary
+                stopped = r.engine.stopped
+            } else {
+                let r = try EndpointRun(workload: workload, options: try remote.options(), warmupRequests: remote.warmupRequests,
+                                        metrics: metrics.options, output: path).execute()
+                summary = r.summary
+                stopped = r.endpoint.stopped
+            }
+            target = summary.run.target
+            summaries.append(summary)
+            dirs.append(dir)
+            if !json {
+                print(String(format: "repeat %d/%d: attainment %.4f, goodput %.3f req/s, TTFT p99 %@ ms -> %@", i, repeats,
+                             summary.overall.attainment.overall, summary.overall.goodputRequestsPerS,
+                             summary.overall.ttft.map { String(format: "%.1f", $0.p99) } ?? "-", path))
+            }
+            if stopped {
+                try RepeatSet.write(directory: out, target: target, runs: dirs)
+                throw BenchExit(code: ExitCodes.interrupted)
+            }
+        }
+        try RepeatSet.write(directory: out, target: target, runs: dirs)
+        let parsed = try RepeatSet(directory: out).summaries
+        if json {
+            FileHandleWriter.write(String(decoding: try FileIO.readFile(out + "/" + RepeatSet.file), as: UTF8.self), fd: 1)
+        } else {
+            print(RepeatSet.table(parsed), terminator: "")
+            print("\(repeats) runs in \(out) (\(RepeatSet.file)); gate them with `accelbench gate \(out) --baseline FILE`")
+        }
+        if summaries.contains(where: { !$0.valid }) { throw BenchExit(code: ExitCodes.invalidRun) }
     }
 }
 

@@ -65,4 +65,44 @@ import Testing
         #expect(md.contains("| `goodput.requests_per_s` | higher | 3 | 2 | -33.33% | regression |"))
         #expect(md.contains("| `latency_ms.ttft.p99` | lower | 200 | 200 | +0.00% | unchanged |"))
     }
+
+    @Test func bootstrapIntervalsCoverTheTrueDifferenceAndAreSeeded() {
+        // Two samples of 8 whose means differ by exactly 1.
+        let a = [10.0, 11, 9, 10.5, 9.5, 10.2, 9.8, 10]
+        let b = a.map { $0 - 1 }
+        let ci = Bootstrap().meanDifferenceInterval(a, b)
+        #expect(ci.contains(1) && ci.lowerBound > 0 && ci.upperBound < 2)
+        #expect(Bootstrap().meanDifferenceInterval(a, b) == ci)
+        // A constant difference has no spread; a sample of one is a constant.
+        #expect(Bootstrap().meanDifferenceInterval([5, 5, 5], [3]) == 2...2)
+    }
+
+    func repeats(_ goodputs: [Double]) throws -> [JSONValue] {
+        try goodputs.map { try summary(goodput: $0, ttftP99: 200) }
+    }
+
+    @Test func repeatedRunsRegressOnlyWhenTheWholeIntervalIsBeyondTheTolerance() throws {
+        // Baseline from 5 noisy repeats around 3.0.
+        var b = baseline()
+        b.metrics[0].samples = [2.9, 3.1, 3.0, 2.95, 3.05]
+        b.metrics[0].value = 3.0
+        // Same noise, same mean: unchanged although the mean differs from 3 exactly in no run.
+        let same = GateReport.evaluate(b, repeats: try repeats([3.05, 2.9, 3.1, 2.95, 3.0]))
+        #expect(same.exitCode == ExitCodes.ok && same.rows[0].changeInterval!.contains(0))
+        // A small shift inside the noise: unchanged (a single run would have failed exactly).
+        #expect(GateReport.evaluate(b, repeats: try repeats([3.0, 2.85, 3.05, 2.9, 2.95])).exitCode == ExitCodes.ok)
+        #expect(GateReport.evaluate(baseline(), summary: try summary(goodput: 2.95, ttftP99: 200)).exitCode == ExitCodes.regression)
+        // A shift well outside it: regression, and its interval excludes 0.
+        let worse = GateReport.evaluate(b, repeats: try repeats([2.5, 2.4, 2.6, 2.45, 2.55]))
+        #expect(worse.exitCode == ExitCodes.regression && worse.rows[0].changeInterval!.upperBound < 0)
+        #expect(worse.rows[0].runs == 5 && abs(worse.rows[0].current! - 2.5) < 1e-12)
+        #expect(GateReport.evaluate(b, repeats: try repeats([3.5, 3.4, 3.6, 3.45, 3.55])).exitCode == ExitCodes.improvementOnly)
+        // A relative tolerance of 20% swallows the 17% drop.
+        b.metrics[0].relative = 0.2
+        #expect(GateReport.evaluate(b, repeats: try repeats([2.5, 2.4, 2.6, 2.45, 2.55])).exitCode == ExitCodes.ok)
+        // Samples survive the file.
+        let text = String(decoding: b.json(), as: UTF8.self)
+        #expect(try Baseline.parse(text, file: "b.json") == b)
+        #expect(worse.markdown(title: "t").contains("95% CI of change"))
+    }
 }

@@ -488,14 +488,66 @@ struct CLI {
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("j.xml").path))
         // vllm misses more SLOs than accelgen on this load: a regression against accelgen's
         // baseline, and accelgen an improvement against vllm's.
-        #expect(try CLI.run(["gate", b, "--baseline", base]).status == 2)
+        // Another target is refused unless asked for.
+        #expect(try CLI.run(["gate", b, "--baseline", base]).status == 65)
+        #expect(try CLI.run(["gate", b, "--baseline", base, "--any-target"]).status == 2)
         let vbase = dir.appendingPathComponent("vllm.json").path
         #expect(try CLI.run(["gate", b, "--baseline", vbase, "--update"]).status == 0)
-        let better = try CLI.run(["gate", a, "--baseline", vbase])
+        let better = try CLI.run(["gate", a, "--baseline", vbase, "--any-target"])
         #expect(better.status == 2 || better.status == 4, "\(better.stdout)")
         // Another workload is refused.
         let c = dir.appendingPathComponent("c").path
         #expect(try CLI.run(["run", "--spec", "workloads/mixed-slo.yaml", "--count", "60", "--rate", "6", "-o", c]).status == 0)
         #expect(try CLI.run(["gate", c, "--baseline", base]).status == 65)
+    }
+
+    @Test func repeatedRunsAreGatedWithBootstrapIntervals() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = dir.appendingPathComponent("a").path, b = dir.appendingPathComponent("b").path
+        let base = dir.appendingPathComponent("base.json").path
+        let common = ["run", "--spec", "workloads/smoke.yaml", "--count", "40", "--policy", "sarathi", "--jitter-cv", "0.05", "--repeat", "3"]
+        let r = try CLI.run(common + ["-o", a])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("95% CI of mean"))
+        for i in 1...3 { #expect(FileManager.default.fileExists(atPath: "\(a)/repeat-\(i)/summary.json")) }
+        #expect(try CLI.run(["gate", a, "--baseline", base, "--update"]).status == 0)
+        let stored = try Baseline.parse(String(decoding: try FileIO.readFile(base), as: UTF8.self), file: base)
+        #expect(stored.metrics.allSatisfy { $0.samples.count == 3 && $0.relative == 0.05 })
+        // Other jitter draws of the same workload: within the noise.
+        #expect(try CLI.run(common + ["--jitter-seed", "11", "-o", b]).status == 0)
+        let g = try CLI.run(["gate", b, "--baseline", base])
+        #expect(g.status == 0, "\(g.stdout)")
+        #expect(g.stdout.contains("95% CI of change"))
+        // A deterministic engine gives identical repeats: refused as a usage error.
+        #expect(try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--count", "10", "--repeat", "2", "-o", b]).status == 64)
+    }
+
+    @Test func sweepRunsEachRateAndSearchFindsACapacityThatPasses() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("sw").path
+        let r = try CLI.run(["sweep", "--spec", "workloads/mixed-slo.yaml", "--count", "80", "--rates", "4:12:4", "--search",
+                             "--target-attainment", "0.9", "--policy", "vllm", "--jobs", "2", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let sweep = try JSONParser.parse(String(decoding: try FileIO.readFile(out + "/sweep.json"), as: UTF8.self))
+        guard case .array(let points)? = sweep["points"], case .number(let cap)? = sweep["search"]?["capacity_rps"],
+              case .array(let searches)? = sweep["search"]?["searches"], case .number(let fail)? = searches.first?["failing_rps"] else {
+            Issue.record("sweep.json lacks points or a capacity: \(r.stdout)"); return
+        }
+        var attainment: [Double: Double] = [:]
+        for p in points {
+            guard case .number(let rate)? = p["rate_rps"], case .number(let a)? = p["attainment"], case .string(let d)? = p["dir"] else {
+                Issue.record("bad point \(p)"); continue
+            }
+            attainment[rate] = a
+            #expect(FileManager.default.fileExists(atPath: "\(out)/\(d)/summary.json"))
+        }
+        #expect([4.0, 8, 12].allSatisfy { attainment[$0] != nil })
+        // The capacity passes, the rate just above it fails, and they are within 2.5%.
+        #expect(attainment[cap]! >= 0.9 && attainment[fail]! < 0.9 && (fail - cap) / fail <= 0.025)
+        #expect(r.stdout.contains("capacity (overall attainment"))
+        // Same draws at every rate: each point has the same requests.
+        #expect(points.allSatisfy { $0["requests"] == .number(80) })
     }
 }

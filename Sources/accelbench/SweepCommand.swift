@@ -1,0 +1,302 @@
+import ArgumentParser
+import BenchCore
+import Dispatch
+import Engine
+import Foundation
+import Oracle
+import Reporting
+import Workloads
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run one workload at a series of offered rates, and find the highest rate that meets an attainment target.",
+        discussion: """
+        Every rate gets the same draws (common random numbers): the generator keeps each request's class, \
+        lengths and SLOs and scales only the arrival times, so the rates differ in load alone. Each rate is \
+        a results directory OUTPUT/rate-R; OUTPUT/sweep.json (schema accelbench.sweep/1) lists them with \
+        their headline metrics for `plot` and `report`.
+        --search finds the highest rate whose SLO attainment (overall, or each --class's) reaches \
+        --target-attainment: it brackets by doubling or halving from the highest passing grid rate (or \
+        --start-rate), then bisects until the bracket is within --precision (2.5%) of its upper end, as \
+        Sarathi-Serve's capacity search does. Engine sweeps run several rates at once (--jobs); endpoint sweeps \
+        run one rate at a time. Ctrl-C writes sweep.json with the rates done (exit 130).
+        """)
+
+    @Option(name: .long, help: "Workload spec (YAML).")
+    var spec: String
+
+    @Option(name: .long, help: "Offered rates (requests/s): START:STOP:STEP (inclusive) or a comma list. Optional with --search.")
+    var rates: String?
+
+    @Option(name: .long, help: "Seed (default: the spec's).")
+    var seed: UInt64?
+
+    @Option(name: .long, help: "Requests per rate (default: the spec's).")
+    var count: Int?
+
+    @Flag(name: .long, help: "Find the highest rate meeting --target-attainment.")
+    var search = false
+
+    @Option(name: .long, help: "With --search: the fraction of requests that must meet their SLOs.")
+    var targetAttainment = 0.9
+
+    @Option(name: .customLong("class"), help: "With --search: search this class's attainment instead of the overall one (repeatable: one search per class).")
+    var classes: [String] = []
+
+    @Option(name: .long, help: "With --search: stop when the bracket is within this fraction of its upper end (Sarathi-Serve: 2.5%).")
+    var precision = 0.025
+
+    @Option(name: .long, help: "With --search and no --rates: the first rate probed (requests/s; our choice 1).")
+    var startRate = 1.0
+
+    @Option(name: .long, help: "With --search: do not probe above this rate (requests/s).")
+    var maxRate = 10_000.0
+
+    @Flag(name: .long, help: "Engine sweeps: also compute the oracle's upper bound at each rate (in sweep.json; a line in the plots).")
+    var oracle = false
+
+    @Option(name: .long, help: "Engine sweeps: rates simulated at once (default: the machine's cores).")
+    var jobs: Int?
+
+    @OptionGroup var engine: EngineFlags
+
+    @Option(name: .long, help: "Scheduling policy (engine sweeps): \(PolicyName.list).")
+    var policy = "accelgen"
+
+    @OptionGroup var policyFlags: PolicyFlags
+    @OptionGroup var remote: EndpointFlags
+    @OptionGroup var metrics: MetricsFlags
+
+    @Option(name: .shortAndLong, help: "Sweep directory.")
+    var output: String
+
+    @Flag(name: .long, help: "Print sweep.json instead of the table.")
+    var json = false
+
+    func validate() throws {
+        if rates == nil && !search { throw ValidationError("give --rates, --search, or both") }
+        if let rates { _ = try SweepCommand.parseRates(rates) }
+        guard targetAttainment > 0, targetAttainment <= 1 else { throw ValidationError("--target-attainment must be in (0, 1]") }
+        guard precision > 0, precision < 1 else { throw ValidationError("--precision must be in (0, 1)") }
+        guard startRate > 0, startRate.isFinite else { throw ValidationError("--start-rate must be > 0 requests/s") }
+        guard maxRate >= startRate else { throw ValidationError("--max-rate must be ≥ --start-rate") }
+        if let count, count <= 0 { throw ValidationError("--count must be > 0") }
+        if let jobs, jobs <= 0 { throw ValidationError("--jobs must be > 0") }
+        if !classes.isEmpty && !search { throw ValidationError("--class applies to --search") }
+        if oracle && remote.endpoint != nil { throw ValidationError("--oracle applies to engine sweeps (the bound is for the simulated profile)") }
+    }
+
+    /// "1:20:1" → 1, 2, ..., 20; "1,2.5,4" → those. Errors name the flag.
+    static func parseRates(_ text: String) throws -> [Double] {
+        let bad = ValidationError("--rates: '\(text)' is not START:STOP:STEP or a comma list of rates > 0")
+        if text.contains(":") {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 3, let a = parts[0], let b = parts[1], let s = parts[2], a > 0, b >= a, s > 0, a.isFinite, b.isFinite else { throw bad }
+            let n = Int(((b - a) / s + 1e-9).rounded(.down))
+            guard n < 10_000 else { throw ValidationError("--rates: more than 10,000 rates") }
+            return (0...n).map { CapacitySearch.round(a + Double($0) * s) }
+        }
+        let xs = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !xs.isEmpty, xs.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else { throw bad }
+        return Array(Set(xs.map { CapacitySearch.round($0!) })).sorted()
+    }
+
+    static func directoryName(_ rate: Double) -> String {
+        "rate-" + (rate == rate.rounded() ? String(Int(rate)) : String(format: "%g", rate))
+    }
+
+    func run() throws {
+        try guarded {
+            let parsed = try WorkloadSpec.load(path: spec)
+            let generator = try WorkloadGenerator(spec: parsed, specFile: spec)
+            func workload(at rate: Double) throws(BenchError) -> Workload {
+                try generator.generate(GenerateOptions(seed: seed, rate: rate, count: count))
+            }
+            let first = try workload(at: try rates.map { try SweepCommand.parseRates($0)[0] } ?? startRate)
+            let classNames = first.header.classes.map(\.name)
+            for c in classes where !classNames.contains(c) {
+                throw BenchError.usage("--class '\(c)' is not in the workload; classes: \(classNames.joined(separator: ", "))")
+            }
+            try FileIO.makeDirectories(output)
+            Interrupt.install()
+            let runner = try PointRunner(command: self, workload: workload)
+            var points: [Double: SweepPoint] = [:]
+            var stopped = false
+
+            func finish(_ searches: [SweepSearch]) throws {
+                let all = points.values.sorted { $0.rateRPS < $1.rateRPS }
+                let target = all.first?.summary.run.target ?? ""
+                let bytes = SweepFile.json(spec: first.header.specName, target: target, seed: first.header.seed, count: first.header.count,
+                                           classes: classNames, points: all, targetAttainment: search ? targetAttainment : nil,
+                                           precision: precision, searches: searches)
+                try FileIO.writeAtomically(bytes, to: output + "/" + SweepFile.name)
+                if json {
+                    FileHandleWriter.write(String(decoding: bytes, as: UTF8.self), fd: 1)
+                } else {
+                    print(SweepCommand.table(all, classes: classNames, searches: searches, target: targetAttainment), terminator: "")
+                    print("sweep in \(output)/\(SweepFile.name) (\(all.count) rates)")
+                }
+            }
+
+            if let rates {
+                let grid = try SweepCommand.parseRates(rates)
+                for p in try runner.runAll(grid, quiet: json) {
+                    points[p.rateRPS] = p
+                }
+                stopped = Interrupt.isRequested
+            }
+            var searches: [SweepSearch] = []
+            if search && !stopped {
+                let targets: [String?] = classes.isEmpty ? [nil] : classes
+                for c in targets {
+                    var s = CapacitySearch(targetAttainment: targetAttainment, precision: precision)
+                    s.maxRate = maxRate
+                    var known: [Double: Double] = [:]
+                    for (r, p) in points { if let a = p.attainment(className: c) { known[r] = a } }
+                    let result = try s.run(start: startRate, known: known) { rate in
+                        if Interrupt.isRequested { throw BenchExit(code: ExitCodes.interrupted) }
+                        let p = try runner.runAll([rate], quiet: json)[0]
+                        points[rate] = p
+                        // A class absent at this rate cannot miss: it counts as met.
+                        return p.attainment(className: c) ?? 1
+                    }
+                    searches.append(SweepSearch(className: c, result: result))
+                }
+            }
+            stopped = stopped || Interrupt.isRequested
+            try finish(searches)
+            if stopped { throw BenchExit(code: ExitCodes.interrupted) }
+        }
+    }
+
+    static func table(_ points: [SweepPoint], classes: [String], searches: [SweepSearch], target: Double) -> String {
+        func f(_ x: Double?, _ d: Int) -> String { x.map { String(format: "%.\(d)f", $0) } ?? "-" }
+        let withOracle = points.contains { $0.oracle != nil }
+        var header = ["rate req/s", "attainment"] + classes + ["goodput req/s", "throughput req/s", "output tok/s", "TTFT p99 ms"]
+        if withOracle { header.append("oracle U attainment") }
+        let rows: [[String]] = points.map { p in
+            let o = p.summary.overall
+            var row = [f(p.rateRPS, 3), f(o.attainment.overall, 4)]
+            row += classes.map { f(p.attainment(className: $0), 4) }
+            row += [f(o.goodputRequestsPerS, 3), f(o.requestsPerS, 3), f(o.outputTokensPerS, 1), f(o.ttft?.p99, 1)]
+            if withOracle { row.append(f(p.oracle.map { o.total > 0 ? $0.metRequests / Double(o.total) : 0 }, 4)) }
+            return row
+        }
+        var s = TextTable.render(header: header, rows: rows)
+        for search in searches {
+            let what = search.className.map { "class \($0)" } ?? "overall"
+            let r = search.result
+            switch r.outcome {
+            case .found:
+                s += String(format: "capacity (%@ attainment ≥ %.3g): %@ req/s (fails at %@ req/s; %d probes)\n", what, target,
+                            f(r.capacityRPS, 3), f(r.failingRPS, 3), r.probed.count)
+            case .aboveRange:
+                s += "capacity (\(what)): at least \(f(r.capacityRPS, 3)) req/s (--max-rate reached)\n"
+            case .belowRange:
+                s += "capacity (\(what)): below \(f(r.failingRPS, 3)) req/s (no rate tried passes)\n"
+            case .probeLimit:
+                s += "capacity (\(what)): between \(f(r.capacityRPS, 3)) and \(f(r.failingRPS, 3)) req/s (probe limit)\n"
+            }
+        }
+        return s
+    }
+}
+
+/// Runs the sweep's workload at given rates on the engine (several at once) or an endpoint.
+private struct PointRunner {
+    let command: SweepCommand
+    let workload: (Double) throws(BenchError) -> Workload
+    let profile: HardwareProfile?
+    let policy: PolicyName?
+
+    init(command: SweepCommand, workload: @escaping (Double) throws(BenchError) -> Workload) throws {
+        self.command = command
+        self.workload = workload
+        if command.remote.endpoint == nil {
+            profile = try command.engine.resolveProfile()
+            policy = try PolicyName.parse(command.policy)
+        } else {
+            profile = nil
+            policy = nil
+        }
+    }
+
+    func runAll(_ rates: [Double], quiet: Bool) throws -> [SweepPoint] {
+        let workloads = try rates.map { r throws(BenchError) in try workload(r) }
+        var points: [SweepPoint?] = Array(repeating: nil, count: rates.count)
+        if let profile, let policy {
+            let c = command
+            let slots = ResultSlots<Result<SweepPoint, Error>>(count: rates.count)
+            let jobs = min(c.jobs ?? ProcessInfo.processInfo.activeProcessorCount, rates.count)
+            let next = ResultSlots<Int>(count: 1)
+            next.set(0, 0)
+            DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { _ in
+                while let i = next.claim(below: rates.count) {
+                    if Interrupt.isRequested { return }
+                    let r = Result { try PointRunner.engine(c, workloads[i], rate: rates[i], profile: profile, policy: policy) }
+                    if !quiet, case .success(let p) = r { PointRunner.announce(p) }
+                    slots.set(i, r)
+                }
+            }
+            for i in 0..<rates.count {
+                guard let r = slots.get(i) else { continue }
+                points[i] = try r.get()
+            }
+        } else {
+            for (i, rate) in rates.enumerated() {
+                if Interrupt.isRequested { break }
+                let dir = SweepCommand.directoryName(rate)
+                let r = try EndpointRun(workload: workloads[i], options: try command.remote.options(), warmupRequests: command.remote.warmupRequests,
+                                        metrics: command.metrics.options, output: command.output + "/" + dir).execute()
+                points[i] = SweepPoint(rateRPS: rate, directory: dir, summary: r.summary)
+                if !quiet { PointRunner.announce(points[i]!) }
+            }
+        }
+        return points.compactMap { $0 }
+    }
+
+    static func announce(_ p: SweepPoint) {
+        printError(String(format: "  rate %g req/s: attainment %.4f, goodput %.3f req/s", p.rateRPS,
+                          p.summary.overall.attainment.overall, p.summary.overall.goodputRequestsPerS))
+    }
+
+    static func engine(_ c: SweepCommand, _ workload: Workload, rate: Double, profile: HardwareProfile, policy: PolicyName) throws -> SweepPoint {
+        let dir = SweepCommand.directoryName(rate)
+        let r = try EngineRun(workload: workload, profile: profile, policy: policy, policyOptions: c.policyFlags.options,
+                              jitterCV: c.engine.jitterCV, jitterSeed: c.engine.jitterSeed, metrics: c.metrics.options,
+                              output: c.output + "/" + dir, progress: false, prefixCaching: c.engine.prefixCaching).execute()
+        var oracle: SweepPoint.OracleBound?
+        if c.oracle {
+            var o = RelaxationBound.Options()
+            o.prefixCaching = c.engine.prefixCaching
+            let bound = RelaxationBound.solve(workload.requests, profile: profile, options: o)
+            if bound.solution.status == .optimal {
+                oracle = SweepPoint.OracleBound(metRequests: bound.metRequests, byClass: bound.byClass.mapValues(\.requests))
+            } else {
+                printError("accelbench: rate \(rate): the oracle's solver stopped without an optimum (\(bound.solution.status)); no bound for this rate")
+            }
+        }
+        return SweepPoint(rateRPS: rate, directory: dir, summary: r.summary, oracle: oracle)
+    }
+}
+
+/// Slots written from concurrent workers (each index by one worker) and read after they join.
+private final class ResultSlots<T>: @unchecked Sendable {
+    private var items: [T?]
+    private let lock = NSLock()
+    init(count: Int) { items = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: T) { lock.lock(); items[i] = v; lock.unlock() }
+    func get(_ i: Int) -> T? { lock.lock(); defer { lock.unlock() }; return items[i] }
+}
+
+extension ResultSlots where T == Int {
+    /// The next unclaimed index, or nil when all are taken (slot 0 holds the counter).
+    func claim(below n: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        let i = items[0]!
+        guard i < n else { return nil }
+        items[0] = i + 1
+        return i
+    }
+}
