@@ -68,8 +68,10 @@ let package = Package(
             "BenchCore",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
+        // Figures (gnuplot as a child process, templates from plots/ embedded) and the HTML report.
+        .target(name: "Plotting", dependencies: ["BenchCore", "Reporting"]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server", "Oracle",
+            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server", "Oracle", "Plotting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
@@ -78,6 +80,7 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"], exclude: ["Fixtures"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting", "Reporting", "BenchCore", "Engine", "Workloads"]),
         .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore", "Workloads"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "BenchCore", "OpenAIWire",

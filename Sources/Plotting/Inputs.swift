@@ -1,0 +1,266 @@
+import BenchCore
+import Foundation
+import Reporting
+
+/// One engine iteration from `iterations.jsonl`, reduced to what the timeline draws.
+public struct IterationRow: Sendable, Equatable {
+    public var startS: Double
+    public var durationS: Double
+    public var prefillTokens: Int
+    public var decodeCount: Int
+    public var largestChunk: Int
+    public var kvUsed: Int
+    public var kvFree: Int
+
+    public init(startS: Double, durationS: Double, prefillTokens: Int, decodeCount: Int, largestChunk: Int, kvUsed: Int, kvFree: Int) {
+        self.startS = startS
+        self.durationS = durationS
+        self.prefillTokens = prefillTokens
+        self.decodeCount = decodeCount
+        self.largestChunk = largestChunk
+        self.kvUsed = kvUsed
+        self.kvFree = kvFree
+    }
+
+    public var kvFraction: Double? {
+        let total = kvUsed + kvFree
+        return total > 0 ? Double(kvUsed) / Double(total) : nil
+    }
+
+    /// Reads `iterations.jsonl` (or the journal an interrupted run left, whose torn last line is
+    /// dropped); nil when the directory has neither (endpoint runs write none).
+    public static func read(directory: String) throws(BenchError) -> [IterationRow]? {
+        var path = directory + "/" + ResultsFiles.iterations
+        var journal = false
+        if !FileIO.exists(path) {
+            path += ".partial"
+            journal = true
+            guard FileIO.exists(path) else { return nil }
+        }
+        let bytes = try FileIO.readFile(path)
+        var rows: [IterationRow] = []
+        var lineNo = 0
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            lineNo += 1
+            let torn = end == bytes.count
+            defer { start = end + 1 }
+            if end == start { continue }
+            let value: JSONValue
+            do {
+                value = try bytes[start..<end].withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in
+                    try JSONParser.parse(b)
+                }
+            } catch {
+                if journal && torn { break }
+                throw BenchError.data(path, line: lineNo, "\(error)")
+            }
+            var f = try JSONFields(value, file: path, line: lineNo)
+            let chunks = try f.optionalDoubleArray("chunks") ?? []
+            rows.append(IterationRow(startS: try f.double("start_s"), durationS: try f.double("duration_s"),
+                                     prefillTokens: try f.int("prefill_tokens"), decodeCount: try f.int("decode_count"),
+                                     largestChunk: Int(chunks.max() ?? 0), kvUsed: try f.int("kv_used"), kvFree: try f.int("kv_free")))
+            // The engine writes more fields (waiting, budget, prediction); the timeline needs these.
+            try f.finish(allowingExtra: true)
+        }
+        return rows
+    }
+}
+
+/// A results directory as the figures use it.
+public struct RunInput: Sendable {
+    public var directory: String
+    /// The short name on keys and bars (see `RunLabels`).
+    public var label: String
+    public var run: RunInfo
+    public var records: [RequestRecord]
+    public var iterations: [IterationRow]?
+    /// The workload's classes in its order, then any class seen only in the records.
+    public var classes: [String]
+    /// The run's summary.json, parsed; nil when the run never finished (no summary written).
+    public var summaryJSON: JSONValue?
+    public var recovered: Bool
+
+    public static func load(_ directory: String) throws(BenchError) -> RunInput {
+        let reader = try ResultsReader(directory: directory)
+        let records = try reader.records()
+        var classes = reader.run.workload?.classes.map(\.name) ?? []
+        var seen = Set(classes)
+        for r in records where seen.insert(r.className).inserted { classes.append(r.className) }
+        let summaryPath = directory + "/" + ResultsFiles.summary
+        var summary: JSONValue?
+        if FileIO.exists(summaryPath) {
+            let bytes = try FileIO.readFile(summaryPath)
+            do {
+                summary = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
+            } catch {
+                throw BenchError.data(summaryPath, line: 1, "\(error)")
+            }
+        }
+        return RunInput(directory: directory, label: RunLabels.basename(directory), run: reader.run, records: records,
+                        iterations: try IterationRow.read(directory: directory), classes: classes,
+                        summaryJSON: summary, recovered: reader.recovered)
+    }
+}
+
+/// One point of a rate sweep (`sweep.json`, schema `accelbench.sweep/1`).
+public struct SweepPoint: Sendable, Equatable {
+    public var rateRps: Double
+    public var dir: String
+    public var attainment: Double
+    public var goodputRps: Double
+    public var goodputTokensPerS: Double?
+    public var throughputRps: Double
+    public var outputTokensPerS: Double?
+    public var classAttainment: [String: Double]
+    public var classGoodputRps: [String: Double]
+    public var oracleAttainment: Double?
+    public var oracleGoodputRps: Double?
+}
+
+/// The capacity search of a sweep, when it ran one.
+public struct SweepSearch: Sendable, Equatable {
+    public var targetAttainment: Double
+    /// The class whose attainment the search held at the target; nil for overall attainment.
+    public var className: String?
+    public var capacityRps: Double?
+    public var classCapacityRps: [String: Double]
+}
+
+/// A sweep directory: `sweep.json` plus one results directory per rate.
+public struct SweepInput: Sendable {
+    public static let file = "sweep.json"
+    public static let schema = "accelbench.sweep/1"
+
+    public var directory: String
+    public var label: String
+    public var spec: String
+    public var target: String
+    public var seed: Int?
+    public var count: Int?
+    public var classes: [String]
+    /// Sorted by rate.
+    public var points: [SweepPoint]
+    public var search: SweepSearch?
+
+    public static func isSweep(_ directory: String) -> Bool { FileIO.exists(directory + "/" + file) }
+
+    public static func load(_ directory: String) throws(BenchError) -> SweepInput {
+        let path = directory + "/" + file
+        let bytes = try FileIO.readFile(path)
+        let value: JSONValue
+        do {
+            value = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
+        } catch {
+            throw BenchError.data(path, line: 1, "\(error)")
+        }
+        return try parse(value, directory: directory, file: path)
+    }
+
+    static func parse(_ value: JSONValue, directory: String, file: String) throws(BenchError) -> SweepInput {
+        var f = try JSONFields(value, file: file, line: nil)
+        let schema = try f.string("schema")
+        guard schema == SweepInput.schema else { throw f.error("schema", "expected '\(SweepInput.schema)', got '\(schema)'") }
+        let spec = try f.optionalString("spec") ?? RunLabels.basename(directory)
+        let target = try f.optionalString("target") ?? "unknown"
+        let seed = try f.optionalInt("seed")
+        let count = try f.optionalInt("count")
+        var classes: [String] = []
+        if let raw = f.raw("classes"), !raw.isNull {
+            guard case .array(let items) = raw else { throw f.error("classes", "expected an array of class names") }
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else { throw f.error("classes[\(i)]", "expected a string") }
+                classes.append(s)
+            }
+        }
+        guard case .array(let rawPoints)? = f.raw("points") else { throw f.error("points", "missing array of points") }
+        var points: [SweepPoint] = []
+        for (i, raw) in rawPoints.enumerated() {
+            var p = try JSONFields(raw, file: file, line: nil, prefix: "points[\(i)]")
+            var point = SweepPoint(rateRps: try p.double("rate_rps"), dir: try p.optionalString("dir") ?? "",
+                                   attainment: try p.double("attainment"), goodputRps: try p.double("goodput_rps"),
+                                   goodputTokensPerS: try p.optionalDouble("goodput_tokens_per_s"),
+                                   throughputRps: try p.double("throughput_rps"),
+                                   outputTokensPerS: try p.optionalDouble("output_tokens_per_s"),
+                                   classAttainment: [:], classGoodputRps: [:])
+            if let raw = p.raw("by_class"), !raw.isNull {
+                guard case .object(let pairs) = raw else { throw p.error("by_class", "expected an object") }
+                for (name, v) in pairs {
+                    var c = try JSONFields(v, file: file, line: nil, prefix: "points[\(i)].by_class.\(name)")
+                    point.classAttainment[name] = try c.optionalDouble("attainment")
+                    point.classGoodputRps[name] = try c.optionalDouble("goodput_rps")
+                    try c.finish(allowingExtra: true)
+                    if !classes.contains(name) { classes.append(name) }
+                }
+            }
+            if var o = try p.optionalObject("oracle") {
+                point.oracleAttainment = try o.optionalDouble("upper_bound_attainment")
+                point.oracleGoodputRps = try o.optionalDouble("upper_bound_goodput_rps")
+                try o.finish(allowingExtra: true)
+            }
+            // Later producers may add fields; what the figures need is checked above.
+            try p.finish(allowingExtra: true)
+            points.append(point)
+        }
+        var search: SweepSearch?
+        if var s = try f.optionalObject("search") {
+            var byClass: [String: Double] = [:]
+            if let raw = s.raw("by_class"), !raw.isNull {
+                guard case .object(let pairs) = raw else { throw s.error("by_class", "expected an object") }
+                for (name, v) in pairs {
+                    if case .number(let d) = v { byClass[name] = d } else if !v.isNull { throw s.error("by_class.\(name)", "expected a number") }
+                }
+            }
+            search = SweepSearch(targetAttainment: try s.double("target_attainment"), className: try s.optionalString("class"),
+                                 capacityRps: try s.optionalDouble("capacity_rps"), classCapacityRps: byClass)
+            try s.finish(allowingExtra: true)
+        }
+        try f.finish(allowingExtra: true)
+        points.sort { $0.rateRps < $1.rateRps }
+        return SweepInput(directory: directory, label: RunLabels.basename(directory), spec: spec, target: target, seed: seed,
+                          count: count, classes: classes, points: points, search: search)
+    }
+}
+
+/// Short names for runs on keys and bars: the policy and ablations from the target string
+/// (`engine:sim profile=… policy=accelgen ablations=no-dynamic-chunking` gives
+/// `accelgen (no-dynamic-chunking)`), else the directory's name. Runs whose names would collide
+/// (e.g. an ablation from before targets named their ablations) get their directory names.
+public enum RunLabels {
+    public static func fromTarget(_ target: String) -> String? {
+        var policy: String?
+        var ablations: String?
+        for token in target.split(separator: " ") {
+            if token.hasPrefix("policy=") { policy = String(token.dropFirst("policy=".count)) }
+            if token.hasPrefix("ablations=") { ablations = String(token.dropFirst("ablations=".count)) }
+        }
+        guard let policy, !policy.isEmpty else { return nil }
+        guard let ablations, !ablations.isEmpty, ablations != "none" else { return policy }
+        return policy + " (" + ablations.split(separator: ",").joined(separator: ", ") + ")"
+    }
+
+    public static func basename(_ path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        if let slash = p.lastIndex(of: "/") { p = p[p.index(after: slash)...] }
+        return p.isEmpty || p == "." ? "results" : String(p)
+    }
+
+    /// Labels for (target, directory) pairs, unique among themselves.
+    public static func assign(_ items: [(target: String, directory: String)]) -> [String] {
+        var labels = items.map { fromTarget($0.target) ?? basename($0.directory) }
+        var counts: [String: Int] = [:]
+        for l in labels { counts[l, default: 0] += 1 }
+        for i in labels.indices where counts[labels[i]]! > 1 { labels[i] = basename(items[i].directory) }
+        // Same directory names under different parents: number them.
+        var seen: [String: Int] = [:]
+        for i in labels.indices {
+            let n = seen[labels[i], default: 0] + 1
+            seen[labels[i]] = n
+            if n > 1 { labels[i] += " #\(n)" }
+        }
+        return labels
+    }
+}

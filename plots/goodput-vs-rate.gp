@@ -1,0 +1,32 @@
+# accelbench figure "goodput-vs-rate": goodput (requests meeting their SLOs per second) against
+# offered rate, one line per sweep, dashed: the oracle's upper bound where present.
+# Filled in by `accelbench plot`; edit this copy and re-run `gnuplot goodput-vs-rate.gp` in its directory.
+# Data ({{DATA}}): one block per sweep with a header line, then rows: 1 rate (req/s),
+# 2 goodput (req/s), 3 oracle bound on goodput (req/s; NaN if none), 4 goodput (output tokens/s).
+set terminal {{TERMINAL}}
+set output '{{OUTPUT}}'
+data = '{{DATA}}'
+nsweeps = {{NSWEEPS}}
+array labels[nsweeps] = [{{LABELS}}]
+array oracle[nsweeps] = [{{HAS_ORACLE}}]
+# The capacity the sweep's search found (req/s; NaN where none).
+array capacity[nsweeps] = [{{CAPACITY}}]
+
+set title {{TITLE}}
+set xlabel 'offered rate (req/s)'
+set ylabel 'goodput (req/s)'
+set yrange [0:*]
+set grid
+set key top left
+ncap = 0
+do for [s=1:nsweeps] {
+    if (capacity[s] == capacity[s]) {
+        set arrow from capacity[s], graph 0 to capacity[s], graph 1 nohead dt 4 lw 1.5 lc s
+        ncap = ncap + 1
+    }
+}
+plot for [s=1:nsweeps] data index (s-1) using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc s title labels[s], \
+     for [s=1:nsweeps] data index (s-1) using 1:(oracle[s] ? $3 : NaN) with lines dt 2 lw 1.5 lc s \
+         title (oracle[s] ? labels[s].' (oracle bound)' : ''), \
+     x with lines dt 3 lc rgb 'gray50' title 'offered rate', \
+     NaN with lines dt 4 lw 1.5 lc rgb 'black' title (ncap > 0 ? 'capacity (search)' : '')
