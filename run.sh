@@ -64,14 +64,29 @@ default_job() {
     build_release
     mkdir -p results
     local B=.build/release/accelbench
-    # generate -> run (bundled engine, simulated H100 + Llama-2-7B, accelgen) -> report
+    # generate -> run (bundled engine, simulated H100 + Llama-2-7B) under each policy and one
+    # AccelGen ablation -> a rate sweep with the oracle's bound -> report, figures, HTML page.
     $B generate workloads/mixed-slo.yaml -o results/mixed-slo.jsonl
     $B workload stats results/mixed-slo.jsonl
     echo
-    $B run --workload results/mixed-slo.jsonl --policy accelgen -o results/mixed-slo-accelgen >/dev/null
-    $B report results/mixed-slo-accelgen
+    for p in vllm sarathi edf accelgen; do
+        $B run --workload results/mixed-slo.jsonl --policy "$p" -o "results/mixed-slo-$p" >/dev/null
+    done
+    $B run --workload results/mixed-slo.jsonl --policy accelgen --no-dynamic-chunking \
+        -o results/mixed-slo-accelgen-no-dynamic-chunking >/dev/null
+    for p in sarathi accelgen; do
+        $B sweep --spec workloads/mixed-slo.yaml --count 500 --rates 2:10:2 --search --target-attainment 0.9 \
+            --oracle --policy "$p" -o "results/sweep-$p" 2>/dev/null | grep '^capacity' | sed "s/^/$p: /"
+    done
     echo
-    echo "results in results/mixed-slo-accelgen (summary.json, requests.jsonl, iterations.jsonl, run.json)"
+    $B report results/mixed-slo-accelgen --html results/report.html
+    echo
+    $B plot results/mixed-slo-vllm results/mixed-slo-sarathi results/mixed-slo-edf results/mixed-slo-accelgen \
+        results/mixed-slo-accelgen-no-dynamic-chunking results/sweep-sarathi results/sweep-accelgen -o results/figures \
+        | sed 's/^/  /'
+    echo
+    echo "results in results/: mixed-slo-<policy>/ (summary.json, requests.jsonl, iterations.jsonl, run.json),"
+    echo "sweep-<policy>/ (sweep.json), figures/ (PNG + the gnuplot script and data of each), report.html"
 }
 
 # The committed baselines: every shipped workload (first BASELINE_COUNT requests, its own rate

@@ -13,10 +13,13 @@ public struct SweepPoint: Sendable {
     public struct OracleBound: Sendable {
         public var metRequests: Double
         public var byClass: [String: Double]
+        /// The workload's last arrival (s): the bound's goodput window, as `oracle` reports it.
+        public var lastArrivalS: Double
 
-        public init(metRequests: Double, byClass: [String: Double]) {
+        public init(metRequests: Double, byClass: [String: Double], lastArrivalS: Double) {
             self.metRequests = metRequests
             self.byClass = byClass
+            self.lastArrivalS = lastArrivalS
         }
     }
 
@@ -93,9 +96,10 @@ public enum SweepFile {
             }
             w.endObject()
             if let u = p.oracle {
-                // The bound's goodput is in the run's own window (met / window_s), so the run's
-                // goodput is below it at every rate: it is the goodput had U requests met.
-                let window = p.summary.windowS
+                // As `oracle` reports it: met over the arrivals' span. A run's window lasts until
+                // its last completion, so its goodput (met / window) is below this at every rate,
+                // and the line is the same for every policy of one workload.
+                let window = u.lastArrivalS
                 w.key("oracle")
                 w.beginObject()
                 w.key("upper_bound_met"); w.fixed(u.metRequests, decimals: 4)

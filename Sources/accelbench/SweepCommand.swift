@@ -272,7 +272,8 @@ private struct PointRunner {
             o.prefixCaching = c.engine.prefixCaching
             let bound = RelaxationBound.solve(workload.requests, profile: profile, options: o)
             if bound.solution.status == .optimal {
-                oracle = SweepPoint.OracleBound(metRequests: bound.metRequests, byClass: bound.byClass.mapValues(\.requests))
+                oracle = SweepPoint.OracleBound(metRequests: bound.metRequests, byClass: bound.byClass.mapValues(\.requests),
+                                                lastArrivalS: workload.requests.map(\.arrivalS).max() ?? 0)
             } else {
                 printError("accelbench: rate \(rate): the oracle's solver stopped without an optimum (\(bound.solution.status)); no bound for this rate")
             }
