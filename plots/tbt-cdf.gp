@@ -17,7 +17,7 @@ set xlabel 'gap between tokens (ms, log scale)'
 set ylabel 'fraction of gaps (completed requests)'
 set yrange [0:1.02]
 set grid
-set key bottom right opaque
+set key top left noopaque  # not opaque: an opaque key hides the lines under it
 do for [c=1:nclasses] {
     set title classes[c]
     unset arrow

@@ -13,7 +13,7 @@ tbt_slo = {{TBT_SLO_MS}}
 set multiplot layout 5,1 title {{TITLE}}
 set xrange {{XRANGE}}
 set grid
-set key top right opaque
+set key top right noopaque
 set lmargin 12
 set rmargin 4
 set tmargin 0.6

@@ -165,7 +165,7 @@ set xlabel 'gap between tokens (ms, log scale)'
 set ylabel 'fraction of gaps (completed requests)'
 set yrange [0:1.02]
 set grid
-set key bottom right opaque
+set key top left noopaque  # not opaque: an opaque key hides the lines under it
 do for [c=1:nclasses] {
     set title classes[c]
     unset arrow
@@ -230,7 +230,7 @@ tbt_slo = {{TBT_SLO_MS}}
 set multiplot layout 5,1 title {{TITLE}}
 set xrange {{XRANGE}}
 set grid
-set key top right opaque
+set key top right noopaque
 set lmargin 12
 set rmargin 4
 set tmargin 0.6
@@ -277,7 +277,7 @@ set xlabel 'TTFT (ms, log scale)'
 set ylabel 'fraction of completed requests'
 set yrange [0:1.02]
 set grid
-set key bottom right opaque
+set key top left noopaque  # not opaque: an opaque key hides the lines under it
 do for [c=1:nclasses] {
     set title classes[c]
     unset arrow

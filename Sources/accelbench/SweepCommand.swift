@@ -109,7 +109,7 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let parsed = try WorkloadSpec.load(path: spec)
-            let generator = try WorkloadGenerator(spec: parsed, specFile: spec)
+            let generator = WorkloadGenerator(spec: parsed, specFile: spec)
             func workload(at rate: Double) throws(BenchError) -> Workload {
                 try generator.generate(GenerateOptions(seed: seed, rate: rate, count: count))
             }
