@@ -149,19 +149,24 @@ struct SweepCommand: ParsableCommand {
             var searches: [SweepSearch] = []
             if search && !stopped {
                 let targets: [String?] = classes.isEmpty ? [nil] : classes
-                for c in targets {
-                    var s = CapacitySearch(targetAttainment: targetAttainment, precision: precision)
-                    s.maxRate = maxRate
-                    var known: [Double: Double] = [:]
-                    for (r, p) in points { if let a = p.attainment(className: c) { known[r] = a } }
-                    let result = try s.run(start: startRate, known: known) { rate in
-                        if Interrupt.isRequested { throw BenchExit(code: ExitCodes.interrupted) }
-                        let p = try runner.runAll([rate], quiet: json)[0]
-                        points[rate] = p
-                        // A class absent at this rate cannot miss: it counts as met.
-                        return p.attainment(className: c) ?? 1
+                /// Ctrl-C during a search: keep the rates done, write sweep.json, exit 130.
+                struct Interrupted: Error {}
+                do {
+                    for c in targets {
+                        var s = CapacitySearch(targetAttainment: targetAttainment, precision: precision)
+                        s.maxRate = maxRate
+                        var known: [Double: Double] = [:]
+                        for (r, p) in points { if let a = p.attainment(className: c) { known[r] = a } }
+                        let result = try s.run(start: startRate, known: known) { rate in
+                            guard !Interrupt.isRequested, let p = try runner.runAll([rate], quiet: json).first else { throw Interrupted() }
+                            points[rate] = p
+                            // A class absent at this rate cannot miss: it counts as met.
+                            return p.attainment(className: c) ?? 1
+                        }
+                        searches.append(SweepSearch(className: c, result: result))
                     }
-                    searches.append(SweepSearch(className: c, result: result))
+                } catch is Interrupted {
+                    stopped = true
                 }
             }
             stopped = stopped || Interrupt.isRequested
@@ -227,21 +232,20 @@ private struct PointRunner {
         var points: [SweepPoint?] = Array(repeating: nil, count: rates.count)
         if let profile, let policy {
             let c = command
-            let slots = ResultSlots<Result<SweepPoint, Error>>(count: rates.count)
+            let slots = ResultSlots<Result<SweepPoint?, Error>>(count: rates.count)
             let jobs = min(c.jobs ?? ProcessInfo.processInfo.activeProcessorCount, rates.count)
-            let next = ResultSlots<Int>(count: 1)
-            next.set(0, 0)
+            // Each worker takes the next rate not yet taken, so a slow rate does not hold up others.
             DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { _ in
-                while let i = next.claim(below: rates.count) {
+                while let i = slots.claimNext() {
                     if Interrupt.isRequested { return }
                     let r = Result { try PointRunner.engine(c, workloads[i], rate: rates[i], profile: profile, policy: policy) }
-                    if !quiet, case .success(let p) = r { PointRunner.announce(p) }
+                    if !quiet, case .success(let p?) = r { PointRunner.announce(p) }
                     slots.set(i, r)
                 }
             }
             for i in 0..<rates.count {
                 guard let r = slots.get(i) else { continue }
-                points[i] = try r.get()
+                points[i] = try r.get() ?? nil
             }
         } else {
             for (i, rate) in rates.enumerated() {
@@ -249,6 +253,8 @@ private struct PointRunner {
                 let dir = SweepCommand.directoryName(rate)
                 let r = try EndpointRun(workload: workloads[i], options: try command.remote.options(), warmupRequests: command.remote.warmupRequests,
                                         metrics: command.metrics.options, output: command.output + "/" + dir).execute()
+                // An interrupted rate is not a measurement of that rate: its directory stays, the sweep leaves it out.
+                if r.endpoint.stopped { break }
                 points[i] = SweepPoint(rateRPS: rate, directory: dir, summary: r.summary)
                 if !quiet { PointRunner.announce(points[i]!) }
             }
@@ -261,11 +267,13 @@ private struct PointRunner {
                           p.summary.overall.attainment.overall, p.summary.overall.goodputRequestsPerS))
     }
 
-    static func engine(_ c: SweepCommand, _ workload: Workload, rate: Double, profile: HardwareProfile, policy: PolicyName) throws -> SweepPoint {
+    /// nil when Ctrl-C stopped the run (an interrupted rate is left out of the sweep).
+    static func engine(_ c: SweepCommand, _ workload: Workload, rate: Double, profile: HardwareProfile, policy: PolicyName) throws -> SweepPoint? {
         let dir = SweepCommand.directoryName(rate)
         let r = try EngineRun(workload: workload, profile: profile, policy: policy, policyOptions: c.policyFlags.options,
                               jitterCV: c.engine.jitterCV, jitterSeed: c.engine.jitterSeed, metrics: c.metrics.options,
                               output: c.output + "/" + dir, progress: false, prefixCaching: c.engine.prefixCaching).execute()
+        if r.engine.stopped { return nil }
         var oracle: SweepPoint.OracleBound?
         if c.oracle {
             var o = RelaxationBound.Options()
@@ -282,22 +290,20 @@ private struct PointRunner {
     }
 }
 
-/// Slots written from concurrent workers (each index by one worker) and read after they join.
+/// Slots handed out to concurrent workers (`claimNext`), each written by its worker and read
+/// after they join.
 private final class ResultSlots<T>: @unchecked Sendable {
     private var items: [T?]
+    private var nextUnclaimed = 0
     private let lock = NSLock()
     init(count: Int) { items = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ v: T) { lock.lock(); items[i] = v; lock.unlock() }
     func get(_ i: Int) -> T? { lock.lock(); defer { lock.unlock() }; return items[i] }
-}
-
-extension ResultSlots where T == Int {
-    /// The next unclaimed index, or nil when all are taken (slot 0 holds the counter).
-    func claim(below n: Int) -> Int? {
+    /// The next index no worker has taken, or nil when all are taken.
+    func claimNext() -> Int? {
         lock.lock(); defer { lock.unlock() }
-        let i = items[0]!
-        guard i < n else { return nil }
-        items[0] = i + 1
-        return i
+        guard nextUnclaimed < items.count else { return nil }
+        nextUnclaimed += 1
+        return nextUnclaimed - 1
     }
 }
