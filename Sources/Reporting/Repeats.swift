@@ -35,12 +35,14 @@ public struct RepeatSet {
             runs.append(dir)
             summaries.append(try RepeatSet.parseJSON(directory + "/" + dir + "/summary.json"))
         }
+        // Every repeat must be of the first one's workload (the baseline checks only the first).
         let first = Baseline.workloadIdentity(summaries[0]["workload"])
-        for (i, s) in summaries.enumerated().dropFirst() where Baseline.workloadIdentity(s["workload"]).map({ id in
-            first.map { id.specDigest == $0.specDigest && id.seed == $0.seed && id.count == $0.count && id.rateRPS == $0.rateRPS } ?? false
-        }) != true {
-            throw BenchError.data(SourceLocation(file: directory + "/" + runs[i] + "/summary.json", field: "workload"),
-                                  "the repeats are of different workloads")
+        for (i, s) in summaries.enumerated().dropFirst() {
+            let id = Baseline.workloadIdentity(s["workload"])
+            guard let a = first, let b = id, a.specDigest == b.specDigest, a.seed == b.seed, a.count == b.count, a.rateRPS == b.rateRPS else {
+                throw BenchError.data(SourceLocation(file: directory + "/" + runs[i] + "/summary.json", field: "workload"),
+                                      "the repeats are of different workloads")
+            }
         }
         self.runs = runs
         self.summaries = summaries
