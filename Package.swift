@@ -63,6 +63,12 @@ let package = Package(
         .systemLibrary(name: "CCoinOR", pkgConfig: "cbc", providers: [.apt(["coinor-libclp-dev", "coinor-libcbc-dev"])]),
         // The offline oracle: an LP relaxation's upper bound on goodput and a feasible clairvoyant schedule.
         .target(name: "Oracle", dependencies: ["BenchCore", "Engine", "CCoinOR"]),
+        // A fleet of simulated engine instances: router, global queue, autoscalers (Chiron and
+        // baselines). No I/O.
+        .target(name: "Cluster", dependencies: [
+            "BenchCore", "Engine",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
         // Metrics (summary.json), results directories, tables.
         .target(name: "Reporting", dependencies: [
             "BenchCore",
@@ -71,7 +77,7 @@ let package = Package(
         // Figures (gnuplot as a child process, templates from plots/ embedded) and the HTML report.
         .target(name: "Plotting", dependencies: ["BenchCore", "Reporting"]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server", "Oracle", "Plotting",
+            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server", "Oracle", "Plotting", "Cluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
@@ -82,6 +88,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting", "Reporting", "BenchCore", "Engine", "Workloads"]),
         .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore", "Workloads"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Engine", "BenchCore", "Workloads"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "BenchCore", "OpenAIWire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -262,6 +262,9 @@ public struct RunInfo: Sendable, Equatable {
     /// Engine runs: iterations executed and preemptions (nil for endpoint runs).
     public var engineIterations: Int?
     public var enginePreemptions: Int?
+    /// Fleet runs (`accelbench cluster`): GPU-hours, scale events, peak instances. Kept in
+    /// run.json so a recomputed summary carries it too.
+    public var cluster: JSONValue?
 
     public init(target: String = "unknown", source: String = "results", interrupted: Bool = false,
                 invalidReasons: [String] = [], workload: WorkloadHeader? = nil) {

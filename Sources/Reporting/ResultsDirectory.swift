@@ -58,7 +58,7 @@ public final class ResultsWriter {
     /// Commits the journals and writes `run.json` and `summary.json`.
     @discardableResult
     public func finish(runEndS: Double? = nil, interrupted: Bool = false, invalidReasons: [String] = [],
-                       engineIterations: Int? = nil, enginePreemptions: Int? = nil) throws(BenchError) -> Summary {
+                       engineIterations: Int? = nil, enginePreemptions: Int? = nil, cluster: JSONValue? = nil) throws(BenchError) -> Summary {
         precondition(!finished, "finish called twice")
         finished = true
         // As run.json stores it (microseconds), so `report` recomputes the same window.
@@ -67,6 +67,7 @@ public final class ResultsWriter {
         run.invalidReasons = invalidReasons
         run.engineIterations = engineIterations
         run.enginePreemptions = enginePreemptions
+        run.cluster = cluster
         try requests.commit()
         try iterations?.commit()
         try writeRunFile(runEndS: runEndS)
@@ -96,6 +97,10 @@ public final class ResultsWriter {
         if run.engineIterations != nil || run.enginePreemptions != nil {
             w.key("engine_iterations"); w.optionalInt(run.engineIterations)
             w.key("engine_preemptions"); w.optionalInt(run.enginePreemptions)
+        }
+        if let c = run.cluster {
+            w.key("cluster")
+            c.write(to: &w)
         }
         w.key("workload")
         if let h = run.workload { w.raw(h.jsonBytes) } else { w.null() }
@@ -151,6 +156,7 @@ public struct ResultsReader {
             }
             run.engineIterations = try f.optionalInt("engine_iterations")
             run.enginePreemptions = try f.optionalInt("engine_preemptions")
+            if let c = f.raw("cluster"), !c.isNull { run.cluster = c }
             if let wv = f.raw("workload"), !wv.isNull {
                 run.workload = try WorkloadHeader.read(wv, file: runPath, line: 1)
             }

@@ -157,6 +157,10 @@ public struct Summary: Sendable, Equatable {
             w.key("preemptions"); w.optionalInt(run.enginePreemptions)
             w.endObject()
         }
+        if let c = run.cluster {
+            w.key("cluster")
+            c.write(to: &w)
+        }
         w.key("valid"); w.bool(valid)
         w.key("invalid_reasons")
         w.beginArray()

@@ -1,0 +1,429 @@
+import BenchCore
+import Engine
+import HeapModule
+
+/// A discrete-event simulation of a fleet of simulated engine instances behind a router and a
+/// global queue, scaled by an autoscaler. Time jumps from event to event: an arrival, the end
+/// of some instance's iteration, an instance finishing its model load, a control or local tick.
+/// Instances run the bundled engine (policy and simulated GPU) unchanged; the fleet only decides
+/// which requests reach which instance and when instances exist. No I/O: records and timeline
+/// events go to the callbacks.
+public final class FleetSimulator {
+    public let profile: HardwareProfile
+    public let policy: PolicyName
+    public let policyOptions: PolicyOptions
+    public let options: FleetOptions
+    var autoscaler: any Autoscaler
+    /// Seed of the simulated GPUs' jitter (instance i uses seed + i); 0 jitter by default.
+    public var jitterCV = 0.0
+    public var jitterSeed: UInt64 = 0
+
+    var instances: [Instance] = []
+    var events = Heap<FleetEvent>()
+    var eventSeq = 0
+    var jobs: [Int: Job] = [:]
+    var interactiveQueue = Heap<QueueEntry>()
+    var batchQueue = Heap<QueueEntry>()
+    var now = 0.0
+    var openJobs = 0
+
+    public struct Outcome: Sendable {
+        public var endS: Double
+        public var gpuSeconds: Double
+        public var scaleEvents: Int
+        public var peakInstances: Int
+        public var instancesStarted: Int
+        public var evictions: Int
+        public var iterations: Int
+        public var stopped: Bool
+    }
+
+    var scaleEvents = 0
+    var peakInstances = 0
+    var evictions = 0
+    var iterations = 0
+    var gpuSeconds = 0.0
+
+    public init(profile: HardwareProfile, policy: PolicyName, policyOptions: PolicyOptions, options: FleetOptions, autoscaler: any Autoscaler) {
+        self.profile = profile
+        self.policy = policy
+        self.policyOptions = policyOptions
+        self.options = options
+        self.autoscaler = autoscaler
+    }
+
+    // MARK: running
+
+    var onTimeline: (TimelineEvent) throws -> Void = { _ in }
+    var onRecord: (RequestRecord) throws -> Void = { _ in }
+
+    /// - Parameters:
+    ///   - requests: sorted by arrival; `batchClasses` names the classes of kind batch (others
+    ///     are interactive; a class with only a JCT SLO counts as batch too).
+    public func run(_ requests: [WorkloadRequest], batchClasses: Set<String>,
+                    onRecord: @escaping (RequestRecord) throws -> Void,
+                    onTimeline: @escaping (TimelineEvent) throws -> Void,
+                    shouldStop: () -> Bool = { false }) throws -> Outcome {
+        self.onRecord = onRecord
+        self.onTimeline = onTimeline
+        let initialPool: Pool = .mixed
+        for _ in 0..<options.initial { try startInstance(pool: initialPool, readyAt: 0, reason: "initial fleet") }
+        var next = 0
+        var nextControl = options.controlIntervalS
+        var nextLocal = autoscaler.tunesBatchSize ? options.localIntervalS : Double.infinity
+        var stopped = false
+        // A fleet that holds requests but does nothing across many ticks is stuck (e.g. every
+        // instance gone and the autoscaler never adds one): end instead of ticking forever.
+        var idleTicks = 0
+        while true {
+            if shouldStop() {
+                stopped = true
+                break
+            }
+            let tArrival = next < requests.count ? requests[next].arrivalS : Double.infinity
+            let tEvent = events.min?.t ?? .infinity
+            if tArrival == .infinity && openJobs == 0 { break }
+            let t = min(tArrival, tEvent, nextControl, nextLocal)
+            now = max(now, t)
+            if tEvent <= t {
+                let e = events.removeMin()
+                idleTicks = 0
+                switch e.kind {
+                case .iterationEnd: try endIteration(instances[e.instance])
+                case .ready: try instanceReady(instances[e.instance])
+                }
+            } else if tArrival <= t {
+                idleTicks = 0
+                // Every arrival at this instant, then one dispatch.
+                while next < requests.count, requests[next].arrivalS <= now {
+                    let w = requests[next]
+                    next += 1
+                    let isBatch = batchClasses.contains(w.className) || (w.slo.jctS != nil && w.slo.ttftMs == nil && w.slo.tbtMs == nil)
+                    let job = Job(w, isBatch: isBatch)
+                    jobs[w.id] = job
+                    openJobs += 1
+                    enqueue(job)
+                }
+                try dispatch(to: nil)
+            } else if nextControl <= t {
+                nextControl += options.controlIntervalS
+                try controlTick()
+                if tEvent == .infinity && tArrival == .infinity {
+                    idleTicks += 1
+                    if idleTicks > 10_000 { break }
+                }
+            } else {
+                nextLocal += options.localIntervalS
+                try localTick()
+            }
+        }
+        // Whatever is left never finished.
+        let reason = stopped ? "run interrupted" : "the fleet could not make progress"
+        for id in jobs.keys.sorted() {
+            let job = jobs[id]!
+            if let r = job.attempt { job.tokenTimes += r.tokenTimes }
+            try onRecord(job.record(doneS: nil, failure: reason))
+        }
+        jobs.removeAll()
+        for i in instances where !i.isStopped { try stop(i) }
+        return Outcome(endS: now, gpuSeconds: gpuSeconds, scaleEvents: scaleEvents, peakInstances: peakInstances,
+                       instancesStarted: instances.count, evictions: evictions, iterations: iterations, stopped: stopped)
+    }
+
+    // MARK: instances
+
+    func startInstance(pool: Pool, readyAt: Double, reason: String) throws {
+        let id = instances.count
+        let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile))
+        let backend = SimulatedBackend(profile: profile, jitterCV: jitterCV, seed: jitterSeed &+ UInt64(id))
+        let i = Instance(id: id, pool: pool, startS: now, readyS: readyAt, engine: engine, backend: backend, batchSize: options.batchSize)
+        instances.append(i)
+        peakInstances = max(peakInstances, instances.reduce(0) { $0 + ($1.isStopped ? 0 : 1) })
+        try onTimeline(.scaleOut(t: now, instance: id, pool: pool, reason: reason))
+        if readyAt <= now {
+            try onTimeline(.ready(t: now, instance: id, pool: pool))
+        } else {
+            push(FleetEvent(t: readyAt, seq: 0, instance: id, kind: .ready))
+        }
+    }
+
+    func push(_ e: FleetEvent) {
+        var e = e
+        eventSeq += 1
+        e.seq = eventSeq
+        events.insert(e)
+    }
+
+    func instanceReady(_ i: Instance) throws {
+        guard !i.isStopped else { return }
+        try onTimeline(.ready(t: now, instance: i.id, pool: i.pool))
+        try dispatch(to: nil)
+    }
+
+    func stop(_ i: Instance) throws {
+        i.stopS = now
+        let g = now - i.startS
+        gpuSeconds += g
+        try onTimeline(.stopped(t: now, instance: i.id, pool: i.pool, gpuSeconds: g))
+    }
+
+    /// Starts the instance's next iteration if it is idle and has work.
+    func kick(_ i: Instance) {
+        guard i.busyUntil == nil, i.isReady(now), i.engine.hasWork else { return }
+        let plan = i.engine.schedule(now: now)
+        guard !plan.isEmpty else { return }
+        let d = i.backend.execute(plan).durationS
+        i.plan = plan
+        i.busyUntil = now + d
+        i.busySinceControlS += d
+        push(FleetEvent(t: now + d, seq: 0, instance: i.id, kind: .iterationEnd))
+    }
+
+    func endIteration(_ i: Instance) throws {
+        guard let plan = i.plan else { return }
+        i.plan = nil
+        i.busyUntil = nil
+        iterations += 1
+        let measuresTBT = autoscaler.tunesBatchSize
+        let finished = i.engine.apply(plan, now: now)
+        var tokens = 0
+        for item in plan.items {
+            tokens += item.newTokens
+            let r = item.request
+            if item.isPrefill, r.numOutputTokens == 1, r.promptTokens == r.prefillTarget, let job = i.jobs[r.id], job.tokenTimes.isEmpty {
+                // This iteration produced the request's first token.
+                i.firstTokensSinceControl += 1
+                if let t = r.slo.ttftMs, now - r.arrivalS > t / 1000 { i.ttftMissesSinceControl += 1 }
+            }
+            // The gap this iteration closed, for requests the local autoscaler guards.
+            if measuresTBT, !item.isPrefill, r.slo.tbtMs != nil, r.tokenTimes.count >= 2 {
+                i.tbtGapsMs.append((r.tokenTimes[r.tokenTimes.count - 1] - r.tokenTimes[r.tokenTimes.count - 2]) * 1000)
+            }
+        }
+        i.tokensSinceLocal += tokens
+        i.tokensSinceControl += tokens
+        for r in finished {
+            guard let job = i.jobs.removeValue(forKey: r.id) else { continue }
+            i.pendingEvictions.remove(r.id)
+            try complete(job, r)
+        }
+        // Evictions wait for the iteration boundary (the engine is not touched mid-iteration).
+        for id in i.pendingEvictions.sorted() {
+            guard let job = i.jobs.removeValue(forKey: id), let r = job.attempt else { continue }
+            i.engine.abort(r, now: now, reason: "evicted")
+            job.tokenTimes += r.tokenTimes
+            job.attempt = nil
+            job.instance = nil
+            job.evictions += 1
+            evictions += 1
+            try onTimeline(.evict(t: now, instance: i.id, request: id))
+            enqueue(job)
+        }
+        i.pendingEvictions.removeAll()
+        if i.draining && i.jobs.isEmpty && !i.isStopped { try stop(i) }
+        try dispatch(to: i)
+        kick(i)
+    }
+
+    func complete(_ job: Job, _ r: EngineRequest) throws {
+        job.tokenTimes += r.tokenTimes
+        job.attempt = nil
+        jobs[job.w.id] = nil
+        openJobs -= 1
+        if r.finishReason == .completed {
+            try onRecord(job.record(doneS: r.doneS, failure: nil))
+        } else {
+            try onRecord(job.record(doneS: nil, failure: r.rejectReason ?? "aborted"))
+        }
+    }
+
+    // MARK: queues and routing
+
+    func enqueue(_ job: Job) {
+        if autoscaler.usesPools {
+            if job.isBatch {
+                batchQueue.insert(QueueEntry(key: job.deadlineS, id: job.w.id))
+            } else {
+                interactiveQueue.insert(QueueEntry(key: job.w.arrivalS, id: job.w.id))
+            }
+        } else {
+            // One FCFS queue for SLO-blind autoscalers.
+            interactiveQueue.insert(QueueEntry(key: job.w.arrivalS, id: job.w.id))
+        }
+    }
+
+    /// Instance to serve `job`: among those with room that accept it, by the routing rule.
+    /// `only` restricts to one instance (the one whose iteration just freed room).
+    func pick(_ job: Job, only: Instance?) -> Instance? {
+        if let only { return only.hasRoom(now) && only.accepts(job) ? only : nil }
+        var best: Instance?
+        var bestScore = -Double.infinity
+        for i in instances where i.hasRoom(now) && i.accepts(job) {
+            // Chiron sends a request to its own pool before the mixed one.
+            let own = autoscaler.usesPools && i.pool != .mixed ? 1e12 : 0
+            let score: Double
+            switch autoscaler.routing {
+            case .leastLoaded: score = own - Double(i.load)
+            case .freest: score = own + freeness(i)
+            }
+            if score > bestScore {
+                best = i
+                bestScore = score
+            }
+        }
+        return best
+    }
+
+    /// Llumnix's freeness: KV tokens left after the queued prompts, per running request.
+    func freeness(_ i: Instance) -> Double {
+        let waitingTokens = i.engine.policy.waitingRequests.reduce(0) { $0 + $1.prefillTarget }
+        let free = i.engine.kv.freeBlocks * profile.blockSizeTokens - waitingTokens
+        return Double(free) / Double(max(1, i.engine.running.count))
+    }
+
+    func dispatch(to only: Instance?) throws {
+        try drain(&interactiveQueue, only: only, preempt: autoscaler.usesPools)
+        if autoscaler.usesPools { try drain(&batchQueue, only: only, preempt: false) }
+    }
+
+    private func drain(_ queue: inout Heap<QueueEntry>, only: Instance?, preempt: Bool) throws {
+        while let head = queue.min {
+            guard let job = jobs[head.id] else {
+                _ = queue.removeMin()
+                continue
+            }
+            var target = pick(job, only: only)
+            if target == nil, preempt, only == nil { target = try preemptBatch(for: job) }
+            guard let i = target else { return }
+            _ = queue.removeMin()
+            try assign(job, to: i)
+        }
+    }
+
+    /// Chiron: an interactive request with no room anywhere evicts the least urgent batch job of
+    /// a mixed instance back to the global queue (at that instance's iteration end).
+    func preemptBatch(for job: Job) throws -> Instance? {
+        guard !job.isBatch else { return nil }
+        var best: (Instance, Job)?
+        for i in instances where i.pool == .mixed && i.isReady(now) && !i.draining && i.load >= i.batchSize {
+            for j in i.jobs.values where j.isBatch && !i.pendingEvictions.contains(j.w.id) {
+                if best == nil || (j.deadlineS, j.w.id) > (best!.1.deadlineS, best!.1.w.id) { best = (i, j) }
+            }
+        }
+        guard let (i, victim) = best else { return nil }
+        if i.busyUntil == nil {
+            // Idle between iterations: evict now.
+            guard let r = victim.attempt else { return nil }
+            i.jobs[victim.w.id] = nil
+            i.engine.abort(r, now: now, reason: "evicted")
+            victim.tokenTimes += r.tokenTimes
+            victim.attempt = nil
+            victim.instance = nil
+            victim.evictions += 1
+            evictions += 1
+            try onTimeline(.evict(t: now, instance: i.id, request: victim.w.id))
+            enqueue(victim)
+        } else {
+            i.pendingEvictions.insert(victim.w.id)
+        }
+        return i
+    }
+
+    func assign(_ job: Job, to i: Instance) throws {
+        let r = job.makeAttempt()
+        if let reason = i.engine.add(r, now: now) {
+            // Too long for the model or the KV cache: no instance can serve it.
+            jobs[job.w.id] = nil
+            openJobs -= 1
+            try onRecord(job.record(doneS: nil, failure: reason))
+            return
+        }
+        job.attempt = r
+        job.instance = i.id
+        i.jobs[job.w.id] = job
+        kick(i)
+    }
+
+    // MARK: ticks
+
+    func view(_ i: Instance, sinceLocalS: Double?) -> InstanceView {
+        var p99: Double?
+        if !i.tbtGapsMs.isEmpty {
+            let sorted = i.tbtGapsMs.sorted()
+            p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+        }
+        let tightest = i.jobs.values.compactMap(\.w.slo.tbtMs).min()
+        var atRisk = 0
+        let fraction = autoscaler.ttftRiskFraction
+        for j in i.jobs.values where !j.isBatch && j.tokenTimes.isEmpty && (j.attempt?.tokenTimes.isEmpty ?? true) {
+            if let t = j.w.slo.ttftMs, now - j.w.arrivalS > fraction * t / 1000 { atRisk += 1 }
+        }
+        let kvTotal = i.engine.kv.totalBlocks
+        return InstanceView(id: i.id, pool: i.pool, ready: i.isReady(now), draining: i.draining, load: i.load, batchSize: i.batchSize,
+                            running: i.engine.running.count, batchJobs: i.batchJobs,
+                            kvUsedFraction: Double(kvTotal - i.engine.kv.freeBlocks) / Double(max(1, kvTotal)),
+                            freenessTokens: freeness(i),
+                            busyFraction: min(1, i.busySinceControlS / options.controlIntervalS),
+                            tokensPerS: sinceLocalS.map { Double(i.tokensSinceLocal) / $0 } ?? Double(i.tokensSinceControl) / options.controlIntervalS,
+                            p99TBTms: p99, tightestTBTms: tightest, ttftAtRisk: atRisk,
+                            firstTokens: i.firstTokensSinceControl, ttftMisses: i.ttftMissesSinceControl)
+    }
+
+    func controlTick() throws {
+        let live = instances.filter { !$0.isStopped }
+        var queued: [QueuedView] = []
+        for q in [interactiveQueue, batchQueue] {
+            for e in q.unordered {
+                guard let j = jobs[e.id] else { continue }
+                queued.append(QueuedView(arrivalS: j.w.arrivalS, deadlineS: j.deadlineS,
+                                         tokens: j.w.promptTokens + j.w.outputTokens + j.tokenTimes.count, isBatch: j.isBatch))
+            }
+        }
+        let fleet = FleetView(now: now, instances: live.map { view($0, sinceLocalS: nil) }, queued: queued, options: options,
+                              ttftRiskFraction: autoscaler.ttftRiskFraction)
+        var serving: [Pool: Int] = [:]
+        for i in live where i.isReady(now) && !i.draining { serving[i.pool, default: 0] += 1 }
+        try onTimeline(.sample(t: now, serving: serving, starting: live.filter { !$0.isReady(now) }.count,
+                               draining: live.filter(\.draining).count,
+                               queuedInteractive: queued.filter { !$0.isBatch }.count, queuedBatch: queued.filter(\.isBatch).count,
+                               batchSizes: live.map { ($0.id, $0.batchSize) }))
+        for i in live {
+            i.tokensSinceControl = 0
+            i.busySinceControlS = 0
+            i.firstTokensSinceControl = 0
+            i.ttftMissesSinceControl = 0
+        }
+        for action in autoscaler.control(fleet) {
+            switch action {
+            case .scaleOut(let pool, let reason):
+                guard instances.filter({ !$0.isStopped }).count < options.maxInstances else { continue }
+                scaleEvents += 1
+                try startInstance(pool: pool, readyAt: now + options.startupDelayS, reason: reason)
+            case .scaleIn(let id, let reason):
+                guard id < instances.count, !instances[id].isStopped, !instances[id].draining,
+                      instances.filter({ !$0.isStopped && !$0.draining }).count > options.minInstances else { continue }
+                let i = instances[id]
+                scaleEvents += 1
+                i.draining = true
+                try onTimeline(.scaleIn(t: now, instance: id, pool: i.pool, reason: reason))
+                if i.jobs.isEmpty || !i.isReady(now) {
+                    // Nothing to finish (or still loading): stop at once. A loading instance holds no jobs.
+                    try stop(i)
+                }
+            }
+        }
+        try dispatch(to: nil)
+    }
+
+    func localTick() throws {
+        for i in instances where !i.isStopped && i.isReady(now) {
+            let v = view(i, sinceLocalS: options.localIntervalS)
+            i.tbtGapsMs.removeAll(keepingCapacity: true)
+            i.tokensSinceLocal = 0
+            guard let (b, reason) = autoscaler.local(v, now: now), b != i.batchSize else { continue }
+            try onTimeline(.batchSize(t: now, instance: i.id, from: i.batchSize, to: b, reason: reason))
+            i.batchSize = b
+        }
+        try dispatch(to: nil)
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import BenchCore
+import Cluster
+import Engine
+import Foundation
+import Reporting
+
+struct ClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Run a workload on a simulated fleet of engine instances scaled by an autoscaler (Chiron or a baseline).",
+        discussion: """
+        Each instance is the bundled engine on the simulated GPU (--profile, --policy). A new instance serves \
+        --startup-delay seconds after the autoscaler asks for it and is billed from that moment to its stop; \
+        the fleet starts with --initial-instances (default --min-instances) warm instances. Requests wait in a \
+        global queue until an instance has room (fewer than its batch size of requests held).
+        Autoscalers: chiron (pools interactive/mixed/batch, local batch-size tuning from p99 TBT, global \
+        scaling from a waiting-time bound on batch deadlines and interactive TTFT risk, hysteresis, batch \
+        preemption from mixed instances), utilization (KV/load thresholds, SLO-blind), llumnix (average \
+        freeness: scale up below 10, down above 60, every 10 s; dispatch to the freest instance), static \
+        (fixed fleet). Writes the usual results directory (summary.json gains `cluster`) and timeline.jsonl: \
+        scale events with their reasons, instances ready and stopped (with their GPU-seconds), batch-size \
+        changes, evictions, and a sample of the pools every control interval.
+        """)
+
+    @OptionGroup var source: WorkloadFlags
+    @OptionGroup var engine: EngineFlags
+
+    @Option(name: .long, help: "Scheduling policy of every instance: \(PolicyName.list) (default sarathi: chunked prefill, as vLLM serves by default).")
+    var policy = "sarathi"
+
+    @OptionGroup var policyFlags: PolicyFlags
+
+    @Option(name: .long, help: "Autoscaler: chiron, utilization, llumnix or static.")
+    var autoscaler = "chiron"
+
+    @Option(name: .long, help: "Fewest serving instances (≥ 1).")
+    var minInstances = 1
+
+    @Option(name: .long, help: "Most instances at once, loading ones included.")
+    var maxInstances = 16
+
+    @Option(name: .long, help: "Instances serving at t = 0 (default: --min-instances; static: the fleet).")
+    var initialInstances: Int?
+
+    @Option(name: .long, help: "Seconds from a scale-out decision to the instance serving (model load).")
+    var startupDelay = 60.0
+
+    @Option(name: .long, help: "Requests an instance holds at once (Chiron's local autoscaler tunes it from here).")
+    var batchSize = 64
+
+    @Option(name: .long, help: "Seconds between global autoscaler decisions.")
+    var controlInterval = 10.0
+
+    @Option(name: .long, help: "Seconds between Chiron's local batch-size decisions.")
+    var localInterval = 2.0
+
+    @OptionGroup var metrics: MetricsFlags
+
+    @Option(name: .shortAndLong, help: "Results directory (default: results/<workload>-cluster-<autoscaler>).")
+    var output: String?
+
+    @Flag(name: .long, help: "Print summary.json instead of tables.")
+    var json = false
+
+    func validate() throws {
+        guard AutoscalerName(rawValue: autoscaler) != nil else {
+            throw ValidationError("--autoscaler: '\(autoscaler)' is not one of \(AutoscalerName.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard minInstances >= 1 else { throw ValidationError("--min-instances must be ≥ 1") }
+        guard maxInstances >= minInstances else { throw ValidationError("--max-instances must be ≥ --min-instances") }
+        if let n = initialInstances, n < minInstances || n > maxInstances {
+            throw ValidationError("--initial-instances must be between --min-instances and --max-instances")
+        }
+        guard startupDelay >= 0, startupDelay.isFinite else { throw ValidationError("--startup-delay must be ≥ 0 seconds") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1") }
+        guard controlInterval > 0, controlInterval.isFinite else { throw ValidationError("--control-interval must be > 0 seconds") }
+        guard localInterval > 0, localInterval.isFinite else { throw ValidationError("--local-interval must be > 0 seconds") }
+    }
+
+    var fleetOptions: FleetOptions {
+        var o = FleetOptions()
+        o.minInstances = minInstances
+        o.maxInstances = maxInstances
+        o.initialInstances = initialInstances
+        o.startupDelayS = startupDelay
+        o.batchSize = batchSize
+        o.controlIntervalS = controlInterval
+        o.localIntervalS = localInterval
+        return o
+    }
+
+    static func makeAutoscaler(_ name: AutoscalerName) -> any Autoscaler {
+        switch name {
+        case .chiron: return ChironAutoscaler()
+        case .utilization: return UtilizationAutoscaler()
+        case .llumnix: return LlumnixAutoscaler()
+        case .fixed: return StaticAutoscaler()
+        }
+    }
+
+    func run() throws {
+        try guarded {
+            let name = AutoscalerName(rawValue: autoscaler)!
+            let policyName = try PolicyName.parse(policy)
+            let profile = try engine.resolveProfile()
+            let workload = try source.load()
+            Interrupt.install()
+            let out = output ?? "results/\(source.label)-cluster-\(name.rawValue)"
+            let o = fleetOptions
+            let target = "cluster:sim profile=\(profile.name) policy=\(policyName.rawValue) autoscaler=\(name.rawValue) "
+                + "instances=\(o.minInstances)-\(o.maxInstances) startup_s=\(o.startupDelayS)"
+                + (engine.jitterCV > 0 ? " jitter_cv=\(engine.jitterCV)" : "")
+            let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options)
+            let sim = FleetSimulator(profile: profile, policy: policyName, policyOptions: policyFlags.options, options: o,
+                                     autoscaler: ClusterCommand.makeAutoscaler(name))
+            sim.jitterCV = engine.jitterCV
+            sim.jitterSeed = engine.jitterSeed
+            let batchClasses = Set(workload.header.classes.filter { $0.kind == .batch }.map(\.name))
+            var timeline: [UInt8] = []
+            let start = monotonicSeconds()
+            let outcome = try sim.run(workload.requests, batchClasses: batchClasses, onRecord: { try writer.append($0) },
+                                      onTimeline: { e in
+                                          timeline += e.json()
+                                          timeline.append(0x0A)
+                                      }, shouldStop: { Interrupt.isRequested })
+            let wall = monotonicSeconds() - start
+            try FileIO.writeAtomically(timeline, to: out + "/timeline.jsonl")
+            let cluster = JSONValue.object([
+                ("autoscaler", .string(name.rawValue)),
+                ("gpu_hours", .number((outcome.gpuSeconds / 3600 * 1e6).rounded() / 1e6)),
+                ("gpu_seconds", .number((outcome.gpuSeconds * 1e3).rounded() / 1e3)),
+                ("scale_events", .number(Double(outcome.scaleEvents))),
+                ("peak_instances", .number(Double(outcome.peakInstances))),
+                ("instances_started", .number(Double(outcome.instancesStarted))),
+                ("evictions", .number(Double(outcome.evictions))),
+                ("startup_delay_s", .number(o.startupDelayS)),
+            ])
+            let summary = try writer.finish(runEndS: outcome.endS, interrupted: outcome.stopped, engineIterations: outcome.iterations,
+                                            cluster: cluster)
+            if json {
+                FileHandleWriter.write(String(decoding: summary.json(), as: UTF8.self), fd: 1)
+            } else {
+                print(summary.table(), terminator: "")
+                print(String(format: "\n%@: %.3f GPU-hours, %d scale events, peak %d instances (%d started), %d evictions; "
+                             + "simulated %.0f s in %.2f s wall. Results in %@ (timeline.jsonl: the fleet over time)",
+                             name.rawValue, outcome.gpuSeconds / 3600, outcome.scaleEvents, outcome.peakInstances,
+                             outcome.instancesStarted, outcome.evictions, outcome.endS, wall, out))
+            }
+            if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+        }
+    }
+}
