@@ -550,4 +550,25 @@ struct CLI {
         // Same draws at every rate: each point has the same requests.
         #expect(points.allSatisfy { $0["requests"] == .number(80) })
     }
+
+    @Test func clusterWritesResultsWithAClusterSectionAndATimeline() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("c").path
+        let r = try CLI.run(["cluster", "--spec", "workloads/interactive-batch.yaml", "--duration", "60", "--autoscaler", "chiron",
+                             "--min-instances", "1", "--max-instances", "3", "--startup-delay", "20", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("GPU-hours"))
+        let summary = try JSONParser.parse(String(decoding: try FileIO.readFile(out + "/summary.json"), as: UTF8.self))
+        for key in ["gpu_hours", "scale_events", "peak_instances"] {
+            #expect(summary["cluster"]?[key] != nil, "summary.cluster.\(key)")
+        }
+        // report recomputes the same summary, cluster section included.
+        let report = try CLI.run(["report", out, "--json"])
+        #expect(report.stdout == String(decoding: try FileIO.readFile(out + "/summary.json"), as: UTF8.self))
+        let timeline = String(decoding: try FileIO.readFile(out + "/timeline.jsonl"), as: UTF8.self)
+        #expect(timeline.contains("\"event\":\"scale_out\"") && timeline.contains("\"event\":\"sample\""))
+        #expect(try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--autoscaler", "magic", "-o", out]).status == 64)
+        #expect(try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--min-instances", "3", "--max-instances", "2", "-o", out]).status == 64)
+    }
 }
