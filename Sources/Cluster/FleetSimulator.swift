@@ -209,15 +209,7 @@ public final class FleetSimulator {
         }
         // Evictions wait for the iteration boundary (the engine is not touched mid-iteration).
         for id in i.pendingEvictions.sorted() {
-            guard let job = i.jobs.removeValue(forKey: id), let r = job.attempt else { continue }
-            i.engine.abort(r, now: now, reason: "evicted")
-            job.tokenTimes += r.tokenTimes
-            job.attempt = nil
-            job.instance = nil
-            job.evictions += 1
-            evictions += 1
-            try onTimeline(.evict(t: now, instance: i.id, request: id))
-            enqueue(job)
+            if let job = i.jobs[id] { try evict(job, from: i) }
         }
         i.pendingEvictions.removeAll()
         if i.draining && i.jobs.isEmpty && !i.isStopped { try stop(i) }
@@ -313,20 +305,26 @@ public final class FleetSimulator {
         guard let (i, victim) = best else { return nil }
         if i.busyUntil == nil {
             // Idle between iterations: evict now.
-            guard let r = victim.attempt else { return nil }
-            i.jobs[victim.w.id] = nil
-            i.engine.abort(r, now: now, reason: "evicted")
-            victim.tokenTimes += r.tokenTimes
-            victim.attempt = nil
-            victim.instance = nil
-            victim.evictions += 1
-            evictions += 1
-            try onTimeline(.evict(t: now, instance: i.id, request: victim.w.id))
-            enqueue(victim)
+            try evict(victim, from: i)
         } else {
             i.pendingEvictions.insert(victim.w.id)
         }
         return i
+    }
+
+    /// Takes a job off an instance between iterations and returns it to the global queue with
+    /// the tokens it produced there.
+    func evict(_ job: Job, from i: Instance) throws {
+        guard let r = job.attempt else { return }
+        i.jobs[job.w.id] = nil
+        i.engine.abort(r, now: now, reason: "evicted")
+        job.tokenTimes += r.tokenTimes
+        job.attempt = nil
+        job.instance = nil
+        job.evictions += 1
+        evictions += 1
+        try onTimeline(.evict(t: now, instance: i.id, request: job.w.id))
+        enqueue(job)
     }
 
     func assign(_ job: Job, to i: Instance) throws {
