@@ -25,6 +25,12 @@ public struct FleetOptions: Sendable {
     public var controlIntervalS = 10.0
     /// Local autoscaler period (Chiron). 2 s: our choice (long enough for a p99 of TBT gaps).
     public var localIntervalS = 2.0
+    /// Compute stretches of decode-only iterations at once (`EngineCore.settledDecodeSteps`):
+    /// the records are the same either way; off only to check that. Our design.
+    public var fastForward = true
+    /// Longest stretch computed at once, iterations. 256: our choice; a stretch cut short by an
+    /// arrival wastes the iteration times computed past the cut.
+    public var maxSettledSteps = 256
 
     public init() {}
 
@@ -85,7 +91,15 @@ final class Instance {
     let engine: EngineCore
     var backend: SimulatedBackend
     var plan: StepPlan?
+    /// A stretch of settled decode steps in flight instead of `plan` (the fast path).
+    var run: SettledRun?
     var busyUntil: Double?
+    /// The sequence number of this instance's live iteration-end event; others are stale (a
+    /// stretch cut short pushes a new one).
+    var liveEvent = 0
+    /// End of the next step of `run` to apply before anyone looks at the engine (+∞ when none
+    /// is pending): kept apart so the check costs one comparison.
+    var nextSettledEnd = Double.infinity
     /// Jobs on this instance, by request id.
     var jobs: [Int: Job] = [:]
     /// Batch jobs to evict at the end of the current iteration (the engine is touched only
@@ -124,6 +138,21 @@ final class Instance {
         }
     }
     var batchJobs: Int { jobs.values.reduce(0) { $0 + ($1.isBatch ? 1 : 0) } }
+}
+
+/// A stretch of settled decode steps: their end times, computed when it began. Steps up to
+/// `applied` have been applied to the engine; the step after it is in flight.
+struct SettledRun {
+    var ends: [Double]
+    var durations: [Double]
+    var applied = 0
+    /// The running context and count at the start (each step's load follows from them).
+    let contextTokens: Int
+    let sequences: Int
+    /// The simulated GPU before the stretch drew its iteration times (to redraw a cut stretch's
+    /// jitter exactly as step-by-step iterations would have).
+    let backendAtStart: SimulatedBackend
+    var steps: Int { ends.count }
 }
 
 /// What the fleet writes besides request records: scale events, batch-size changes,

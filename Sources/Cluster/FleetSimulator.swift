@@ -35,6 +35,8 @@ public final class FleetSimulator {
         public var instancesStarted: Int
         public var evictions: Int
         public var iterations: Int
+        /// Iterations applied as steps of settled decode stretches (the fast path).
+        public var settledIterations: Int
         public var stopped: Bool
     }
 
@@ -42,6 +44,7 @@ public final class FleetSimulator {
     var peakInstances = 0
     var evictions = 0
     var iterations = 0
+    var settledIterations = 0
     var gpuSeconds = 0.0
 
     public init(profile: HardwareProfile, policy: PolicyName, policyOptions: PolicyOptions, options: FleetOptions, autoscaler: any Autoscaler) {
@@ -89,7 +92,9 @@ public final class FleetSimulator {
                 let e = events.removeMin()
                 idleTicks = 0
                 switch e.kind {
-                case .iterationEnd: try endIteration(instances[e.instance])
+                case .iterationEnd:
+                    // A stretch cut short left its original end event behind.
+                    if e.seq == instances[e.instance].liveEvent { try endIteration(instances[e.instance]) }
                 case .ready: try instanceReady(instances[e.instance])
                 }
             } else if tArrival <= t {
@@ -117,7 +122,8 @@ public final class FleetSimulator {
                 try localTick()
             }
         }
-        // Whatever is left never finished.
+        // Whatever is left never finished (with the tokens of iterations that ended by now).
+        syncAll()
         let reason = stopped ? "run interrupted" : "the fleet could not make progress"
         for id in jobs.keys.sorted() {
             let job = jobs[id]!
@@ -127,7 +133,7 @@ public final class FleetSimulator {
         jobs.removeAll()
         for i in instances where !i.isStopped { try stop(i) }
         return Outcome(endS: now, gpuSeconds: gpuSeconds, scaleEvents: scaleEvents, peakInstances: peakInstances,
-                       instancesStarted: instances.count, evictions: evictions, iterations: iterations, stopped: stopped)
+                       instancesStarted: instances.count, evictions: evictions, iterations: iterations, settledIterations: settledIterations, stopped: stopped)
     }
 
     // MARK: instances
@@ -147,11 +153,13 @@ public final class FleetSimulator {
         }
     }
 
-    func push(_ e: FleetEvent) {
+    @discardableResult
+    func push(_ e: FleetEvent) -> Int {
         var e = e
         eventSeq += 1
         e.seq = eventSeq
         events.insert(e)
+        return eventSeq
     }
 
     func instanceReady(_ i: Instance) throws {
@@ -170,19 +178,146 @@ public final class FleetSimulator {
     /// Starts the instance's next iteration if it is idle and has work.
     func kick(_ i: Instance) {
         guard i.busyUntil == nil, i.isReady(now), i.engine.hasWork else { return }
+        if options.fastForward {
+            let k = i.engine.settledDecodeSteps(limit: options.maxSettledSteps)
+            if k >= 2 {
+                startSettledRun(i, steps: k)
+                return
+            }
+        }
         let plan = i.engine.schedule(now: now)
         guard !plan.isEmpty else { return }
         let d = i.backend.execute(plan).durationS
         i.plan = plan
         i.busyUntil = now + d
         i.busySinceControlS += d
-        push(FleetEvent(t: now + d, seq: 0, instance: i.id, kind: .iterationEnd))
+        i.liveEvent = push(FleetEvent(t: now + d, seq: 0, instance: i.id, kind: .iterationEnd))
+    }
+
+    // MARK: settled decode stretches (the fast path)
+    //
+    // A stretch stands for `steps` back-to-back decode iterations whose times are computed at
+    // its start. Its steps are applied lazily: before anything reads or changes the instance
+    // (`sync`), and all remaining ones at its end event. Something that changes the instance
+    // (a request assigned, an eviction asked, a batch-size or draining change) first cuts the
+    // stretch after the step in flight (`cut`). Between those moments an iteration end would
+    // only start the next identical decode step: the router hands an instance work only when a
+    // queue's head fits it, and every enqueue is followed by a dispatch to all instances or by
+    // a cut of those the job fits (`evict`).
+
+    func startSettledRun(_ i: Instance, steps k: Int) {
+        let context = i.engine.runningContextTokens
+        let n = i.engine.running.count
+        let before = i.backend
+        var ends: [Double] = []
+        var durations: [Double] = []
+        ends.reserveCapacity(k)
+        durations.reserveCapacity(k)
+        var t = now
+        for s in 1...k {
+            let d = i.backend.duration(of: EngineCore.settledDecodeLoad(step: s, contextTokens: context, sequences: n))
+            t += d
+            ends.append(t)
+            durations.append(d)
+        }
+        i.engine.advanceSettledDecode(endingAt: [], nextInFlight: true)
+        i.busySinceControlS += durations[0]
+        i.run = SettledRun(ends: ends, durations: durations, contextTokens: context, sequences: n, backendAtStart: before)
+        i.nextSettledEnd = ends[0]
+        i.busyUntil = t
+        i.liveEvent = push(FleetEvent(t: t, seq: 0, instance: i.id, kind: .iterationEnd))
+    }
+
+    /// Applies the stretch's steps up to (not including) `through`, and starts the next one if
+    /// any (as `endIteration` and `kick` would at each of their ends).
+    func advance(_ i: Instance, _ run: inout SettledRun, through: Int) {
+        let from = run.applied
+        let m = through - from
+        guard m > 0 else { return }
+        let more = through < run.steps
+        i.engine.advanceSettledDecode(endingAt: run.ends[from..<through], nextInFlight: more)
+        run.applied = through
+        iterations += m
+        settledIterations += m
+        i.tokensSinceLocal += run.sequences * m
+        i.tokensSinceControl += run.sequences * m
+        if autoscaler.tunesBatchSize {
+            for r in i.engine.running where r.slo.tbtMs != nil {
+                let times = r.tokenTimes
+                for k in max(1, times.count - m)..<times.count { i.tbtGapsMs.append((times[k] - times[k - 1]) * 1000) }
+            }
+        }
+        // Each step after the first applied one started at the previous one's end.
+        for s in (from + 1)..<(more ? through + 1 : through) { i.busySinceControlS += run.durations[s] }
+    }
+
+    /// Applies the steps of `i`'s stretch that ended by now, except the last (its event does).
+    func sync(_ i: Instance) {
+        guard i.nextSettledEnd <= now, var run = i.run else { return }
+        i.run = nil
+        var through = run.applied
+        while through < run.steps - 1, run.ends[through] <= now { through += 1 }
+        advance(i, &run, through: through)
+        i.nextSettledEnd = run.applied < run.steps - 1 ? run.ends[run.applied] : .infinity
+        i.run = run
+    }
+
+    func syncAll() {
+        for i in instances where i.nextSettledEnd <= now { sync(i) }
+    }
+
+    /// Ends `i`'s stretch with the step in flight, before something changes the instance.
+    func cut(_ i: Instance) {
+        guard i.run != nil else { return }
+        sync(i)
+        guard var run = i.run, run.applied + 1 < run.steps else { return }
+        i.run = nil
+        let keep = run.applied + 1
+        run.ends.removeLast(run.steps - keep)
+        run.durations.removeLast(run.durations.count - keep)
+        if i.backend.jitterCV > 0 {
+            // Redraw the jitter of the kept steps only, as step-by-step iterations would have.
+            i.backend = run.backendAtStart
+            for s in 1...keep {
+                _ = i.backend.duration(of: EngineCore.settledDecodeLoad(step: s, contextTokens: run.contextTokens, sequences: run.sequences))
+            }
+        }
+        i.nextSettledEnd = .infinity
+        i.busyUntil = run.ends[keep - 1]
+        i.liveEvent = push(FleetEvent(t: run.ends[keep - 1], seq: 0, instance: i.id, kind: .iterationEnd))
+        i.run = run
     }
 
     func endIteration(_ i: Instance) throws {
-        guard let plan = i.plan else { return }
-        i.plan = nil
-        i.busyUntil = nil
+        var finished: [EngineRequest] = []
+        if var run = i.run {
+            i.run = nil
+            advance(i, &run, through: run.steps)
+            i.nextSettledEnd = .infinity
+            i.busyUntil = nil
+        } else {
+            guard let plan = i.plan else { return }
+            i.plan = nil
+            i.busyUntil = nil
+            finished = applyPlan(plan, on: i)
+        }
+        for r in finished {
+            guard let job = i.jobs.removeValue(forKey: r.id) else { continue }
+            i.pendingEvictions.remove(r.id)
+            try complete(job, r)
+        }
+        // Evictions wait for the iteration boundary (the engine is not touched mid-iteration).
+        for id in i.pendingEvictions.sorted() {
+            if let job = i.jobs[id] { try evict(job, from: i) }
+        }
+        i.pendingEvictions.removeAll()
+        if i.draining && i.jobs.isEmpty && !i.isStopped { try stop(i) }
+        try dispatch(to: i)
+        kick(i)
+    }
+
+    /// Applies an ordinary iteration's plan and takes the measurements the autoscalers read.
+    func applyPlan(_ plan: StepPlan, on i: Instance) -> [EngineRequest] {
         iterations += 1
         let measuresTBT = autoscaler.tunesBatchSize
         let finished = i.engine.apply(plan, now: now)
@@ -202,19 +337,7 @@ public final class FleetSimulator {
         }
         i.tokensSinceLocal += tokens
         i.tokensSinceControl += tokens
-        for r in finished {
-            guard let job = i.jobs.removeValue(forKey: r.id) else { continue }
-            i.pendingEvictions.remove(r.id)
-            try complete(job, r)
-        }
-        // Evictions wait for the iteration boundary (the engine is not touched mid-iteration).
-        for id in i.pendingEvictions.sorted() {
-            if let job = i.jobs[id] { try evict(job, from: i) }
-        }
-        i.pendingEvictions.removeAll()
-        if i.draining && i.jobs.isEmpty && !i.isStopped { try stop(i) }
-        try dispatch(to: i)
-        kick(i)
+        return finished
     }
 
     func complete(_ job: Job, _ r: EngineRequest) throws {
@@ -274,6 +397,8 @@ public final class FleetSimulator {
     }
 
     func dispatch(to only: Instance?) throws {
+        // Routing by freeness reads every engine (least-loaded routing reads only job counts).
+        if only == nil && autoscaler.routing == .freest { syncAll() }
         try drain(&interactiveQueue, only: only, preempt: autoscaler.usesPools)
         if autoscaler.usesPools { try drain(&batchQueue, only: only, preempt: false) }
     }
@@ -307,6 +432,7 @@ public final class FleetSimulator {
             // Idle between iterations: evict now.
             try evict(victim, from: i)
         } else {
+            cut(i)
             i.pendingEvictions.insert(victim.w.id)
         }
         return i
@@ -315,6 +441,7 @@ public final class FleetSimulator {
     /// Takes a job off an instance between iterations and returns it to the global queue with
     /// the tokens it produced there.
     func evict(_ job: Job, from i: Instance) throws {
+        precondition(i.run == nil, "eviction inside a stretch of decode steps")
         guard let r = job.attempt else { return }
         i.jobs[job.w.id] = nil
         i.engine.abort(r, now: now, reason: "evicted")
@@ -325,9 +452,13 @@ public final class FleetSimulator {
         evictions += 1
         try onTimeline(.evict(t: now, instance: i.id, request: job.w.id))
         enqueue(job)
+        // Instances inside a stretch would take it at their next iteration end: end their
+        // stretches there.
+        for o in instances where o.run != nil && o.hasRoom(now) && o.accepts(job) { cut(o) }
     }
 
     func assign(_ job: Job, to i: Instance) throws {
+        cut(i)
         let r = job.makeAttempt()
         if let reason = i.engine.add(r, now: now) {
             // Too long for the model or the KV cache: no instance can serve it.
@@ -368,6 +499,7 @@ public final class FleetSimulator {
     }
 
     func controlTick() throws {
+        syncAll()
         let live = instances.filter { !$0.isStopped }
         var queued: [QueuedView] = []
         for q in [interactiveQueue, batchQueue] {
@@ -402,6 +534,7 @@ public final class FleetSimulator {
                       instances.filter({ !$0.isStopped && !$0.draining }).count > options.minInstances else { continue }
                 let i = instances[id]
                 scaleEvents += 1
+                cut(i)
                 i.draining = true
                 try onTimeline(.scaleIn(t: now, instance: id, pool: i.pool, reason: reason))
                 if i.jobs.isEmpty || !i.isReady(now) {
@@ -414,12 +547,14 @@ public final class FleetSimulator {
     }
 
     func localTick() throws {
+        syncAll()
         for i in instances where !i.isStopped && i.isReady(now) {
             let v = view(i, sinceLocalS: options.localIntervalS)
             i.tbtGapsMs.removeAll(keepingCapacity: true)
             i.tokensSinceLocal = 0
             guard let (b, reason) = autoscaler.local(v, now: now), b != i.batchSize else { continue }
             try onTimeline(.batchSize(t: now, instance: i.id, from: i.batchSize, to: b, reason: reason))
+            cut(i)
             i.batchSize = b
         }
         try dispatch(to: nil)

@@ -82,6 +82,15 @@ public protocol SchedulingPolicy: AnyObject {
     var waitingCount: Int { get }
     /// Every waiting request (for invariant checks; order unspecified).
     var waitingRequests: [EngineRequest] { get }
+    /// True when, with nothing waiting and every running request decoding, this policy's next
+    /// iteration is a decode of every running request in running order (the settled fast path
+    /// may then stand in for `schedule`; see `settledDecodeSteps`).
+    func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool
+}
+
+extension SchedulingPolicy {
+    /// Policies that order or limit decodes (deadline order, dynamic chunking) keep the default.
+    public func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool { false }
 }
 
 /// The engine's state and its mechanics (admission, KV allocation, preemption, applying an
@@ -90,11 +99,11 @@ public final class EngineCore {
     public let profile: HardwareProfile
     public let timeModel: IterationTimeModel
     public let policy: SchedulingPolicy
-    public private(set) var kv: KVBlockManager
+    public internal(set) var kv: KVBlockManager
     /// Admitted requests (prefilling or decoding), in admission order.
     public private(set) var running: [EngineRequest] = []
     public private(set) var preemptionCount = 0
-    public private(set) var iterationCount = 0
+    public internal(set) var iterationCount = 0
     private var nextAdmission = 0
 
     /// Share the KV blocks of a prompt prefix among requests of the same `prefix_group`
@@ -167,7 +176,7 @@ public final class EngineCore {
     }
 
     /// Number of `schedule(now:)` calls so far; marks made during a step carry it.
-    public private(set) var stepSerial = 0
+    public internal(set) var stepSerial = 0
 
     /// Forms the next iteration (the policy decides; it may admit, preempt and allocate).
     public func schedule(now: Double) -> StepPlan {

@@ -159,6 +159,9 @@ public final class VLLMPolicy: FCFSQueuedPolicy {
         }
         return plan
     }
+
+    /// With the queue empty, the decode loop takes every running request.
+    public func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool { waiting.queue.isEmpty }
 }
 
 /// Sarathi-Serve's stall-free batching: running decodes first, then ongoing partial prefills,
@@ -203,6 +206,9 @@ public final class SarathiPolicy: FCFSQueuedPolicy {
         }
         return plan
     }
+
+    /// The decode loop takes every running request while they fit in the token budget.
+    public func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool { waiting.queue.isEmpty && engine.running.count <= budget }
 }
 
 /// Earliest deadline first with chunked prefill (an extra baseline): every candidate's next

@@ -17,12 +17,17 @@ public struct SimulatedBackend: ExecutionBackend {
     }
 
     public mutating func execute(_ plan: StepPlan) -> StepResult {
-        var t = model.seconds(plan.load)
+        StepResult(durationS: duration(of: plan.load))
+    }
+
+    /// The simulated time of an iteration with this load (one jitter draw when jitter is on).
+    public mutating func duration(of load: IterationLoad) -> Double {
+        var t = model.seconds(load)
         if jitterCV > 0 {
             // exp(N(−σ²/2, σ²)) has mean 1 and CV `jitterCV`.
             t *= exp(sigma * rng.normal() - sigma * sigma / 2)
         }
-        return StepResult(durationS: t)
+        return t
     }
 }
 

@@ -23,8 +23,16 @@ public final class ResultsWriter {
     private var accumulator: MetricsAccumulator
     private let classes: [String]
     private var finished = false
+    /// Background mode: records are encoded, journaled and measured on a second thread.
+    private let background: BackgroundSink?
+    private var pending: [RequestRecord] = []
 
-    public init(directory: String, run: RunInfo, options: MetricsOptions = .init(), withIterations: Bool = false) throws(BenchError) {
+    /// - Parameter background: encode, journal and measure records on a second thread, in
+    ///   order, so a simulation producing them runs beside that work (our choice for simulated
+    ///   runs, whose records come faster than one core encodes them). A crash then loses the
+    ///   few batches not yet written; Ctrl-C does not (`finish` drains them).
+    public init(directory: String, run: RunInfo, options: MetricsOptions = .init(), withIterations: Bool = false,
+                background: Bool = false) throws(BenchError) {
         try FileIO.makeDirectories(directory)
         self.directory = directory
         self.options = options
@@ -41,10 +49,19 @@ public final class ResultsWriter {
             iterations = try LineJournal(path: directory + "/" + ResultsFiles.iterations, bufferBytes: 1 << 18)
         }
         accumulator = MetricsAccumulator(options: MetricsOptions(tbtMode: options.tbtMode, warmupS: options.warmupS), classes: classes)
+        self.background = background ? BackgroundSink(journal: requests, accumulator: accumulator) : nil
         try writeRunFile(runEndS: nil)
     }
 
     public func append(_ record: RequestRecord) throws(BenchError) {
+        if let background {
+            pending.append(record)
+            if pending.count >= BackgroundSink.batchRecords {
+                background.submit(pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+            return
+        }
         try requests.append(line: record.jsonLine)
         accumulator.add(record.quantized())
     }
@@ -68,6 +85,11 @@ public final class ResultsWriter {
         run.engineIterations = engineIterations
         run.enginePreemptions = enginePreemptions
         run.cluster = cluster
+        if let background {
+            background.submit(pending)
+            pending = []
+            accumulator = try background.drain()
+        }
         try requests.commit()
         try iterations?.commit()
         try writeRunFile(runEndS: runEndS)
@@ -341,3 +363,52 @@ final class NSLockLike: @unchecked Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The second thread of a background `ResultsWriter`: batches of records go through a serial
+/// queue, at most `maxBatchesInFlight` at a time (the producer waits beyond that, bounding
+/// memory). Its state is touched only on that queue, and by the owner after `drain`.
+final class BackgroundSink: @unchecked Sendable {
+    /// Records per hand-over, and hand-overs queued at once. Our choice: large enough that the
+    /// hand-over costs little, small enough that a crash loses little.
+    static let batchRecords = 64
+    static let maxBatchesInFlight = 32
+
+    private let queue = DispatchQueue(label: "accelbench.results-writer")
+    private let slots = DispatchSemaphore(value: BackgroundSink.maxBatchesInFlight)
+    private let journal: LineJournal
+    private var accumulator: MetricsAccumulator
+    private var failure: BenchError?
+
+    init(journal: LineJournal, accumulator: MetricsAccumulator) {
+        self.journal = journal
+        self.accumulator = accumulator
+    }
+
+    func submit(_ batch: [RequestRecord]) {
+        guard !batch.isEmpty else { return }
+        slots.wait()
+        queue.async {
+            self.consume(batch)
+            self.slots.signal()
+        }
+    }
+
+    private func consume(_ batch: [RequestRecord]) {
+        guard failure == nil else { return }
+        do {
+            for r in batch {
+                try journal.append(line: r.jsonLine)
+                accumulator.add(r.quantized())
+            }
+        } catch {
+            failure = error
+        }
+    }
+
+    /// Waits for every submitted batch; returns the measurements, or the first write error.
+    func drain() throws(BenchError) -> MetricsAccumulator {
+        queue.sync {}
+        if let failure { throw failure }
+        return accumulator
+    }
+}

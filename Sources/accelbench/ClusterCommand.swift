@@ -111,7 +111,8 @@ struct ClusterCommand: ParsableCommand {
             let target = "cluster:sim profile=\(profile.name) policy=\(policyName.rawValue) autoscaler=\(name.rawValue) "
                 + "instances=\(o.minInstances)-\(o.maxInstances) startup_s=\(o.startupDelayS)"
                 + (engine.jitterCV > 0 ? " jitter_cv=\(engine.jitterCV)" : "")
-            let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options)
+            let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options,
+                                           background: true)
             let sim = FleetSimulator(profile: profile, policy: policyName, policyOptions: policyFlags.options, options: o,
                                      autoscaler: ClusterCommand.makeAutoscaler(name))
             sim.jitterCV = engine.jitterCV

@@ -11,9 +11,11 @@ struct FleetRun {
     var outcome: FleetSimulator.Outcome
 
     init(_ requests: [WorkloadRequest], autoscaler: any Autoscaler, options: FleetOptions, batchClasses: Set<String> = ["batch"],
-         policy: PolicyName = .sarathi) throws {
+         policy: PolicyName = .sarathi, jitterCV: Double = 0) throws {
         let sim = FleetSimulator(profile: try HardwareProfile.resolve(HardwareProfile.defaultName), policy: policy,
                                  policyOptions: PolicyOptions(), options: options, autoscaler: autoscaler)
+        sim.jitterCV = jitterCV
+        sim.jitterSeed = 7
         var records: [RequestRecord] = []
         var timeline: [TimelineEvent] = []
         outcome = try sim.run(requests, batchClasses: batchClasses, onRecord: { records.append($0) }, onTimeline: { timeline.append($0) })
@@ -131,6 +133,40 @@ func options(min: Int, max: Int, initial: Int? = nil, startup: Double = 60) -> F
         let b = try FleetRun(requests, autoscaler: ChironAutoscaler(), options: options(min: 1, max: 4, startup: 20))
         #expect(a.records.map(\.jsonLine) == b.records.map(\.jsonLine))
         #expect(a.timeline.map { $0.json() } == b.timeline.map { $0.json() })
+    }
+
+    /// The fast path (stretches of settled decode steps computed at once) changes nothing: the
+    /// same records to the bit, timeline and counters as iteration-by-iteration, for every
+    /// autoscaler, with and without jitter, for both policies that take it.
+    @Test(arguments: [0, 1, 2, 3])
+    func settledDecodeStretchesMatchIterationByIteration(_ k: Int) throws {
+        let (name, make) = FleetTests.autoscalers[k]
+        // A steady mix on a small fleet, and on/off interactive bursts over a batch backlog
+        // (scale events, batch-size changes, evictions).
+        let steady = (mixedRequests(seed: 31, seconds: 150, interactiveRate: 10, batchRate: 1.5, jctS: 200), options(min: 1, max: 4, initial: 2, startup: 20))
+        let bursty = (mixedRequests(seed: 32, seconds: 240, interactiveRate: 40, batchRate: 3, jctS: 300, onOff: 40), options(min: 1, max: 4, initial: 1, startup: 20))
+        var sawEvictions = false
+        for (scenario, (requests, base)) in [("steady", steady), ("bursty", bursty)] {
+            for policy in [PolicyName.sarathi, .vllm] {
+                for jitter in [0.0, 0.05] {
+                    var o = base
+                    o.batchSize = 24
+                    o.fastForward = false
+                    let slow = try FleetRun(requests, autoscaler: make(), options: o, policy: policy, jitterCV: jitter)
+                    o.fastForward = true
+                    let fast = try FleetRun(requests, autoscaler: make(), options: o, policy: policy, jitterCV: jitter)
+                    let what = "\(name) \(scenario) \(policy) jitter \(jitter)"
+                    #expect(fast.outcome.settledIterations > fast.outcome.iterations / 4, "\(what): the fast path was barely used")
+                    #expect(slow.outcome.settledIterations == 0)
+                    #expect(fast.records == slow.records, "\(what): records differ")
+                    #expect(fast.timeline.map { $0.json() } == slow.timeline.map { $0.json() }, "\(what): timelines differ")
+                    #expect(fast.outcome.iterations == slow.outcome.iterations && fast.outcome.endS == slow.outcome.endS
+                            && fast.outcome.gpuSeconds == slow.outcome.gpuSeconds && fast.outcome.evictions == slow.outcome.evictions, "\(what)")
+                    sawEvictions = sawEvictions || fast.outcome.evictions > 0
+                }
+            }
+        }
+        if name == "chiron" { #expect(sawEvictions, "the bursty scenario should make Chiron evict batch work") }
     }
 
     @Test func staticKeepsItsFleetAndBillsItWhole() throws {
