@@ -153,7 +153,68 @@ public struct JSONWriter: Sendable {
         endArray()
     }
 
+    /// True when every value is finite and small enough to write as whole microseconds.
+    public static func fitsMicros(_ values: [Double]) -> Bool {
+        values.allSatisfy { $0.magnitude < 9e9 }
+    }
+
+    /// Times as whole microseconds, the first as it is and each next one as the difference
+    /// from the one before (`token_deltas_us`). Values must pass `fitsMicros`.
+    public mutating func microsDeltaArray(_ values: [Double]) {
+        beginArray()
+        // Digits go straight into one buffer (at most a sign, 19 digits and a comma each).
+        let text = [UInt8](unsafeUninitializedCapacity: values.count * 21) { buf, count in
+            var p = 0
+            var prev: Int64 = 0
+            for (i, v) in values.enumerated() {
+                if i > 0 {
+                    buf[p] = UInt8(ascii: ",")
+                    p += 1
+                }
+                let us = Int64(JSONWriter.roundHalfAway(v * 1e6))
+                var d = us - prev
+                prev = us
+                if d < 0 {
+                    buf[p] = UInt8(ascii: "-")
+                    p += 1
+                    d = -d
+                }
+                var x = UInt64(d)
+                var digits = 1
+                var t = x / 10
+                while t > 0 {
+                    digits += 1
+                    t /= 10
+                }
+                var k = p + digits
+                p = k
+                repeat {
+                    k -= 1
+                    buf[k] = UInt8(ascii: "0") + UInt8(x % 10)
+                    x /= 10
+                } while x > 0
+            }
+            count = p
+        }
+        bytes.append(contentsOf: text)
+        needsComma[needsComma.count - 1] = !values.isEmpty
+        endArray()
+    }
+
     // MARK: primitives
+
+    /// `y.rounded()` (half away from zero), without the libm call on the hot paths (token times
+    /// are rounded to the microsecond once per token when written and when measured). Exact:
+    /// below 2^52 the integer part converts exactly and `y - whole` is exact.
+    @inline(__always)
+    public static func roundHalfAway(_ y: Double) -> Double {
+        guard y.magnitude < 4.5e15 else { return y.rounded() }
+        let whole = Double(Int64(y))
+        let frac = y - whole
+        if frac >= 0.5 { return whole + 1 }
+        if frac <= -0.5 { return whole - 1 }
+        return whole == 0 && y.sign == .minus ? -0.0 : whole
+    }
 
     static let pow10: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
 
@@ -163,7 +224,7 @@ public struct JSONWriter: Sendable {
             return
         }
         let scale = JSONWriter.pow10[decimals]
-        let scaled = (v * scale).rounded()
+        let scaled = JSONWriter.roundHalfAway(v * scale)
         guard abs(scaled) < 9e15 else {
             bytes.append(contentsOf: v.description.utf8)
             return
@@ -214,7 +275,8 @@ public struct JSONWriter: Sendable {
             return
         }
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, enough for 20 digits
-        withUnsafeMutableBytes(of: &tmp) { buf in
+        withUnsafeMutableBytes(of: &tmp) { raw in
+            let buf = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var x = v
             var i = 24
             while x > 0 {
@@ -222,7 +284,8 @@ public struct JSONWriter: Sendable {
                 buf[i] = UInt8(ascii: "0") + UInt8(x % 10)
                 x /= 10
             }
-            bytes.append(contentsOf: buf[i..<24])
+            // From a typed buffer: a plain copy (a raw slice goes through a per-byte iterator).
+            bytes.append(contentsOf: UnsafeBufferPointer(start: buf + i, count: 24 - i))
         }
     }
 

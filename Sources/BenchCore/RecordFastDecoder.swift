@@ -45,6 +45,25 @@ extension RequestRecord {
                     }
                 }
                 times = out
+            case "token_deltas_us":
+                guard times == nil, p.eat(UInt8(ascii: "[")) else { return nil }
+                var out: [Double] = []
+                var us: Int64 = 0
+                p.skipWS()
+                if !p.eat(UInt8(ascii: "]")) {
+                    while true {
+                        p.skipWS()
+                        guard let d = p.fastInt(), out.isEmpty || d >= 0 else { return nil }
+                        us += Int64(d)
+                        guard us.magnitude < 9_000_000_000_000_000 else { return nil }
+                        out.append(Double(us) / 1e6)
+                        p.skipWS()
+                        if p.eat(UInt8(ascii: ",")) { continue }
+                        guard p.eat(UInt8(ascii: "]")) else { return nil }
+                        break
+                    }
+                }
+                times = out
             case "status": guard status == nil, let v = p.fastString() else { return nil }; status = v
             case "error":
                 guard err == nil else { return nil }

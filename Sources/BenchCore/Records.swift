@@ -12,6 +12,16 @@ public enum TokenCountSource: String, Sendable, CaseIterable {
     case synthetic
 }
 
+/// How `requests.jsonl` stores a record's token times. Both read back to the same times.
+public enum TokenTimesEncoding: String, Sendable, CaseIterable {
+    /// `token_times_s`: seconds since run start, to the microsecond.
+    case absolute
+    /// `token_deltas_us`: the first token's time in whole microseconds since run start, then
+    /// each token's microseconds after the one before. The same values in about half the
+    /// bytes, for very large runs (a 1-hour fleet emits hundreds of millions of tokens).
+    case delta
+}
+
 /// What happened to one request in a run. All times are seconds since run start on a
 /// monotonic clock; `intendedS` is the workload's arrival time.
 public struct RequestRecord: Sendable, Equatable {
@@ -76,14 +86,18 @@ public struct RequestRecord: Sendable, Equatable {
 
     public var isOK: Bool { status == "ok" }
 
-    public func write(to w: inout JSONWriter) {
+    public func write(to w: inout JSONWriter, tokenTimes encoding: TokenTimesEncoding = .absolute) {
         w.beginObject()
         w.key("id"); w.int(id)
         w.key("class"); w.string(className)
         w.key("intended_s"); w.fixed(intendedS, decimals: 6)
         w.key("sent_s"); w.optionalFixed(sentS, decimals: 6)
         w.key("first_token_s"); w.optionalFixed(firstTokenS, decimals: 6)
-        w.key("token_times_s"); w.fixedArray(tokenTimesS, decimals: 6)
+        if encoding == .delta, JSONWriter.fitsMicros(tokenTimesS) {
+            w.key("token_deltas_us"); w.microsDeltaArray(tokenTimesS)
+        } else {
+            w.key("token_times_s"); w.fixedArray(tokenTimesS, decimals: 6)
+        }
         w.key("done_s"); w.optionalFixed(doneS, decimals: 6)
         w.key("status"); w.string(status)
         if let error { w.key("error"); w.string(error) }
@@ -103,7 +117,13 @@ public struct RequestRecord: Sendable, Equatable {
         let intended = try f.double("intended_s")
         let sent = try f.optionalDouble("sent_s")
         let first = try f.optionalDouble("first_token_s")
-        let times = try f.optionalDoubleArray("token_times_s") ?? []
+        var times = try f.optionalDoubleArray("token_times_s") ?? []
+        if let deltas = try f.optionalDoubleArray("token_deltas_us") {
+            guard !f.has("token_times_s") else {
+                throw f.error("token_deltas_us", "a record has token_times_s or token_deltas_us, not both")
+            }
+            times = try RequestRecord.timesFromDeltas(deltas) { i, message throws(BenchError) in f.error("token_deltas_us[\(i)]", message) }
+        }
         let done = try f.optionalDouble("done_s")
         let status = try f.string("status")
         let err = try f.optionalString("error")
@@ -135,7 +155,7 @@ public struct RequestRecord: Sendable, Equatable {
     /// The record as it reads back from `requests.jsonl` (times at microsecond precision), so
     /// metrics computed during a run equal those recomputed from the file.
     public func quantized() -> RequestRecord {
-        func q(_ x: Double, _ scale: Double) -> Double { x.isFinite ? (x * scale).rounded() / scale : x }
+        let q = RequestRecord.quantize
         var r = self
         r.intendedS = q(intendedS, 1e6)
         r.sentS = sentS.map { q($0, 1e6) }
@@ -147,10 +167,75 @@ public struct RequestRecord: Sendable, Equatable {
         return r
     }
 
-    public var jsonLine: [UInt8] {
-        var w = JSONWriter(reservingCapacity: 256 + 10 * tokenTimesS.count)
-        write(to: &w)
+    @inline(__always)
+    static func quantize(_ x: Double, _ scale: Double) -> Double { x.isFinite ? JSONWriter.roundHalfAway(x * scale) / scale : x }
+
+    /// `SLOVerdict.evaluate(quantized())` in max mode, the verdict of the record as it reads back
+    /// from `requests.jsonl`, without building the quantized copy of its token times.
+    public func verdictAsStored() -> SLOVerdict {
+        var head = self
+        head.tokenTimesS = []
+        head = head.quantized()
+        let q = RequestRecord.quantize
+        let times = tokenTimesS
+        let first = head.firstTokenS ?? times.first.map { q($0, 1e6) }
+        var stat: Double?
+        if times.count >= 2 {
+            var m = 0.0
+            var prev = q(times[0], 1e6)
+            for i in 1..<times.count {
+                let t = q(times[i], 1e6)
+                m = Swift.max(m, t - prev)
+                prev = t
+            }
+            stat = m
+        }
+        return SLOVerdict.judge(head, ttftS: first.map { $0 - head.intendedS }, tbtStatS: stat, e2eS: head.doneS.map { $0 - head.intendedS })
+    }
+
+    /// `verdictAsStored().met`, faster: the per-token pass runs only when the request has a
+    /// TBT SLO, and compares raw gaps, quantizing only when the largest one lies within 3 µs of
+    /// the limit (quantizing moves a gap by at most 1 µs).
+    public var metSLOAsStored: Bool {
+        var head = self
+        head.tokenTimesS = []
+        head = head.quantized()
+        let times = tokenTimesS
+        var stat: Double?
+        if let tbt = head.slo.tbtMs, times.count >= 2 {
+            var m = 0.0
+            times.withUnsafeBufferPointer { t in
+                for i in 1..<t.count { m = Swift.max(m, t[i] - t[i - 1]) }
+            }
+            stat = m
+            if (m - (tbt / 1000 + 5e-7)).magnitude <= 3e-6 { stat = verdictAsStored().tbtStatS }
+        }
+        let first = head.firstTokenS ?? times.first.map { RequestRecord.quantize($0, 1e6) }
+        return SLOVerdict.judge(head, ttftS: first.map { $0 - head.intendedS }, tbtStatS: stat, e2eS: head.doneS.map { $0 - head.intendedS }).met
+    }
+
+    public var jsonLine: [UInt8] { jsonLine(tokenTimes: .absolute) }
+
+    public func jsonLine(tokenTimes encoding: TokenTimesEncoding) -> [UInt8] {
+        var w = JSONWriter(reservingCapacity: 256 + (encoding == .delta ? 7 : 12) * tokenTimesS.count)
+        write(to: &w, tokenTimes: encoding)
         w.newline()
         return w.bytes
+    }
+
+    /// Token times from `token_deltas_us` (whole microseconds: the first since run start, the
+    /// rest since the previous token), exactly as `token_times_s` of the same times reads.
+    static func timesFromDeltas(_ deltas: [Double], error: (Int, String) throws(BenchError) -> BenchError) throws(BenchError) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(deltas.count)
+        var us: Int64 = 0
+        for (i, d) in deltas.enumerated() {
+            guard d == d.rounded(), d.magnitude < 9e15 else { throw try error(i, "expected a whole number of microseconds, got \(d)") }
+            if i > 0 && d < 0 { throw try error(i, "token times go backwards (a negative delta)") }
+            us += Int64(d)
+            guard us.magnitude < 9_000_000_000_000_000 else { throw try error(i, "time out of range") }
+            out.append(Double(us) / 1e6)
+        }
+        return out
     }
 }

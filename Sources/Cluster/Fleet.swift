@@ -62,6 +62,11 @@ final class Job {
 
     var remainingTokens: Int { w.outputTokens - tokenTimes.count }
 
+    /// Keeps the token times of an attempt that ended (shared, not copied, for the first).
+    func take(_ times: [Double]) {
+        if tokenTimes.isEmpty { tokenTimes = times } else { tokenTimes += times }
+    }
+
     func makeAttempt() -> EngineRequest {
         // A resumed attempt recomputes the prompt and the tokens already produced.
         EngineRequest(id: w.id, className: w.className, arrivalS: w.arrivalS, promptTokens: w.promptTokens + tokenTimes.count,
@@ -74,7 +79,7 @@ final class Job {
                               status: failure == nil ? "ok" : "failed", error: failure,
                               promptTokens: w.promptTokens, outputTokens: tokenTimes.count, tokenCountSource: .engine,
                               slo: w.slo, metSLO: false)
-        r.metSLO = failure == nil && SLOVerdict.evaluate(r.quantized()).met
+        r.metSLO = failure == nil && r.metSLOAsStored
         return r
     }
 }
@@ -100,6 +105,10 @@ final class Instance {
     /// End of the next step of `run` to apply before anyone looks at the engine (+∞ when none
     /// is pending): kept apart so the check costs one comparison.
     var nextSettledEnd = Double.infinity
+    /// Buffers of the last stretch, reused by the next (one allocation per instance, not per
+    /// stretch).
+    var spareEnds: [Double] = []
+    var spareDurations: [Double] = []
     /// Jobs on this instance, by request id.
     var jobs: [Int: Job] = [:]
     /// Batch jobs to evict at the end of the current iteration (the engine is touched only

@@ -127,7 +127,7 @@ public final class FleetSimulator {
         let reason = stopped ? "run interrupted" : "the fleet could not make progress"
         for id in jobs.keys.sorted() {
             let job = jobs[id]!
-            if let r = job.attempt { job.tokenTimes += r.tokenTimes }
+            if let r = job.attempt { job.take(r.tokenTimes) }
             try onRecord(job.record(doneS: nil, failure: reason))
         }
         jobs.removeAll()
@@ -209,10 +209,13 @@ public final class FleetSimulator {
         let context = i.engine.runningContextTokens
         let n = i.engine.running.count
         let before = i.backend
-        var ends: [Double] = []
-        var durations: [Double] = []
-        ends.reserveCapacity(k)
-        durations.reserveCapacity(k)
+        // The previous stretch's buffers, moved out so they are uniquely held.
+        var ends = i.spareEnds
+        var durations = i.spareDurations
+        i.spareEnds = []
+        i.spareDurations = []
+        ends.removeAll(keepingCapacity: true)
+        durations.removeAll(keepingCapacity: true)
         var t = now
         for s in 1...k {
             let d = i.backend.duration(of: EngineCore.settledDecodeLoad(step: s, contextTokens: context, sequences: n))
@@ -293,6 +296,8 @@ public final class FleetSimulator {
         if var run = i.run {
             i.run = nil
             advance(i, &run, through: run.steps)
+            i.spareEnds = run.ends
+            i.spareDurations = run.durations
             i.nextSettledEnd = .infinity
             i.busyUntil = nil
         } else {
@@ -341,7 +346,7 @@ public final class FleetSimulator {
     }
 
     func complete(_ job: Job, _ r: EngineRequest) throws {
-        job.tokenTimes += r.tokenTimes
+        job.take(r.tokenTimes)
         job.attempt = nil
         jobs[job.w.id] = nil
         openJobs -= 1
@@ -445,7 +450,7 @@ public final class FleetSimulator {
         guard let r = job.attempt else { return }
         i.jobs[job.w.id] = nil
         i.engine.abort(r, now: now, reason: "evicted")
-        job.tokenTimes += r.tokenTimes
+        job.take(r.tokenTimes)
         job.attempt = nil
         job.instance = nil
         job.evictions += 1

@@ -35,6 +35,22 @@ public struct KVBlockManager: Sendable {
         return out
     }
 
+    /// Appends `n` newly held blocks to `out` (no array of its own: the decode hot path), or
+    /// returns false, taking nothing, if fewer are free.
+    public mutating func allocate(_ n: Int, appendingTo out: inout [Int32]) -> Bool {
+        guard n <= freeList.count else { return false }
+        guard n > 0 else { return true }
+        let start = freeList.count - n
+        for k in start..<freeList.count {
+            let b = freeList[k]
+            refCount[Int(b)] = 1
+            out.append(b)
+        }
+        freeList.removeLast(n)
+        usedBlocks += n
+        return true
+    }
+
     /// One more holder for each block (a request sharing a cached prefix).
     public mutating func retain(_ blocks: [Int32]) {
         for b in blocks {

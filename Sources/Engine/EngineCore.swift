@@ -234,6 +234,7 @@ public final class EngineCore {
     public func reserveDecode(_ r: EngineRequest) -> Bool {
         let extra = extraBlocksForDecode(r)
         if extra == 0 { return true }
+        if kv.allocate(extra, appendingTo: &r.blocks) { return true }
         guard let b = allocate(extra, sparing: []) else { return false }
         r.blocks.append(contentsOf: b)
         return true

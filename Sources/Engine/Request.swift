@@ -71,6 +71,8 @@ public final class EngineRequest {
         self.prefixGroup = prefixGroup
         self.prefixTokens = prefixTokens
         prefillTarget = promptTokens
+        // Every token time has its place from the start: no regrowth while decoding.
+        tokenTimes.reserveCapacity(min(maxOutputTokens, 1 << 16))
     }
 
     public convenience init(_ w: WorkloadRequest) {
@@ -109,7 +111,7 @@ public final class EngineRequest {
                               status: ok ? "ok" : (finishReason?.rawValue ?? "aborted"), error: rejectReason,
                               promptTokens: promptTokens, outputTokens: numOutputTokens, tokenCountSource: .engine,
                               slo: slo, metSLO: false)
-        r.metSLO = SLOVerdict.evaluate(r.quantized()).met
+        r.metSLO = r.metSLOAsStored
         return r
     }
 }

@@ -64,27 +64,29 @@ extension EngineCore {
         // started), plus the one now starting.
         stepSerial += max(0, m - 1) + (nextInFlight ? 1 : 0)
         let bs = blockSizeTokens
-        for r in running {
-            if m > 0 {
-                r.numComputedTokens += m
-                r.numOutputTokens += m
-                var gap = r.maxTokenGapS
-                var last = r.lastTokenS ?? times[times.startIndex]
-                for t in times {
-                    gap = max(gap, t - last)
-                    last = t
+        times.withUnsafeBufferPointer { buf in
+            for r in running {
+                if m > 0 {
+                    r.numComputedTokens += m
+                    r.numOutputTokens += m
+                    var gap = r.maxTokenGapS
+                    var last = r.lastTokenS ?? buf[0]
+                    for t in buf {
+                        gap = max(gap, t - last)
+                        last = t
+                    }
+                    r.maxTokenGapS = gap
+                    r.lastTokenS = last
+                    r.tokenTimes.append(contentsOf: buf)
+                    precondition(r.numOutputTokens < r.maxOutputTokens, "a settled decode step finished a request")
                 }
-                r.maxTokenGapS = gap
-                r.lastTokenS = last
-                r.tokenTimes.append(contentsOf: times)
-                precondition(r.numOutputTokens < r.maxOutputTokens, "a settled decode step finished a request")
-            }
-            if nextInFlight {
-                r.mark = stepSerial
-                let extra = (r.numComputedTokens + 1 + bs - 1) / bs - r.blocks.count
-                if extra > 0 {
-                    guard let b = kv.allocate(extra) else { preconditionFailure("a settled decode step ran out of KV blocks") }
-                    r.blocks.append(contentsOf: b)
+                if nextInFlight {
+                    r.mark = stepSerial
+                    let extra = (r.numComputedTokens + 1 + bs - 1) / bs - r.blocks.count
+                    if extra > 0 {
+                        let ok = kv.allocate(extra, appendingTo: &r.blocks)
+                        precondition(ok, "a settled decode step ran out of KV blocks")
+                    }
                 }
             }
         }

@@ -498,7 +498,7 @@ public final class EndpointRunner {
                                    promptTokens: promptTokens, outputTokens: outputTokens, tokenCountSource: source,
                                    slo: t.request.slo, metSLO: false)
         record.queuedS = t.queuedS
-        record.metSLO = SLOVerdict.evaluate(record.quantized()).met
+        record.metSLO = record.metSLOAsStored
         t.release()
         emit?(record)
     }

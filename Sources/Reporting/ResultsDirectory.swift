@@ -26,13 +26,16 @@ public final class ResultsWriter {
     /// Background mode: records are encoded, journaled and measured on a second thread.
     private let background: BackgroundSink?
     private var pending: [RequestRecord] = []
+    /// How records store their token times (`token_times_s` or `token_deltas_us`).
+    public let tokenTimes: TokenTimesEncoding
 
     /// - Parameter background: encode, journal and measure records on a second thread, in
     ///   order, so a simulation producing them runs beside that work (our choice for simulated
     ///   runs, whose records come faster than one core encodes them). A crash then loses the
     ///   few batches not yet written; Ctrl-C does not (`finish` drains them).
     public init(directory: String, run: RunInfo, options: MetricsOptions = .init(), withIterations: Bool = false,
-                background: Bool = false) throws(BenchError) {
+                background: Bool = false, tokenTimes: TokenTimesEncoding = .absolute) throws(BenchError) {
+        self.tokenTimes = tokenTimes
         try FileIO.makeDirectories(directory)
         self.directory = directory
         self.options = options
@@ -49,7 +52,7 @@ public final class ResultsWriter {
             iterations = try LineJournal(path: directory + "/" + ResultsFiles.iterations, bufferBytes: 1 << 18)
         }
         accumulator = MetricsAccumulator(options: MetricsOptions(tbtMode: options.tbtMode, warmupS: options.warmupS), classes: classes)
-        self.background = background ? BackgroundSink(journal: requests, accumulator: accumulator) : nil
+        self.background = background ? BackgroundSink(journal: requests, accumulator: accumulator, tokenTimes: tokenTimes) : nil
         try writeRunFile(runEndS: nil)
     }
 
@@ -62,7 +65,7 @@ public final class ResultsWriter {
             }
             return
         }
-        try requests.append(line: record.jsonLine)
+        try requests.append(line: record.jsonLine(tokenTimes: tokenTimes))
         accumulator.add(record.quantized())
     }
 
@@ -378,10 +381,12 @@ final class BackgroundSink: @unchecked Sendable {
     private let journal: LineJournal
     private var accumulator: MetricsAccumulator
     private var failure: BenchError?
+    private let tokenTimes: TokenTimesEncoding
 
-    init(journal: LineJournal, accumulator: MetricsAccumulator) {
+    init(journal: LineJournal, accumulator: MetricsAccumulator, tokenTimes: TokenTimesEncoding) {
         self.journal = journal
         self.accumulator = accumulator
+        self.tokenTimes = tokenTimes
     }
 
     func submit(_ batch: [RequestRecord]) {
@@ -397,7 +402,7 @@ final class BackgroundSink: @unchecked Sendable {
         guard failure == nil else { return }
         do {
             for r in batch {
-                try journal.append(line: r.jsonLine)
+                try journal.append(line: r.jsonLine(tokenTimes: tokenTimes))
                 accumulator.add(r.quantized())
             }
         } catch {

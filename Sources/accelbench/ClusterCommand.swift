@@ -57,6 +57,11 @@ struct ClusterCommand: ParsableCommand {
 
     @OptionGroup var metrics: MetricsFlags
 
+    @Option(name: .long, help: ArgumentHelp(
+        "How requests.jsonl stores token times: delta (token_deltas_us: whole microseconds, the first since run start, then since the previous token) or absolute (token_times_s, as 'run' writes them).",
+        discussion: "Both read back to the same times; delta is the default here because a fleet run emits hundreds of millions of tokens and it halves the file."))
+    var tokenTimes: TokenTimesArgument = .delta
+
     @Option(name: .shortAndLong, help: "Results directory (default: results/<workload>-cluster-<autoscaler>).")
     var output: String?
 
@@ -104,6 +109,7 @@ struct ClusterCommand: ParsableCommand {
             let name = AutoscalerName(rawValue: autoscaler)!
             let policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
+            let commandStart = monotonicSeconds()
             let workload = try source.load()
             Interrupt.install()
             let out = output ?? "results/\(source.label)-cluster-\(name.rawValue)"
@@ -112,7 +118,7 @@ struct ClusterCommand: ParsableCommand {
                 + "instances=\(o.minInstances)-\(o.maxInstances) startup_s=\(o.startupDelayS)"
                 + (engine.jitterCV > 0 ? " jitter_cv=\(engine.jitterCV)" : "")
             let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options,
-                                           background: true)
+                                           background: true, tokenTimes: tokenTimes.encoding)
             let sim = FleetSimulator(profile: profile, policy: policyName, policyOptions: policyFlags.options, options: o,
                                      autoscaler: ClusterCommand.makeAutoscaler(name))
             sim.jitterCV = engine.jitterCV
@@ -136,6 +142,7 @@ struct ClusterCommand: ParsableCommand {
                 ("instances_started", .number(Double(outcome.instancesStarted))),
                 ("evictions", .number(Double(outcome.evictions))),
                 ("startup_delay_s", .number(o.startupDelayS)),
+                ("settled_iterations", .number(Double(outcome.settledIterations))),
             ])
             let summary = try writer.finish(runEndS: outcome.endS, interrupted: outcome.stopped, engineIterations: outcome.iterations,
                                             cluster: cluster)
@@ -144,9 +151,12 @@ struct ClusterCommand: ParsableCommand {
             } else {
                 print(summary.table(), terminator: "")
                 print(String(format: "\n%@: %.3f GPU-hours, %d scale events, peak %d instances (%d started), %d evictions; "
-                             + "simulated %.0f s in %.2f s wall. Results in %@ (timeline.jsonl: the fleet over time)",
+                             + "simulated %.0f s (%d iterations, %.1f%% in settled decode stretches) in %.2f s wall, %.2f s with "
+                             + "loading and writing. Results in %@ (timeline.jsonl: the fleet over time)",
                              name.rawValue, outcome.gpuSeconds / 3600, outcome.scaleEvents, outcome.peakInstances,
-                             outcome.instancesStarted, outcome.evictions, outcome.endS, wall, out))
+                             outcome.instancesStarted, outcome.evictions, outcome.endS, outcome.iterations,
+                             100 * Double(outcome.settledIterations) / Double(max(1, outcome.iterations)), wall,
+                             monotonicSeconds() - commandStart, out))
             }
             if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         }

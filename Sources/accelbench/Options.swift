@@ -27,3 +27,8 @@ enum TBTModeArgument: String, ExpressibleByArgument, CaseIterable {
     case max, p99, mean
     var mode: TBTMode { TBTMode(rawValue: rawValue)! }
 }
+
+enum TokenTimesArgument: String, ExpressibleByArgument, CaseIterable {
+    case absolute, delta
+    var encoding: TokenTimesEncoding { TokenTimesEncoding(rawValue: rawValue)! }
+}

@@ -90,6 +90,10 @@ private let recordLine = #"{"id":3,"class":"chat","intended_s":0.5,"sent_s":0.5,
         (#""done_s":0.8,"#, #""done_s":1e300,"#, "done_s", "out of range"),
         (#""intended_s":0.5,"#, #""intended_s":-2e9,"#, "intended_s", "out of range"),
         (#""token_times_s":[0.75,0.8]"#, #""token_times_s":[0.75,5e12]"#, "token_times_s[1]", "out of range"),
+        (#""token_times_s":[0.75,0.8]"#, #""token_deltas_us":[750000,50000.5]"#, "token_deltas_us[1]", "whole number of microseconds"),
+        (#""token_times_s":[0.75,0.8]"#, #""token_deltas_us":[750000,-1]"#, "token_deltas_us[1]", "backwards"),
+        (#""token_times_s":[0.75,0.8]"#, #""token_times_s":[0.75,0.8],"token_deltas_us":[750000,50000]"#, "token_deltas_us", "not both"),
+        (#""token_times_s":[0.75,0.8]"#, #""token_deltas_us":[750000,"x"]"#, "token_deltas_us[1]", "expected a number"),
     ])
     func strictRecordErrors(_ find: String, _ replace: String, _ field: String, _ message: String) throws {
         let text = recordLine.replacingOccurrences(of: find, with: replace)
@@ -120,5 +124,97 @@ private let recordLine = #"{"id":3,"class":"chat","intended_s":0.5,"sent_s":0.5,
         check(#""prompt_tokens":3"#, #""prompt_tokens":3,"prefix_tokens":4"#, "prefix_tokens")
         #expect(readError("[1]") { (v: JSONValue) throws(BenchError) in try WorkloadRequest.read(v, file: "w.jsonl", line: 2) }?
             .description.contains("w.jsonl:2") == true)
+    }
+}
+
+@Suite struct TokenTimesEncodingTests {
+    /// Random records with ascending token times at awkward magnitudes (sub-microsecond
+    /// offsets, hour-long runs, equal times from one chunk).
+    static func randomRecord(_ rng: inout SeededRNG, id: Int) -> RequestRecord {
+        let start = rng.uniform(0, 4000)
+        var t = start + rng.uniform(0, 2)
+        var times: [Double] = []
+        for _ in 0..<Int(rng.uniform(0, 40)) {
+            t += rng.uniform(0, 1) < 0.1 ? 0 : rng.uniform(0, 0.05) + 1e-7 * rng.uniform(0, 10)
+            times.append(t)
+        }
+        let slo = SLO(ttftMs: rng.uniform(0, 1) < 0.7 ? rng.uniform(50, 3000) : nil, tbtMs: rng.uniform(0, 1) < 0.5 ? rng.uniform(5, 60) : nil,
+                      jctS: rng.uniform(0, 1) < 0.3 ? rng.uniform(1, 100) : nil)
+        let ok = rng.uniform(0, 1) < 0.9
+        return RequestRecord(id: id, className: "c", intendedS: start, sentS: start, firstTokenS: times.first, tokenTimesS: times,
+                             doneS: ok ? (times.last ?? start) + 0.001 : nil, status: ok ? "ok" : "failed", promptTokens: 10,
+                             outputTokens: times.count, tokenCountSource: .engine, slo: slo, metSLO: false)
+    }
+
+    /// Both encodings read back (strict and fast decoders) to the very same record, the one
+    /// `quantized()` predicts; delta is the smaller file.
+    @Test func deltaAndAbsoluteReadBackIdentically() throws {
+        let seed: UInt64 = 41
+        var rng = SeededRNG(seed: seed)
+        var absoluteBytes = 0, deltaBytes = 0
+        for id in 0..<2000 {
+            let r = TokenTimesEncodingTests.randomRecord(&rng, id: id)
+            let expected = r.quantized()
+            for encoding in TokenTimesEncoding.allCases {
+                var line = r.jsonLine(tokenTimes: encoding)
+                if encoding == .delta { deltaBytes += line.count } else { absoluteBytes += line.count }
+                let text = String(decoding: line, as: UTF8.self)
+                #expect(text.contains(encoding == .delta ? "token_deltas_us" : "token_times_s"), "seed \(seed) record \(id)")
+                let strict = try RequestRecord.read(try JSONParser.parse(text), file: "r.jsonl", line: id + 1)
+                #expect(strict == expected, "seed \(seed) record \(id) \(encoding): strict decoder")
+                line.removeLast()  // the newline
+                let fast = line.withUnsafeBufferPointer { RequestRecord.decodeFast($0) }
+                #expect(fast == expected, "seed \(seed) record \(id) \(encoding): fast decoder")
+            }
+        }
+        #expect(deltaBytes < absoluteBytes)
+    }
+
+    /// The fast rounding is `rounded()` exactly: ties, negatives, tiny and huge values.
+    @Test func roundHalfAwayIsRounded() {
+        let seed: UInt64 = 47
+        var rng = SeededRNG(seed: seed)
+        var values: [Double] = [0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, 4.5e15, 4.5e15 - 0.5, 9e15, 1e300, -1e300,
+                                .greatestFiniteMagnitude, 2.0.nextDown, 0.5.nextDown, 0.5.nextUp]
+        for _ in 0..<100_000 {
+            let scale = [1.0, 1e3, 1e6, 1e9, 1e12, 1e16][Int(rng.uniform(0, 6))]
+            values.append((rng.uniform(0, 1) < 0.5 ? -1 : 1) * rng.uniform(0, 1) * scale)
+            values.append((Double(Int(rng.uniform(0, 1e6))) + 0.5) * (rng.uniform(0, 1) < 0.5 ? -1 : 1))
+        }
+        for v in values {
+            #expect(JSONWriter.roundHalfAway(v).bitPattern == v.rounded().bitPattern, "seed \(seed) value \(v)")
+        }
+    }
+
+    /// `metSLOAsStored` agrees with the exact verdict, also for largest gaps within a few
+    /// microseconds of the TBT limit (where it must quantize).
+    @Test func metSLOAsStoredAgreesNearTheLimit() {
+        let seed: UInt64 = 53
+        var rng = SeededRNG(seed: seed)
+        var near = 0
+        for id in 0..<20_000 {
+            var r = TokenTimesEncodingTests.randomRecord(&rng, id: id)
+            if let tbt = r.slo.tbtMs, r.tokenTimesS.count >= 2, rng.uniform(0, 1) < 0.5 {
+                // Put one gap within ±4 µs of the limit.
+                let i = 1 + Int(rng.uniform(0, Double(r.tokenTimesS.count - 1)))
+                let gap = tbt / 1000 + rng.uniform(-4e-6, 4e-6)
+                let shift = r.tokenTimesS[i - 1] + gap - r.tokenTimesS[i]
+                for k in i..<r.tokenTimesS.count { r.tokenTimesS[k] += shift }
+                r.doneS = r.tokenTimesS.last
+                near += 1
+            }
+            #expect(r.metSLOAsStored == r.verdictAsStored().met, "seed \(seed) record \(id)")
+        }
+        #expect(near > 1000)
+    }
+
+    /// `verdictAsStored` is the verdict of the record as it reads back, without the copy.
+    @Test func verdictAsStoredMatchesTheQuantizedRecordsVerdict() {
+        let seed: UInt64 = 43
+        var rng = SeededRNG(seed: seed)
+        for id in 0..<3000 {
+            let r = TokenTimesEncodingTests.randomRecord(&rng, id: id)
+            #expect(r.verdictAsStored() == SLOVerdict.evaluate(r.quantized()), "seed \(seed) record \(id)")
+        }
     }
 }
