@@ -163,7 +163,7 @@ public struct JSONWriter: Sendable {
     public mutating func microsDeltaArray(_ values: [Double]) {
         beginArray()
         // Digits go straight into one buffer (at most a sign, 19 digits and a comma each).
-        let text = [UInt8](unsafeUninitializedCapacity: values.count * 21) { buf, count in
+        let text = [UInt8](unsafeUninitializedCapacity: values.count * 21) { buf, count in JSONWriter.digitPairs.withUnsafeBufferPointer { pairs in
             var p = 0
             var prev: Int64 = 0
             for (i, v) in values.enumerated() {
@@ -180,28 +180,43 @@ public struct JSONWriter: Sendable {
                     d = -d
                 }
                 var x = UInt64(d)
+                // Digit count by comparison, then two digits per step from a table.
                 var digits = 1
-                var t = x / 10
-                while t > 0 {
+                var bound: UInt64 = 10
+                while x >= bound && digits < 19 {
                     digits += 1
-                    t /= 10
+                    bound &*= 10
                 }
+                if x >= bound { digits += 1 }
                 var k = p + digits
                 p = k
-                repeat {
+                while x >= 100 {
+                    let two = Int(x % 100)
+                    x /= 100
+                    k -= 2
+                    buf[k] = pairs[2 * two]
+                    buf[k + 1] = pairs[2 * two + 1]
+                }
+                if x >= 10 {
+                    k -= 2
+                    buf[k] = pairs[2 * Int(x)]
+                    buf[k + 1] = pairs[2 * Int(x) + 1]
+                } else {
                     k -= 1
-                    buf[k] = UInt8(ascii: "0") + UInt8(x % 10)
-                    x /= 10
-                } while x > 0
+                    buf[k] = UInt8(ascii: "0") + UInt8(x)
+                }
             }
             count = p
-        }
+        } }
         bytes.append(contentsOf: text)
         needsComma[needsComma.count - 1] = !values.isEmpty
         endArray()
     }
 
     // MARK: primitives
+
+    /// "00", "01", …, "99" back to back.
+    static let digitPairs: [UInt8] = (0..<100).flatMap { [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)] }
 
     /// `y.rounded()` (half away from zero), without the libm call on the hot paths (token times
     /// are rounded to the microsecond once per token when written and when measured). Exact:

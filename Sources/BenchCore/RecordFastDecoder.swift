@@ -1,3 +1,54 @@
+extension WorkloadRequest {
+    /// Decodes one well-formed workload line without building a JSON tree (a 1-hour fleet
+    /// workload has hundreds of thousands). Returns nil on anything unusual, and the caller then
+    /// uses `read(_:file:line:)`, which gives the precise error; both return the same request
+    /// for any line both accept.
+    public static func decodeFast(_ line: UnsafeBufferPointer<UInt8>) -> WorkloadRequest? {
+        var p = JSONParser(bytes: line)
+        p.skipWS()
+        guard p.eat(UInt8(ascii: "{")) else { return nil }
+        var id: Int?, arrival: Double?, cls: String?, prompt: Int?, output: Int?, slo: SLO?, group: Int??, ptoks: Int??
+        var firstKey = true
+        while true {
+            p.skipWS()
+            if p.eat(UInt8(ascii: "}")) { break }
+            if !firstKey { guard p.eat(UInt8(ascii: ",")) else { return nil }; p.skipWS() }
+            firstKey = false
+            guard p.peek == UInt8(ascii: "\""), let key = try? p.string() else { return nil }
+            p.skipWS()
+            guard p.eat(UInt8(ascii: ":")) else { return nil }
+            p.skipWS()
+            switch key {
+            case "id": guard id == nil, let v = p.fastInt() else { return nil }; id = v
+            case "arrival_s": guard arrival == nil, let v = p.fastNumber() else { return nil }; arrival = v
+            case "class": guard cls == nil, let v = p.fastString() else { return nil }; cls = v
+            case "prompt_tokens": guard prompt == nil, let v = p.fastInt() else { return nil }; prompt = v
+            case "output_tokens": guard output == nil, let v = p.fastInt() else { return nil }; output = v
+            case "prefix_group":
+                guard group == nil else { return nil }
+                if p.eatNull() { group = .some(nil) } else { guard let v = p.fastInt() else { return nil }; group = v }
+            case "prefix_tokens":
+                guard ptoks == nil else { return nil }
+                if p.eatNull() { ptoks = .some(nil) } else { guard let v = p.fastInt() else { return nil }; ptoks = v }
+            case "slo":
+                guard slo == nil else { return nil }
+                if p.eatNull() { slo = SLO(); continue }
+                guard let s = p.fastSLO() else { return nil }
+                slo = s
+            default:
+                return nil
+            }
+        }
+        p.skipWS()
+        guard p.pos == line.count, let id, let arrival, arrival >= 0, arrival.isFinite, let cls, let prompt, prompt >= 1,
+              let output, output >= 1 else { return nil }
+        let prefixTokens = ptoks ?? nil
+        if let prefixTokens, prefixTokens < 0 || prefixTokens > prompt { return nil }
+        return WorkloadRequest(id: id, arrivalS: arrival, className: cls, promptTokens: prompt, outputTokens: output,
+                               slo: slo ?? SLO(), prefixGroup: group ?? nil, prefixTokens: prefixTokens)
+    }
+}
+
 extension RequestRecord {
     /// Decodes one well-formed `requests.jsonl` line without building a JSON tree (a million
     /// records of hundreds of token times each make the tree the dominant cost of `report`).

@@ -168,7 +168,7 @@ public struct RequestRecord: Sendable, Equatable {
     }
 
     @inline(__always)
-    static func quantize(_ x: Double, _ scale: Double) -> Double { x.isFinite ? JSONWriter.roundHalfAway(x * scale) / scale : x }
+    public static func quantize(_ x: Double, _ scale: Double) -> Double { x.isFinite ? JSONWriter.roundHalfAway(x * scale) / scale : x }
 
     /// `SLOVerdict.evaluate(quantized())` in max mode, the verdict of the record as it reads back
     /// from `requests.jsonl`, without building the quantized copy of its token times.

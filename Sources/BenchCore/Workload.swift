@@ -234,15 +234,20 @@ public struct Workload: Sendable, Equatable {
         var lastArrival = -Double.infinity
         var seenIDs = Set<Int>()
         try forEachLine(bytes) { (lineNo: Int, line: UnsafeBufferPointer<UInt8>) throws(BenchError) in
-            let value: JSONValue
-            do { value = try JSONParser.parse(line) } catch {
-                throw BenchError.data(file, line: lineNo, "\(error)")
+            let r: WorkloadRequest
+            if header != nil, let fast = WorkloadRequest.decodeFast(line) {
+                r = fast
+            } else {
+                let value: JSONValue
+                do { value = try JSONParser.parse(line) } catch {
+                    throw BenchError.data(file, line: lineNo, "\(error)")
+                }
+                if header == nil {
+                    header = try WorkloadHeader.read(value, file: file, line: lineNo)
+                    return
+                }
+                r = try WorkloadRequest.read(value, file: file, line: lineNo)
             }
-            if header == nil {
-                header = try WorkloadHeader.read(value, file: file, line: lineNo)
-                return
-            }
-            let r = try WorkloadRequest.read(value, file: file, line: lineNo)
             guard r.arrivalS >= lastArrival else {
                 throw BenchError.data(file, line: lineNo, field: "arrival_s", "requests are not sorted by arrival (\(r.arrivalS) < \(lastArrival))")
             }

@@ -53,7 +53,15 @@ public final class FleetSimulator {
         self.policyOptions = policyOptions
         self.options = options
         self.autoscaler = autoscaler
+        usesPools = autoscaler.usesPools
+        routing = autoscaler.routing
+        tunesBatchSize = autoscaler.tunesBatchSize
     }
+
+    // The autoscaler's fixed traits, read once (an existential's properties cost a call each).
+    let usesPools: Bool
+    let routing: Routing
+    let tunesBatchSize: Bool
 
     // MARK: running
 
@@ -73,7 +81,7 @@ public final class FleetSimulator {
         for _ in 0..<options.initial { try startInstance(pool: initialPool, readyAt: 0, reason: "initial fleet") }
         var next = 0
         var nextControl = options.controlIntervalS
-        var nextLocal = autoscaler.tunesBatchSize ? options.localIntervalS : Double.infinity
+        var nextLocal = tunesBatchSize ? options.localIntervalS : Double.infinity
         var stopped = false
         // A fleet that holds requests but does nothing across many ticks is stuck (e.g. every
         // instance gone and the autoscaler never adds one): end instead of ticking forever.
@@ -244,7 +252,7 @@ public final class FleetSimulator {
         settledIterations += m
         i.tokensSinceLocal += run.sequences * m
         i.tokensSinceControl += run.sequences * m
-        if autoscaler.tunesBatchSize {
+        if tunesBatchSize {
             for r in i.engine.running where r.slo.tbtMs != nil {
                 let times = r.tokenTimes
                 for k in max(1, times.count - m)..<times.count { i.tbtGapsMs.append((times[k] - times[k - 1]) * 1000) }
@@ -324,19 +332,20 @@ public final class FleetSimulator {
     /// Applies an ordinary iteration's plan and takes the measurements the autoscalers read.
     func applyPlan(_ plan: StepPlan, on i: Instance) -> [EngineRequest] {
         iterations += 1
-        let measuresTBT = autoscaler.tunesBatchSize
+        let measuresTBT = tunesBatchSize
         let finished = i.engine.apply(plan, now: now)
         var tokens = 0
-        for item in plan.items {
-            tokens += item.newTokens
-            let r = item.request
-            if item.isPrefill, r.numOutputTokens == 1, r.promptTokens == r.prefillTarget, let job = i.jobs[r.id], job.tokenTimes.isEmpty {
+        for k in plan.items.indices {
+            let isPrefill = plan.items[k].isPrefill
+            tokens += plan.items[k].newTokens
+            let r = plan.items[k].request
+            if isPrefill, r.numOutputTokens == 1, r.promptTokens == r.prefillTarget, let job = i.jobs[r.id], job.tokenTimes.isEmpty {
                 // This iteration produced the request's first token.
                 i.firstTokensSinceControl += 1
                 if let t = r.slo.ttftMs, now - r.arrivalS > t / 1000 { i.ttftMissesSinceControl += 1 }
             }
             // The gap this iteration closed, for requests the local autoscaler guards.
-            if measuresTBT, !item.isPrefill, r.slo.tbtMs != nil, r.tokenTimes.count >= 2 {
+            if measuresTBT, !isPrefill, r.slo.tbtMs != nil, r.tokenTimes.count >= 2 {
                 i.tbtGapsMs.append((r.tokenTimes[r.tokenTimes.count - 1] - r.tokenTimes[r.tokenTimes.count - 2]) * 1000)
             }
         }
@@ -360,7 +369,7 @@ public final class FleetSimulator {
     // MARK: queues and routing
 
     func enqueue(_ job: Job) {
-        if autoscaler.usesPools {
+        if usesPools {
             if job.isBatch {
                 batchQueue.insert(QueueEntry(key: job.deadlineS, id: job.w.id))
             } else {
@@ -376,22 +385,24 @@ public final class FleetSimulator {
     /// `only` restricts to one instance (the one whose iteration just freed room).
     func pick(_ job: Job, only: Instance?) -> Instance? {
         if let only { return only.hasRoom(now) && only.accepts(job) ? only : nil }
-        var best: Instance?
+        var best = -1
         var bestScore = -Double.infinity
-        for i in instances where i.hasRoom(now) && i.accepts(job) {
+        for k in instances.indices {
+            let i = instances[k]
+            guard i.hasRoom(now) && i.accepts(job) else { continue }
             // Chiron sends a request to its own pool before the mixed one.
-            let own = autoscaler.usesPools && i.pool != .mixed ? 1e12 : 0
+            let own = usesPools && i.pool != .mixed ? 1e12 : 0
             let score: Double
-            switch autoscaler.routing {
+            switch routing {
             case .leastLoaded: score = own - Double(i.load)
             case .freest: score = own + freeness(i)
             }
             if score > bestScore {
-                best = i
+                best = k
                 bestScore = score
             }
         }
-        return best
+        return best >= 0 ? instances[best] : nil
     }
 
     /// Llumnix's freeness: KV tokens left after the queued prompts, per running request.
@@ -403,9 +414,9 @@ public final class FleetSimulator {
 
     func dispatch(to only: Instance?) throws {
         // Routing by freeness reads every engine (least-loaded routing reads only job counts).
-        if only == nil && autoscaler.routing == .freest { syncAll() }
-        try drain(&interactiveQueue, only: only, preempt: autoscaler.usesPools)
-        if autoscaler.usesPools { try drain(&batchQueue, only: only, preempt: false) }
+        if only == nil && routing == .freest { syncAll() }
+        try drain(&interactiveQueue, only: only, preempt: usesPools)
+        if usesPools { try drain(&batchQueue, only: only, preempt: false) }
     }
 
     private func drain(_ queue: inout Heap<QueueEntry>, only: Instance?, preempt: Bool) throws {

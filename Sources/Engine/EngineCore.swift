@@ -303,10 +303,10 @@ public final class EngineCore {
     public func apply(_ plan: StepPlan, now: Double) -> [EngineRequest] {
         iterationCount += 1
         var finished: [EngineRequest] = []
-        for item in plan.items {
-            let r = item.request
-            r.numComputedTokens += item.newTokens
-            if item.isPrefill {
+        for k in plan.items.indices {
+            let r = plan.items[k].request
+            r.numComputedTokens += plan.items[k].newTokens
+            if plan.items[k].isPrefill {
                 if prefixCaching && r.prefixGroup != nil { registerPrefix(r) }
                 if r.numComputedTokens < r.prefillTarget { continue }
                 r.phase = .decoding

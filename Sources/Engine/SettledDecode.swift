@@ -13,10 +13,15 @@ extension EngineCore {
     public func settledDecodeSteps(limit: Int) -> Int {
         guard limit > 0, !running.isEmpty, policy.waitingCount == 0, policy.decodesEveryRunningRequest(self) else { return 0 }
         var steps = limit
-        for r in running {
-            guard r.phase == .decoding else { return 0 }
-            steps = min(steps, r.maxOutputTokens - r.numOutputTokens - 1)
+        let settled = running.withUnsafeBufferPointer { rb in
+            for k in 0..<rb.count {
+                let r = rb[k]
+                guard r.phase == .decoding else { return false }
+                steps = min(steps, r.maxOutputTokens - r.numOutputTokens - 1)
+            }
+            return true
         }
+        guard settled else { return 0 }
         guard steps > 0 else { return 0 }
         // Blocks the stretch allocates must all be free now (nothing is freed meanwhile), so no
         // step can preempt or touch the prefix cache.
@@ -35,7 +40,12 @@ extension EngineCore {
     /// Blocks the running requests need beyond what they hold after `steps` more decode tokens.
     func extraBlocksForDecodeSteps(_ steps: Int) -> Int {
         var extra = 0
-        for r in running { extra += max(0, blocksFor(tokens: r.numComputedTokens + steps) - r.blocks.count) }
+        running.withUnsafeBufferPointer { rb in
+            for k in 0..<rb.count {
+                let r = rb[k]
+                extra += max(0, blocksFor(tokens: r.numComputedTokens + steps) - r.blocks.count)
+            }
+        }
         return extra
     }
 
@@ -64,8 +74,10 @@ extension EngineCore {
         // started), plus the one now starting.
         stepSerial += max(0, m - 1) + (nextInFlight ? 1 : 0)
         let bs = blockSizeTokens
-        times.withUnsafeBufferPointer { buf in
-            for r in running {
+        let rs = running
+        times.withUnsafeBufferPointer { buf in rs.withUnsafeBufferPointer { rb in
+            for k in 0..<rb.count {
+                let r = rb[k]
                 if m > 0 {
                     r.numComputedTokens += m
                     r.numOutputTokens += m
@@ -89,6 +101,6 @@ extension EngineCore {
                     }
                 }
             }
-        }
+        } }
     }
 }

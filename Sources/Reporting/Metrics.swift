@@ -136,8 +136,24 @@ public struct MetricsAccumulator {
         return i
     }
 
+    /// `add(r.quantized())` without the quantized copy of the token times (each is quantized
+    /// as it is read): what a results writer measures.
+    public mutating func addQuantizing(_ r: RequestRecord) {
+        var head = r
+        head.tokenTimesS = []
+        head = head.quantized()
+        let last = r.tokenTimesS.last.map { RequestRecord.quantize($0, 1e6) }
+        head.tokenTimesS = r.tokenTimesS
+        add(head, lastTokenS: last, quantizeTimes: true)
+    }
+
     public mutating func add(_ r: RequestRecord) {
-        let end = Metrics.lastInstant(of: r)
+        add(r, lastTokenS: r.tokenTimesS.last, quantizeTimes: false)
+    }
+
+    @inline(__always)
+    mutating func add(_ r: RequestRecord, lastTokenS: Double?, quantizeTimes: Bool) {
+        let end = r.doneS ?? lastTokenS ?? r.sentS ?? r.intendedS
         if end > lastInstantS { lastInstantS = end }
         let ci = index(of: r.className)
         if r.intendedS < windowStartS || (windowEndS.map { r.intendedS > $0 } ?? false) {
@@ -148,7 +164,7 @@ public struct MetricsAccumulator {
             lag.record(sent - r.intendedS)
             lagCount += 1
         }
-        groups[ci].add(r, mode: options.tbtMode)
+        groups[ci].add(r, mode: options.tbtMode, quantizeTimes: quantizeTimes)
     }
 
     public mutating func merge(_ other: MetricsAccumulator) {
@@ -190,12 +206,13 @@ public struct MetricsAccumulator {
 
 extension GroupAccumulator {
     @inline(__always)
-    mutating func add(_ r: RequestRecord, mode: TBTMode) {
+    mutating func add(_ r: RequestRecord, mode: TBTMode, quantizeTimes: Bool = false) {
         total += 1
         let ok = r.isOK
         if ok { completed += 1 } else { failed += 1 }
         let times = r.tokenTimesS
-        let first = r.firstTokenS ?? times.first
+        @inline(__always) func at(_ i: Int) -> Double { quantizeTimes ? RequestRecord.quantize(times[i], 1e6) : times[i] }
+        let first = r.firstTokenS ?? (times.isEmpty ? nil : at(0))
         let ttftS = first.map { $0 - r.intendedS }
         let e2eS = r.doneS.map { $0 - r.intendedS }
         let tbtSLO = r.slo.tbtMs.map { $0 / 1000 + 5e-7 }
@@ -207,9 +224,9 @@ extension GroupAccumulator {
         var maxGap = 0.0
         let n = times.count
         if n >= 2 {
-            var prev = times[0]
+            var prev = at(0)
             for i in 1..<n {
-                let t = times[i]
+                let t = at(i)
                 let gap = t - prev
                 prev = t
                 if gap > maxGap { maxGap = gap }
@@ -227,8 +244,8 @@ extension GroupAccumulator {
         if n >= 2 {
             switch mode {
             case .max: stat = maxGap
-            case .mean: stat = (times[n - 1] - times[0]) / Double(n - 1)
-            case .p99: stat = SLOVerdict.p99Gap(times)
+            case .mean: stat = (at(n - 1) - at(0)) / Double(n - 1)
+            case .p99: stat = SLOVerdict.p99Gap(quantizeTimes ? times.map { RequestRecord.quantize($0, 1e6) } : times)
             }
         }
         let v = SLOVerdict.judge(r, ttftS: ttftS, tbtStatS: stat, e2eS: e2eS)
@@ -241,7 +258,7 @@ extension GroupAccumulator {
             outputTokens += r.outputTokens
             if let ttftS { ttft.record(ttftS) }
             if let e2eS { e2e.record(e2eS) }
-            if n >= 2 { tpot.record((times[n - 1] - times[0]) / Double(n - 1)) }
+            if n >= 2 { tpot.record((at(n - 1) - at(0)) / Double(n - 1)) }
         }
         if v.met {
             met += 1

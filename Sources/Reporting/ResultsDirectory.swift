@@ -66,7 +66,7 @@ public final class ResultsWriter {
             return
         }
         try requests.append(line: record.jsonLine(tokenTimes: tokenTimes))
-        accumulator.add(record.quantized())
+        accumulator.addQuantizing(record)
     }
 
     /// One already-encoded JSON object (no newline) for `iterations.jsonl`.
@@ -403,7 +403,7 @@ final class BackgroundSink: @unchecked Sendable {
         do {
             for r in batch {
                 try journal.append(line: r.jsonLine(tokenTimes: tokenTimes))
-                accumulator.add(r.quantized())
+                accumulator.addQuantizing(r)
             }
         } catch {
             failure = error

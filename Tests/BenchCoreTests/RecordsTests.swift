@@ -65,6 +65,37 @@ private let recordLine = #"{"id":3,"class":"chat","intended_s":0.5,"sent_s":0.5,
         }
     }
 
+    /// The fast workload decoder returns what the strict reader returns, and declines (nil)
+    /// whatever the strict reader would reject, leaving the error message to it.
+    @Test func workloadFastDecoderAgreesWithTheStrictReader() throws {
+        let seed: UInt64 = 59
+        var rng = SeededRNG(seed: seed)
+        for id in 0..<3000 {
+            let hasPrefix = rng.uniform(0, 1) < 0.3
+            let prompt = 1 + Int(rng.uniform(0, 4000))
+            let r = WorkloadRequest(id: id, arrivalS: rng.uniform(0, 4000), className: rng.uniform(0, 1) < 0.5 ? "chat" : "b \"q\"",
+                                    promptTokens: prompt, outputTokens: 1 + Int(rng.uniform(0, 2000)),
+                                    slo: SLO(ttftMs: rng.uniform(0, 1) < 0.5 ? rng.uniform(1, 5000) : nil,
+                                             tbtMs: rng.uniform(0, 1) < 0.5 ? rng.uniform(1, 200) : nil,
+                                             jctS: rng.uniform(0, 1) < 0.5 ? rng.uniform(1, 5000) : nil),
+                                    prefixGroup: hasPrefix ? Int(rng.uniform(0, 10)) : nil,
+                                    prefixTokens: hasPrefix ? Int(rng.uniform(0, Double(prompt))) : nil)
+            var w = JSONWriter()
+            r.write(to: &w)
+            let strict = try WorkloadRequest.read(try parse(w.string), file: "w.jsonl", line: id + 2)
+            let fast = w.bytes.withUnsafeBufferPointer { WorkloadRequest.decodeFast($0) }
+            #expect(fast == strict, "seed \(seed) request \(id)")
+        }
+        let good = #"{"id":1,"arrival_s":0.5,"class":"a","prompt_tokens":3,"output_tokens":2,"slo":{"ttft_ms":null,"tbt_ms":null,"jct_s":null}}"#
+        for (find, replace) in [(#""arrival_s":0.5"#, #""arrival_s":-1"#), (#""output_tokens":2"#, #""output_tokens":0"#),
+                                (#""class":"a","#, #""class":"a","extra":1,"#), (#""prompt_tokens":3"#, #""prompt_tokens":3,"prefix_tokens":4"#),
+                                (#""ttft_ms":null"#, #""ttft_ms":-5"#), (#""id":1"#, #""id":1.5"#)] {
+            let bad = Array(good.replacingOccurrences(of: find, with: replace).utf8)
+            #expect(bad.withUnsafeBufferPointer { WorkloadRequest.decodeFast($0) } == nil, "\(replace)")
+        }
+        #expect(Array(good.utf8).withUnsafeBufferPointer { WorkloadRequest.decodeFast($0) } != nil)
+    }
+
     @Test func readRecordLine() throws {
         let r = try RequestRecord.read(try parse(recordLine), file: "f", line: 1)
         #expect(r.id == 3 && r.className == "chat" && r.tokenTimesS == [0.75, 0.8] && r.slo == SLO(ttftMs: 500))
