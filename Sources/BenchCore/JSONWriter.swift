@@ -221,7 +221,7 @@ public struct JSONWriter: Sendable {
     /// `y.rounded()` (half away from zero), without the libm call on the hot paths (token times
     /// are rounded to the microsecond once per token when written and when measured). Exact:
     /// below 2^52 the integer part converts exactly and `y - whole` is exact.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func roundHalfAway(_ y: Double) -> Double {
         guard y.magnitude < 4.5e15 else { return y.rounded() }
         let whole = Double(Int64(y))

@@ -167,7 +167,7 @@ public struct RequestRecord: Sendable, Equatable {
         return r
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func quantize(_ x: Double, _ scale: Double) -> Double { x.isFinite ? JSONWriter.roundHalfAway(x * scale) / scale : x }
 
     /// `SLOVerdict.evaluate(quantized())` in max mode, the verdict of the record as it reads back

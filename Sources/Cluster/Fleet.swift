@@ -160,7 +160,7 @@ struct SettledRun {
     let sequences: Int
     /// The simulated GPU before the stretch drew its iteration times (to redraw a cut stretch's
     /// jitter exactly as step-by-step iterations would have).
-    let backendAtStart: SimulatedBackend
+    let backendAtStart: SimulatedBackend?
     var steps: Int { ends.count }
 }
 

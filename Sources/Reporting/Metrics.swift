@@ -45,7 +45,7 @@ struct LatencyAccumulator {
 
     @inline(__always)
     mutating func record(_ seconds: Double) {
-        let us = seconds > 0 ? UInt64((seconds * 1e6).rounded()) : 0
+        let us = seconds > 0 ? UInt64(JSONWriter.roundHalfAway(seconds * 1e6)) : 0
         sumMicros &+= us
         count += 1
         if us > maxMicros { maxMicros = us }

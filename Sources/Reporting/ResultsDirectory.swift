@@ -18,7 +18,8 @@ public final class ResultsWriter {
     public let directory: String
     public let options: MetricsOptions
     private var run: RunInfo
-    private let requests: LineJournal
+    /// nil when records are not kept (`summaryOnly`).
+    private let requests: LineJournal?
     private var iterations: LineJournal?
     private var accumulator: MetricsAccumulator
     private let classes: [String]
@@ -34,7 +35,8 @@ public final class ResultsWriter {
     ///   runs, whose records come faster than one core encodes them). A crash then loses the
     ///   few batches not yet written; Ctrl-C does not (`finish` drains them).
     public init(directory: String, run: RunInfo, options: MetricsOptions = .init(), withIterations: Bool = false,
-                background: Bool = false, tokenTimes: TokenTimesEncoding = .absolute) throws(BenchError) {
+                background: Bool = false, tokenTimes: TokenTimesEncoding = .absolute, summaryOnly: Bool = false) throws(BenchError) {
+        precondition(!summaryOnly || options.cooldownS == 0, "a cool-down needs the records (a second pass)")
         self.tokenTimes = tokenTimes
         try FileIO.makeDirectories(directory)
         self.directory = directory
@@ -47,7 +49,9 @@ public final class ResultsWriter {
         for name in [ResultsFiles.summary, ResultsFiles.requests, ResultsFiles.iterations] {
             _ = unlinkIfPresent(directory + "/" + name)
         }
-        requests = try LineJournal(path: directory + "/" + ResultsFiles.requests)
+        // In background mode lines go out in 1 MiB writes (whole pages: the kernel need not zero
+        // partly written ones); `finish` and Ctrl-C flush them.
+        requests = summaryOnly ? nil : try LineJournal(path: directory + "/" + ResultsFiles.requests, bufferBytes: background ? 1 << 20 : 0)
         if withIterations {
             iterations = try LineJournal(path: directory + "/" + ResultsFiles.iterations, bufferBytes: 1 << 18)
         }
@@ -65,7 +69,7 @@ public final class ResultsWriter {
             }
             return
         }
-        try requests.append(line: record.jsonLine(tokenTimes: tokenTimes))
+        try requests?.append(line: record.jsonLine(tokenTimes: tokenTimes))
         accumulator.addQuantizing(record)
     }
 
@@ -93,7 +97,7 @@ public final class ResultsWriter {
             pending = []
             accumulator = try background.drain()
         }
-        try requests.commit()
+        try requests?.commit()
         try iterations?.commit()
         try writeRunFile(runEndS: runEndS)
         let summary: Summary
@@ -378,12 +382,12 @@ final class BackgroundSink: @unchecked Sendable {
 
     private let queue = DispatchQueue(label: "accelbench.results-writer")
     private let slots = DispatchSemaphore(value: BackgroundSink.maxBatchesInFlight)
-    private let journal: LineJournal
+    private let journal: LineJournal?
     private var accumulator: MetricsAccumulator
     private var failure: BenchError?
     private let tokenTimes: TokenTimesEncoding
 
-    init(journal: LineJournal, accumulator: MetricsAccumulator, tokenTimes: TokenTimesEncoding) {
+    init(journal: LineJournal?, accumulator: MetricsAccumulator, tokenTimes: TokenTimesEncoding) {
         self.journal = journal
         self.accumulator = accumulator
         self.tokenTimes = tokenTimes
@@ -402,7 +406,7 @@ final class BackgroundSink: @unchecked Sendable {
         guard failure == nil else { return }
         do {
             for r in batch {
-                try journal.append(line: r.jsonLine(tokenTimes: tokenTimes))
+                try journal?.append(line: r.jsonLine(tokenTimes: tokenTimes))
                 accumulator.addQuantizing(r)
             }
         } catch {

@@ -62,6 +62,11 @@ struct ClusterCommand: ParsableCommand {
         discussion: "Both read back to the same times; delta is the default here because a fleet run emits hundreds of millions of tokens and it halves the file."))
     var tokenTimes: TokenTimesArgument = .delta
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Write summary.json, run.json and timeline.jsonl but no requests.jsonl.",
+        discussion: "For large fleets whose per-token records are not wanted (a 1-hour, 100-instance run writes 3.7 GB of them). The summary is computed from every record as usual; report, plot and export need the records, and --cooldown needs them too."))
+    var summaryOnly = false
+
     @Option(name: .shortAndLong, help: "Results directory (default: results/<workload>-cluster-<autoscaler>).")
     var output: String?
 
@@ -78,6 +83,9 @@ struct ClusterCommand: ParsableCommand {
             throw ValidationError("--initial-instances must be between --min-instances and --max-instances")
         }
         guard startupDelay >= 0, startupDelay.isFinite else { throw ValidationError("--startup-delay must be ≥ 0 seconds") }
+        if summaryOnly && metrics.cooldown > 0 {
+            throw ValidationError("--summary-only cannot be used with --cooldown (the cool-down window needs the records)")
+        }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1") }
         guard controlInterval > 0, controlInterval.isFinite else { throw ValidationError("--control-interval must be > 0 seconds") }
         guard localInterval > 0, localInterval.isFinite else { throw ValidationError("--local-interval must be > 0 seconds") }
@@ -118,7 +126,7 @@ struct ClusterCommand: ParsableCommand {
                 + "instances=\(o.minInstances)-\(o.maxInstances) startup_s=\(o.startupDelayS)"
                 + (engine.jitterCV > 0 ? " jitter_cv=\(engine.jitterCV)" : "")
             let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options,
-                                           background: true, tokenTimes: tokenTimes.encoding)
+                                           background: true, tokenTimes: tokenTimes.encoding, summaryOnly: summaryOnly)
             let sim = FleetSimulator(profile: profile, policy: policyName, policyOptions: policyFlags.options, options: o,
                                      autoscaler: ClusterCommand.makeAutoscaler(name))
             sim.jitterCV = engine.jitterCV

@@ -570,5 +570,24 @@ struct CLI {
         #expect(timeline.contains("\"event\":\"scale_out\"") && timeline.contains("\"event\":\"sample\""))
         #expect(try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--autoscaler", "magic", "-o", out]).status == 64)
         #expect(try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--min-instances", "3", "--max-instances", "2", "-o", out]).status == 64)
+        // The default delta encoding of token times, absolute on request: the same summary.
+        #expect(String(decoding: try FileIO.readFile(out + "/requests.jsonl"), as: UTF8.self).contains("\"token_deltas_us\":["))
+        let absolute = dir.appendingPathComponent("abs").path
+        let a = try CLI.run(["cluster", "--spec", "workloads/interactive-batch.yaml", "--duration", "60", "--autoscaler", "chiron",
+                             "--min-instances", "1", "--max-instances", "3", "--startup-delay", "20", "--token-times", "absolute", "-o", absolute])
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(String(decoding: try FileIO.readFile(absolute + "/requests.jsonl"), as: UTF8.self).contains("\"token_times_s\":["))
+        func withoutSource(_ path: String) throws -> String {
+            String(decoding: try FileIO.readFile(path + "/summary.json"), as: UTF8.self).replacingOccurrences(of: path, with: "DIR")
+        }
+        #expect(try withoutSource(absolute) == withoutSource(out))
+        // --summary-only: the same summary, no records.
+        let only = dir.appendingPathComponent("only").path
+        let o = try CLI.run(["cluster", "--spec", "workloads/interactive-batch.yaml", "--duration", "60", "--autoscaler", "chiron",
+                             "--min-instances", "1", "--max-instances", "3", "--startup-delay", "20", "--summary-only", "-o", only])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(!FileIO.exists(only + "/requests.jsonl") && !FileIO.exists(only + "/requests.jsonl.partial"))
+        #expect(try withoutSource(only) == withoutSource(out))
+        #expect(try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--summary-only", "--cooldown", "5", "-o", only]).status == 64)
     }
 }
