@@ -92,13 +92,13 @@ extension EngineCore {
                     r.tokenTimes.append(contentsOf: buf)
                     precondition(r.numOutputTokens < r.maxOutputTokens, "a settled decode step finished a request")
                 }
-                if nextInFlight {
-                    r.mark = stepSerial
-                    let extra = (r.numComputedTokens + 1 + bs - 1) / bs - r.blocks.count
-                    if extra > 0 {
-                        let ok = kv.allocate(extra, appendingTo: &r.blocks)
-                        precondition(ok, "a settled decode step ran out of KV blocks")
-                    }
+                // Blocks for every token applied, and for the next one if its step is in flight
+                // (those steps' starts would have reserved them).
+                if nextInFlight { r.mark = stepSerial }
+                let extra = (r.numComputedTokens + (nextInFlight ? 1 : 0) + bs - 1) / bs - r.blocks.count
+                if extra > 0 {
+                    let ok = kv.allocate(extra, appendingTo: &r.blocks)
+                    precondition(ok, "a settled decode step ran out of KV blocks")
                 }
             }
         } }
