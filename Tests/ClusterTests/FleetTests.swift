@@ -138,7 +138,9 @@ func options(min: Int, max: Int, initial: Int? = nil, startup: Double = 60) -> F
     /// The fast path (stretches of settled decode steps computed at once) changes nothing: the
     /// same records to the bit, timeline and counters as iteration-by-iteration, for every
     /// autoscaler, with and without jitter, for both policies that take it.
-    @Test(arguments: [0, 1, 2, 3])
+    // Serialized: 32 fleet runs of CPU-bound work; in parallel they would hold every thread of
+    // the pool that live-server suites need.
+    @Test(.serialized, arguments: [0, 1, 2, 3])
     func settledDecodeStretchesMatchIterationByIteration(_ k: Int) throws {
         let (name, make) = FleetTests.autoscalers[k]
         // A steady mix on a small fleet, and on/off interactive bursts over a batch backlog
