@@ -2,9 +2,10 @@
 /// request is decoding, a policy that batches every running decode repeats the same kind of
 /// iteration until a request finishes, KV blocks run short or something arrives. A driver
 /// that knows nothing will arrive can then compute a stretch of iteration times at once and
-/// apply its steps without forming plans. Each step does exactly what `schedule` + `apply` do
-/// for a decode-only iteration (same token times, same KV allocation order, same counters), so
-/// records are identical with and without the fast path; tests check this.
+/// apply its steps without forming plans. The steps do what `schedule` + `apply` do for those
+/// decode-only iterations (same token times, counters and free block count; only the block ids
+/// a request holds may differ, which nothing reads), so records are identical with and without
+/// the fast path; tests check this.
 extension EngineCore {
     /// The number of upcoming iterations (at most `limit`) that are certain to be plain decode
     /// steps of every running request, in running order, with no finish, preemption or
