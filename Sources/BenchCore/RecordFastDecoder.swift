@@ -10,14 +10,8 @@ extension WorkloadRequest {
         var id: Int?, arrival: Double?, cls: String?, prompt: Int?, output: Int?, slo: SLO?, group: Int??, ptoks: Int??
         var firstKey = true
         while true {
-            p.skipWS()
-            if p.eat(UInt8(ascii: "}")) { break }
-            if !firstKey { guard p.eat(UInt8(ascii: ",")) else { return nil }; p.skipWS() }
-            firstKey = false
-            guard p.peek == UInt8(ascii: "\""), let key = try? p.string() else { return nil }
-            p.skipWS()
-            guard p.eat(UInt8(ascii: ":")) else { return nil }
-            p.skipWS()
+            guard let next = p.fastNextKey(first: &firstKey) else { return nil }
+            guard let key = next else { break }
             switch key {
             case "id": guard id == nil, let v = p.fastInt() else { return nil }; id = v
             case "arrival_s": guard arrival == nil, let v = p.fastNumber() else { return nil }; arrival = v
@@ -62,16 +56,10 @@ extension RequestRecord {
         var id: Int?, cls: String?, intended: Double?, sent: Double??, first: Double??, times: [Double]?
         var done: Double??, status: String?, err: String??, prompt: Int?, output: Int?, source: TokenCountSource?
         var slo: SLO?, met: Bool??, queued: Double??
-        var first_ = true
+        var firstKey = true
         while true {
-            p.skipWS()
-            if p.eat(UInt8(ascii: "}")) { break }
-            if !first_ { guard p.eat(UInt8(ascii: ",")) else { return nil }; p.skipWS() }
-            first_ = false
-            guard p.peek == UInt8(ascii: "\""), let key = try? p.string() else { return nil }
-            p.skipWS()
-            guard p.eat(UInt8(ascii: ":")) else { return nil }
-            p.skipWS()
+            guard let next = p.fastNextKey(first: &firstKey) else { return nil }
+            guard let key = next else { break }
             switch key {
             case "id": guard id == nil, let v = p.fastInt() else { return nil }; id = v
             case "class": guard cls == nil, let v = p.fastString() else { return nil }; cls = v
@@ -195,21 +183,32 @@ extension JSONParser {
     }
 
     /// `{"ttft_ms":…,"tbt_ms":…,"jct_s":…}` with positive numbers or nulls, no other keys.
+    /// Inside an object: the next key with its colon consumed, `.some(nil)` at the closing
+    /// brace, nil when the text is not that. `first` is true before the first key.
+    mutating func fastNextKey(first: inout Bool) -> String?? {
+        skipWS()
+        if eat(UInt8(ascii: "}")) { return .some(nil) }
+        if !first {
+            guard eat(UInt8(ascii: ",")) else { return nil }
+            skipWS()
+        }
+        first = false
+        guard let key = fastString() else { return nil }
+        skipWS()
+        guard eat(UInt8(ascii: ":")) else { return nil }
+        skipWS()
+        return .some(key)
+    }
+
     mutating func fastSLO() -> SLO? {
         guard eat(UInt8(ascii: "{")) else { return nil }
         var slo = SLO()
         var seen = Set<String>()
         var firstKey = true
         while true {
-            skipWS()
-            if eat(UInt8(ascii: "}")) { return slo }
-            if !firstKey { guard eat(UInt8(ascii: ",")) else { return nil }; skipWS() }
-            firstKey = false
-            guard let key = fastString(), seen.insert(key).inserted else { return nil }
-            skipWS()
-            guard eat(UInt8(ascii: ":")) else { return nil }
-            skipWS()
-            guard let v = fastOptionalNumber() else { return nil }
+            guard let next = fastNextKey(first: &firstKey) else { return nil }
+            guard let key = next else { return slo }
+            guard seen.insert(key).inserted, let v = fastOptionalNumber() else { return nil }
             if let x = v, !(x > 0) { return nil }
             switch key {
             case "ttft_ms": slo.ttftMs = v

@@ -153,7 +153,7 @@ public struct MetricsAccumulator {
 
     @inline(__always)
     mutating func add(_ r: RequestRecord, lastTokenS: Double?, quantizeTimes: Bool) {
-        let end = r.doneS ?? lastTokenS ?? r.sentS ?? r.intendedS
+        let end = Metrics.lastInstant(of: r, lastTokenS: lastTokenS)
         if end > lastInstantS { lastInstantS = end }
         let ci = index(of: r.className)
         if r.intendedS < windowStartS || (windowEndS.map { r.intendedS > $0 } ?? false) {
@@ -297,7 +297,13 @@ public enum Metrics {
     /// The latest instant a record mentions: its completion, else its last token, else its send.
     @inline(__always)
     public static func lastInstant(of r: RequestRecord) -> Double {
-        r.doneS ?? r.tokenTimesS.last ?? r.sentS ?? r.intendedS
+        lastInstant(of: r, lastTokenS: r.tokenTimesS.last)
+    }
+
+    /// The same, given the last token time (quantized apart from the record's others).
+    @inline(__always)
+    static func lastInstant(of r: RequestRecord, lastTokenS: Double?) -> Double {
+        r.doneS ?? lastTokenS ?? r.sentS ?? r.intendedS
     }
 
     /// Computes a summary over records that can be iterated (twice when a cool-down is asked for).
