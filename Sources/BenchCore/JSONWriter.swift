@@ -171,7 +171,8 @@ public struct JSONWriter: Sendable {
                     buf[p] = UInt8(ascii: ",")
                     p += 1
                 }
-                let us = Int64(JSONWriter.roundHalfAway(v * 1e6))
+                let y = v * 1e6
+                let us = y.magnitude < 4.5e15 ? JSONWriter.roundedInt64(y) : Int64(JSONWriter.roundHalfAway(y))
                 var d = us - prev
                 prev = us
                 if d < 0 {
@@ -224,11 +225,18 @@ public struct JSONWriter: Sendable {
     @inlinable @inline(__always)
     public static func roundHalfAway(_ y: Double) -> Double {
         guard y.magnitude < 4.5e15 else { return y.rounded() }
-        let whole = Double(Int64(y))
-        let frac = y - whole
-        if frac >= 0.5 { return whole + 1 }
-        if frac <= -0.5 { return whole - 1 }
-        return whole == 0 && y.sign == .minus ? -0.0 : whole
+        // Rounding never flips the sign, and a zero keeps y's (as `rounded()` does: -0.3 → -0).
+        return Double(signOf: y, magnitudeOf: Double(roundedInt64(y)))
+    }
+
+    /// `Int64(roundHalfAway(y))` for `|y| < 4.5e15`, without branches on the fraction (they
+    /// are taken half the time and mispredict on the per-token paths). Exact: the truncation
+    /// and `y - whole` are exact below 2^52.
+    @inlinable @inline(__always)
+    public static func roundedInt64(_ y: Double) -> Int64 {
+        let whole = Int64(y)
+        let frac = y - Double(whole)
+        return whole &+ (frac >= 0.5 ? 1 : 0) &- (frac <= -0.5 ? 1 : 0)
     }
 
     static let pow10: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]

@@ -155,6 +155,9 @@ struct SettledRun {
     var ends: [Double]
     var durations: [Double]
     var applied = 0
+    /// Whether the engine has started the first step (its scheduling step counted, its blocks
+    /// reserved): left to the first `advance`, which visits the requests anyway.
+    var started = false
     /// The running context and count at the start (each step's load follows from them).
     let contextTokens: Int
     let sequences: Int

@@ -187,9 +187,9 @@ public final class FleetSimulator {
     func kick(_ i: Instance) {
         guard i.busyUntil == nil, i.isReady(now), i.engine.hasWork else { return }
         if options.fastForward {
-            let k = i.engine.settledDecodeSteps(limit: options.maxSettledSteps)
+            let (k, context) = i.engine.settledDecodeStretch(limit: options.maxSettledSteps)
             if k >= 2 {
-                startSettledRun(i, steps: k)
+                startSettledRun(i, steps: k, contextTokens: context)
                 return
             }
         }
@@ -213,8 +213,7 @@ public final class FleetSimulator {
     // queue's head fits it, and every enqueue is followed by a dispatch to all instances or by
     // a cut of those the job fits (`evict`).
 
-    func startSettledRun(_ i: Instance, steps k: Int) {
-        let context = i.engine.runningContextTokens
+    func startSettledRun(_ i: Instance, steps k: Int, contextTokens context: Int) {
         let n = i.engine.running.count
         // Kept only when jitter draws must be replayed after a cut.
         let before = i.backend.jitterCV > 0 ? i.backend : nil
@@ -232,35 +231,44 @@ public final class FleetSimulator {
             ends.append(t)
             durations.append(d)
         }
-        i.engine.advanceSettledDecode(endingAt: [], nextInFlight: true)
+        // The engine starts the first step at the first `advance` (`sync` does it before
+        // anything reads the engine: `nextSettledEnd` is now until then).
         i.busySinceControlS += durations[0]
         i.run = SettledRun(ends: ends, durations: durations, contextTokens: context, sequences: n, backendAtStart: before)
-        i.nextSettledEnd = ends[0]
+        i.nextSettledEnd = now
         i.busyUntil = t
         i.liveEvent = push(FleetEvent(t: t, seq: 0, instance: i.id, kind: .iterationEnd))
     }
 
     /// Applies the stretch's steps up to (not including) `through`, and starts the next one if
-    /// any (as `endIteration` and `kick` would at each of their ends).
-    func advance(_ i: Instance, _ run: inout SettledRun, through: Int) {
+    /// any (as `endIteration` and `kick` would at each of their ends). Returns the requests the
+    /// stretch's last step finished (only when `through` is its end).
+    @discardableResult
+    func advance(_ i: Instance, _ run: inout SettledRun, through: Int) -> [EngineRequest] {
         let from = run.applied
         let m = through - from
-        guard m > 0 else { return }
+        guard m > 0 || !run.started else { return [] }
         let more = through < run.steps
-        i.engine.advanceSettledDecode(endingAt: run.ends[from..<through], nextInFlight: more)
+        let finished = i.engine.advanceSettledDecode(endingAt: run.ends[from..<through], nextInFlight: more, includingStart: !run.started)
+        run.started = true
+        guard m > 0 else { return finished }
         run.applied = through
         iterations += m
         settledIterations += m
         i.tokensSinceLocal += run.sequences * m
         i.tokensSinceControl += run.sequences * m
         if tunesBatchSize {
-            for r in i.engine.running where r.slo.tbtMs != nil {
+            func gaps(_ r: EngineRequest) {
+                guard r.slo.tbtMs != nil else { return }
                 let times = r.tokenTimes
                 for k in max(1, times.count - m)..<times.count { i.tbtGapsMs.append((times[k] - times[k - 1]) * 1000) }
             }
+            for r in i.engine.running { gaps(r) }
+            for r in finished { gaps(r) }
         }
         // Each step after the first applied one started at the previous one's end.
         for s in (from + 1)..<(more ? through + 1 : through) { i.busySinceControlS += run.durations[s] }
+        return finished
     }
 
     /// Applies the steps of `i`'s stretch that ended by now, except the last (its event does).
@@ -306,7 +314,7 @@ public final class FleetSimulator {
         var finished: [EngineRequest] = []
         if var run = i.run {
             i.run = nil
-            advance(i, &run, through: run.steps)
+            finished = advance(i, &run, through: run.steps)
             i.spareEnds = run.ends
             i.spareDurations = run.durations
             i.nextSettledEnd = .infinity

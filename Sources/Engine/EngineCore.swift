@@ -101,7 +101,7 @@ public final class EngineCore {
     public let policy: SchedulingPolicy
     public internal(set) var kv: KVBlockManager
     /// Admitted requests (prefilling or decoding), in admission order.
-    public private(set) var running: [EngineRequest] = []
+    public internal(set) var running: [EngineRequest] = []
     public private(set) var preemptionCount = 0
     public internal(set) var iterationCount = 0
     private var nextAdmission = 0
@@ -326,7 +326,7 @@ public final class EngineCore {
         return finished
     }
 
-    private func finish(_ r: EngineRequest, now: Double) {
+    func finish(_ r: EngineRequest, now: Double) {
         kv.free(r.blocks)
         r.blocks = []
         r.phase = .finished

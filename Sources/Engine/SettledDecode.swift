@@ -8,22 +8,27 @@
 /// the fast path; tests check this.
 extension EngineCore {
     /// The number of upcoming iterations (at most `limit`) that are certain to be plain decode
-    /// steps of every running request, in running order, with no finish, preemption or
-    /// admission, provided nothing is added to the engine meanwhile. The step that finishes a
-    /// request is not counted: it goes through `schedule`/`apply` as usual. 0 when not settled.
-    public func settledDecodeSteps(limit: Int) -> Int {
-        guard limit > 0, !running.isEmpty, policy.waitingCount == 0, policy.decodesEveryRunningRequest(self) else { return 0 }
+    /// steps of every running request, in running order, with no preemption or admission,
+    /// provided nothing is added to the engine meanwhile. Only the last of them may finish
+    /// requests (the stretch ends with the first finish). 0 when not settled.
+    public func settledDecodeSteps(limit: Int) -> Int { settledDecodeStretch(limit: limit).steps }
+
+    /// `settledDecodeSteps` and, in the same pass over the running requests, their context
+    /// (`runningContextTokens`), which the stretch's iteration times start from.
+    public func settledDecodeStretch(limit: Int) -> (steps: Int, contextTokens: Int) {
+        guard limit > 0, !running.isEmpty, policy.waitingCount == 0, policy.decodesEveryRunningRequest(self) else { return (0, 0) }
         var steps = limit
+        var context = 0
         let settled = running.withUnsafeBufferPointer { rb in
             for k in 0..<rb.count {
                 let r = rb[k]
                 guard r.phase == .decoding else { return false }
-                steps = min(steps, r.maxOutputTokens - r.numOutputTokens - 1)
+                steps = min(steps, r.maxOutputTokens - r.numOutputTokens)
+                context += r.numComputedTokens
             }
             return true
         }
-        guard settled else { return 0 }
-        guard steps > 0 else { return 0 }
+        guard settled, steps > 0 else { return (0, 0) }
         // Blocks the stretch allocates must all be free now (nothing is freed meanwhile), so no
         // step can preempt or touch the prefix cache.
         let free = kv.freeBlocks
@@ -35,7 +40,7 @@ extension EngineCore {
             }
             steps = lo
         }
-        return steps
+        return (steps, context)
     }
 
     /// Blocks the running requests need beyond what they hold after `steps` more decode tokens.
@@ -67,41 +72,59 @@ extension EngineCore {
     /// `nextInFlight`, starts the step after them: what `apply` and `schedule` do for those
     /// iterations, request by request rather than step by step. The tokens, counters and free
     /// block count come out the same; only which block ids a request holds may differ, which
-    /// nothing reads. Only valid for steps `settledDecodeSteps` counted.
-    public func advanceSettledDecode(endingAt times: ArraySlice<Double>, nextInFlight: Bool) {
+    /// nothing reads. Only valid for steps `settledDecodeSteps` counted. Returns the requests
+    /// the last step finished, in running order (as `apply` does).
+    ///
+    /// - Parameter includingStart: the stretch's first step has not been started by an earlier
+    ///   call (a driver may leave that to its first call that applies steps, saving a pass
+    ///   over the running requests, provided nothing reads the engine in between).
+    @discardableResult
+    public func advanceSettledDecode(endingAt times: ArraySlice<Double>, nextInFlight: Bool, includingStart: Bool = false) -> [EngineRequest] {
         let m = times.count
         iterationCount += m
-        // One scheduling step per iteration started: each applied one but the first (already
-        // started), plus the one now starting.
-        stepSerial += max(0, m - 1) + (nextInFlight ? 1 : 0)
+        // One scheduling step per iteration started: each applied one but the first (unless
+        // its start is counted here), plus the one now starting.
+        stepSerial += (includingStart ? m : max(0, m - 1)) + (nextInFlight ? 1 : 0)
         let bs = blockSizeTokens
         let rs = running
+        let inFlight = nextInFlight ? 1 : 0
+        let serial = stepSerial
+        var finishes = 0
         times.withUnsafeBufferPointer { buf in rs.withUnsafeBufferPointer { rb in
+            // The gaps between the stretch's own steps are every request's: their largest is
+            // found once (max is exact, so the order does not matter).
+            var innerGap = 0.0
+            if m > 1 { for j in 1..<m { innerGap = max(innerGap, buf[j] - buf[j - 1]) } }
             for k in 0..<rb.count {
                 let r = rb[k]
                 if m > 0 {
                     r.numComputedTokens += m
                     r.numOutputTokens += m
-                    var gap = r.maxTokenGapS
-                    var last = r.lastTokenS ?? buf[0]
-                    for t in buf {
-                        gap = max(gap, t - last)
-                        last = t
-                    }
-                    r.maxTokenGapS = gap
-                    r.lastTokenS = last
+                    let lead = r.lastTokenS.map { buf[0] - $0 } ?? 0
+                    r.maxTokenGapS = max(r.maxTokenGapS, lead, innerGap)
+                    r.lastTokenS = buf[m - 1]
                     r.tokenTimes.append(contentsOf: buf)
-                    precondition(r.numOutputTokens < r.maxOutputTokens, "a settled decode step finished a request")
+                    if r.numOutputTokens >= r.maxOutputTokens {
+                        precondition(r.numOutputTokens == r.maxOutputTokens && !nextInFlight, "a settled decode step before the last finished a request")
+                        finishes += 1
+                        continue
+                    }
                 }
                 // Blocks for every token applied, and for the next one if its step is in flight
-                // (those steps' starts would have reserved them).
-                if nextInFlight { r.mark = stepSerial }
-                let extra = (r.numComputedTokens + (nextInFlight ? 1 : 0) + bs - 1) / bs - r.blocks.count
-                if extra > 0 {
-                    let ok = kv.allocate(extra, appendingTo: &r.blocks)
+                // (those steps' starts would have reserved them). Divides only when short.
+                if nextInFlight { r.mark = serial }
+                let needTokens = r.numComputedTokens + inFlight
+                if needTokens > r.blocks.count * bs {
+                    let ok = kv.allocate((needTokens + bs - 1) / bs - r.blocks.count, appendingTo: &r.blocks)
                     precondition(ok, "a settled decode step ran out of KV blocks")
                 }
             }
         } }
+        guard finishes > 0 else { return [] }
+        // The last step's block was reserved at its start and is freed with the rest.
+        let done = rs.filter { $0.numOutputTokens >= $0.maxOutputTokens }
+        for r in done { finish(r, now: times[times.endIndex - 1]) }
+        running.removeAll { $0.phase == .finished }
+        return done
     }
 }
