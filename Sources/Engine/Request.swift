@@ -22,41 +22,48 @@ public enum FinishReason: String, Sendable {
 /// One request inside the engine. A reference type: policies keep it in several queues and
 /// update it in place every iteration.
 public final class EngineRequest {
+    // The fields the per-step loops touch come first, together (fields are laid out in
+    // declaration order): a settled decode stretch visits every running request and reads or
+    // writes only these, so each visit touches two cache lines of the object, not four.
+    /// Tokens whose KV is cached (prompt, then generated tokens as decoding proceeds).
+    public internal(set) var numComputedTokens = 0
+    public internal(set) var numOutputTokens = 0
+    /// The output length the request will produce (max_tokens with ignore_eos, as the workload says).
+    public let maxOutputTokens: Int
+    public internal(set) var phase: RequestPhase = .waiting
+    /// Largest gap between consecutive output tokens so far, seconds.
+    public internal(set) var maxTokenGapS = 0.0
+    /// Emission time of the latest token (kept apart from `tokenTimes` so hot loops need not
+    /// touch the array).
+    public internal(set) var lastTokenS: Double?
+    /// Emission time of every output token, seconds since run start.
+    public internal(set) var tokenTimes: [Double] = []
+    public internal(set) var blocks: [Int32] = []
+    /// The scheduling step that last marked this request (policies mark what they place in the
+    /// batch; cheaper than a set per step).
+    public internal(set) var mark = 0
+    /// Tokens the current prefill must compute: the prompt, or after a preemption (recompute)
+    /// the prompt plus every token generated so far.
+    public internal(set) var prefillTarget: Int
+
     public let id: Int
     public let className: String
     /// Seconds since run start.
     public let arrivalS: Double
     public let promptTokens: Int
-    /// The output length the request will produce (max_tokens with ignore_eos, as the workload says).
-    public let maxOutputTokens: Int
     public let slo: SLO
     public let prefixGroup: Int?
     public let prefixTokens: Int?
 
-    /// Tokens whose KV is cached (prompt, then generated tokens as decoding proceeds).
-    public internal(set) var numComputedTokens = 0
-    public internal(set) var numOutputTokens = 0
-    /// Tokens the current prefill must compute: the prompt, or after a preemption (recompute)
-    /// the prompt plus every token generated so far.
-    public internal(set) var prefillTarget: Int
-    public internal(set) var phase: RequestPhase = .waiting
     public internal(set) var finishReason: FinishReason?
     public internal(set) var rejectReason: String?
-    public internal(set) var blocks: [Int32] = []
-    /// Emission time of every output token, seconds since run start.
-    public internal(set) var tokenTimes: [Double] = []
     public internal(set) var preemptions = 0
-    /// Largest gap between consecutive output tokens so far, seconds.
-    public internal(set) var maxTokenGapS = 0.0
     public internal(set) var firstScheduledS: Double?
     public internal(set) var doneS: Double?
 
     /// Free for policies: a cached priority key and the sequence number of its last update.
     public var policyKey: Double = 0
     public var policyStamp: Int = 0
-    /// The scheduling step that last marked this request (policies mark what they place in the
-    /// batch; cheaper than a set per step).
-    public internal(set) var mark = 0
     /// Admission order (monotonic); "newest" for preemption means the largest value.
     public internal(set) var admissionSeq = 0
 
@@ -81,9 +88,6 @@ public final class EngineRequest {
     }
 
     public var remainingPrefill: Int { prefillTarget - numComputedTokens }
-    /// Emission time of the latest token (kept apart from `tokenTimes` so hot loops need not
-    /// touch the array).
-    public internal(set) var lastTokenS: Double?
     public var isFinished: Bool { phase == .finished }
     /// Offline work: a JCT SLO and no per-token latency SLO.
     public var isOffline: Bool { slo.jctS != nil && slo.ttftMs == nil && slo.tbtMs == nil }

@@ -21,10 +21,13 @@ extension EngineCore {
         var context = 0
         let settled = running.withUnsafeBufferPointer { rb in
             for k in 0..<rb.count {
-                let r = rb[k]
-                guard r.phase == .decoding else { return false }
-                steps = min(steps, r.maxOutputTokens - r.numOutputTokens)
-                context += r.numComputedTokens
+                // Unretained, as in `advanceSettledDecode`.
+                let decoding = Unmanaged.passUnretained(rb[k])._withUnsafeGuaranteedRef { r in
+                    steps = min(steps, r.maxOutputTokens - r.numOutputTokens)
+                    context += r.numComputedTokens
+                    return r.phase == .decoding
+                }
+                guard decoding else { return false }
             }
             return true
         }
@@ -48,8 +51,9 @@ extension EngineCore {
         var extra = 0
         running.withUnsafeBufferPointer { rb in
             for k in 0..<rb.count {
-                let r = rb[k]
-                extra += max(0, blocksFor(tokens: r.numComputedTokens + steps) - r.blocks.count)
+                extra += Unmanaged.passUnretained(rb[k])._withUnsafeGuaranteedRef { r in
+                    max(0, blocksFor(tokens: r.numComputedTokens + steps) - r.blocks.count)
+                }
             }
         }
         return extra
@@ -95,8 +99,9 @@ extension EngineCore {
             // found once (max is exact, so the order does not matter).
             var innerGap = 0.0
             if m > 1 { for j in 1..<m { innerGap = max(innerGap, buf[j] - buf[j - 1]) } }
-            for k in 0..<rb.count {
-                let r = rb[k]
+            // Unretained: `rs` holds every request for the loop, and reference counting each
+            // one would touch a cache line of the object that the loop otherwise does not.
+            for k in 0..<rb.count { Unmanaged.passUnretained(rb[k])._withUnsafeGuaranteedRef { r in
                 if m > 0 {
                     r.numComputedTokens += m
                     r.numOutputTokens += m
@@ -107,7 +112,7 @@ extension EngineCore {
                     if r.numOutputTokens >= r.maxOutputTokens {
                         precondition(r.numOutputTokens == r.maxOutputTokens && !nextInFlight, "a settled decode step before the last finished a request")
                         finishes += 1
-                        continue
+                        return
                     }
                 }
                 // Blocks for every token applied, and for the next one if its step is in flight
@@ -118,7 +123,7 @@ extension EngineCore {
                     let ok = kv.allocate((needTokens + bs - 1) / bs - r.blocks.count, appendingTo: &r.blocks)
                     precondition(ok, "a settled decode step ran out of KV blocks")
                 }
-            }
+            } }
         } }
         guard finishes > 0 else { return [] }
         // The last step's block was reserved at its start and is freed with the rest.

@@ -305,4 +305,24 @@ import Testing
         #expect(try run(bad: 2) == 0.75)
         #expect(try run(bad: 0) == 0)
     }
+
+    /// Dense per-microsecond counts in front of the histogram change nothing: the same stats as
+    /// recording every value into the histogram, whatever the mix of values below and above
+    /// the dense range and however partial accumulators are merged.
+    @Test func denseCountsGiveTheHistogramsStats() {
+        for seed: UInt64 in 1...8 {
+            var rng = SeededRNG(seed: seed)
+            var plain = LatencyAccumulator()
+            var parts = [LatencyAccumulator(denseLimitMicros: 1000), LatencyAccumulator(denseLimitMicros: 1000), LatencyAccumulator()]
+            for k in 0..<3000 {
+                let us = rng.next() % 4 == 0 ? UInt64.random(in: 0..<5_000_000, using: &rng) : UInt64.random(in: 0..<1500, using: &rng)
+                plain.recordMicros(us)
+                parts[k % 3].tally { $0.add(us) }
+            }
+            var merged = LatencyAccumulator(denseLimitMicros: 1000)
+            for p in parts.shuffled(using: &rng) { merged.merge(p) }
+            #expect(merged.stats == plain.stats, "seed \(seed)")
+            #expect(parts[0].stats != nil && parts[0].count == 1000, "seed \(seed)")
+        }
+    }
 }
