@@ -122,8 +122,19 @@ public struct IterationTimeModel: Sendable {
     /// Total predicted iteration time, seconds (0 for an empty load).
     public func seconds(_ load: IterationLoad) -> Double {
         if load.tokens <= 0, load.numSequences <= 0 { return 0 }
-        return linearSeconds(tokens: load.tokens) + allReduceSeconds(tokens: load.tokens)
-            + attentionSeconds(load) + overheadSeconds
+        return seconds(load, tokenTermsS: tokenTermsSeconds(tokens: load.tokens))
+    }
+
+    /// The terms of `seconds(_:)` that depend on the token count alone (linear + all-reduce),
+    /// which a caller may keep while only the context changes (settled decode steps).
+    public func tokenTermsSeconds(tokens: Int) -> Double {
+        linearSeconds(tokens: tokens) + allReduceSeconds(tokens: tokens)
+    }
+
+    /// `seconds(_:)` of a non-empty load, given `tokenTermsSeconds(tokens: load.tokens)`.
+    @inline(__always)
+    public func seconds(_ load: IterationLoad, tokenTermsS: Double) -> Double {
+        tokenTermsS + attentionSeconds(load) + overheadSeconds
     }
 
     /// The four terms of `seconds(_:)`, seconds (all 0 for an empty load).

@@ -8,6 +8,10 @@ public struct SimulatedBackend: ExecutionBackend {
     public let jitterCV: Double
     private var rng: SeededRNG
     private let sigma: Double
+    /// The token terms of the last load's time, by token count: consecutive decode steps of
+    /// the same batch differ only in context.
+    private var memoTokens = -1
+    private var memoTokenTermsS = 0.0
 
     public init(profile: HardwareProfile, jitterCV: Double = 0, seed: UInt64 = 0) {
         model = IterationTimeModel(profile: profile)
@@ -22,7 +26,14 @@ public struct SimulatedBackend: ExecutionBackend {
 
     /// The simulated time of an iteration with this load (one jitter draw when jitter is on).
     public mutating func duration(of load: IterationLoad) -> Double {
-        var t = model.seconds(load)
+        var t = 0.0
+        if load.tokens > 0 || load.numSequences > 0 {
+            if load.tokens != memoTokens {
+                memoTokens = load.tokens
+                memoTokenTermsS = model.tokenTermsSeconds(tokens: load.tokens)
+            }
+            t = model.seconds(load, tokenTermsS: memoTokenTermsS)
+        }
         if jitterCV > 0 {
             // exp(N(−σ²/2, σ²)) has mean 1 and CV `jitterCV`.
             t *= exp(sigma * rng.normal() - sigma * sigma / 2)

@@ -279,7 +279,9 @@ struct CLI {
         let p = Process()
         p.executableURL = CLI.binary
         p.arguments = ["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
-                       "--server-kind", "vllm", "--api-key-env", "ACCELBENCH_TEST_KEY", "-o", out]
+                       "--server-kind", "vllm", "--api-key-env", "ACCELBENCH_TEST_KEY",
+                       // A loaded test machine may lag the schedule; validity is not what this checks.
+                       "--max-lag", "1000", "-o", out]
         p.environment = ProcessInfo.processInfo.environment.merging(["ACCELBENCH_TEST_KEY": secret]) { $1 }
         p.currentDirectoryURL = CLI.repoRoot
         let so = Pipe(), se = Pipe()
