@@ -14,7 +14,8 @@ extension EngineCore {
     public func settledDecodeSteps(limit: Int) -> Int { settledDecodeStretch(limit: limit).steps }
 
     /// `settledDecodeSteps` and, in the same pass over the running requests, their context
-    /// (`runningContextTokens`), which the stretch's iteration times start from.
+    /// (Σ tokens in KV, the decode context of the next step), which the stretch's iteration
+    /// times start from.
     public func settledDecodeStretch(limit: Int) -> (steps: Int, contextTokens: Int) {
         guard limit > 0, !running.isEmpty, policy.waitingCount == 0, policy.decodesEveryRunningRequest(self) else { return (0, 0) }
         var steps = limit
@@ -59,11 +60,8 @@ extension EngineCore {
         return extra
     }
 
-    /// Σ over running requests of the tokens in KV (the decode context of the next step).
-    public var runningContextTokens: Int { running.reduce(0) { $0 + $1.numComputedTokens } }
-
     /// The load of the `step`-th (1-based) of a stretch of settled decode steps, given the
-    /// running context (`runningContextTokens`) and count before the stretch.
+    /// running context (`settledDecodeStretch`'s) and count before the stretch.
     public static func settledDecodeLoad(step: Int, contextTokens: Int, sequences: Int) -> IterationLoad {
         var load = IterationLoad()
         load.tokens = sequences
@@ -126,7 +124,8 @@ extension EngineCore {
             } }
         } }
         guard finishes > 0 else { return [] }
-        // The last step's block was reserved at its start and is freed with the rest.
+        // A finishing request frees all it holds, so the blocks its last tokens would have
+        // taken were not allocated above: the free count comes out the same.
         let done = rs.filter { $0.numOutputTokens >= $0.maxOutputTokens }
         for r in done { finish(r, now: times[times.endIndex - 1]) }
         running.removeAll { $0.phase == .finished }
