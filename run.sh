@@ -148,6 +148,7 @@ test_job() {
     rm -rf "$tmp"
     echo "checks: every shipped workload spec generates deterministically"
     baselines_job .build/debug/accelbench
+    bash scripts/check-identical.sh .build/debug/accelbench
 }
 
 check_swift
