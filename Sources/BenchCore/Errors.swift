@@ -49,7 +49,7 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Named exit codes; their meanings are documented in README.md.
+/// Named exit codes; their meanings are documented in docs/commands.md.
 public enum ExitCodes {
     public static let ok: Int32 = 0
     /// A performance gate found a regression.

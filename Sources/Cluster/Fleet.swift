@@ -95,8 +95,9 @@ final class Instance {
     var draining = false
     let engine: EngineCore
     var backend: SimulatedBackend
-    var plan: StepPlan?
-    /// A stretch of settled decode steps in flight instead of `plan` (the fast path).
+    /// The iteration in flight (begun with `EngineCore.beginStep`, finished at its end event).
+    var inFlight: StepInFlight?
+    /// A stretch of settled decode steps in flight instead of `inFlight` (the fast path).
     var run: SettledRun?
     var busyUntil: Double?
     /// The sequence number of this instance's live iteration-end event; others are stale (a

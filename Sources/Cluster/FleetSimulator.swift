@@ -193,10 +193,10 @@ public final class FleetSimulator {
                 return
             }
         }
-        let plan = i.engine.schedule(now: now)
-        guard !plan.isEmpty else { return }
-        let d = i.backend.execute(plan).durationS
-        i.plan = plan
+        let now = self.now
+        guard let step = i.engine.beginStep(now: now, backend: &i.backend, startS: { now }) else { return }
+        let d = step.result.durationS
+        i.inFlight = step
         i.busyUntil = now + d
         i.busySinceControlS += d
         i.liveEvent = push(FleetEvent(t: now + d, seq: 0, instance: i.id, kind: .iterationEnd))
@@ -320,10 +320,10 @@ public final class FleetSimulator {
             i.nextSettledEnd = .infinity
             i.busyUntil = nil
         } else {
-            guard let plan = i.plan else { return }
-            i.plan = nil
+            guard let step = i.inFlight else { return }
+            i.inFlight = nil
             i.busyUntil = nil
-            finished = applyPlan(plan, on: i)
+            finished = finishStep(step, on: i)
         }
         for r in finished {
             guard let job = i.jobs.removeValue(forKey: r.id) else { continue }
@@ -340,11 +340,12 @@ public final class FleetSimulator {
         kick(i)
     }
 
-    /// Applies an ordinary iteration's plan and takes the measurements the autoscalers read.
-    func applyPlan(_ plan: StepPlan, on i: Instance) -> [EngineRequest] {
+    /// Finishes an ordinary iteration and takes the measurements the autoscalers read.
+    func finishStep(_ step: StepInFlight, on i: Instance) -> [EngineRequest] {
         iterations += 1
         let measuresTBT = tunesBatchSize
-        let finished = i.engine.apply(plan, now: now)
+        let plan = step.plan
+        let finished = i.engine.finishStep(step, endS: now).finished
         var tokens = 0
         for k in plan.items.indices {
             let isPrefill = plan.items[k].isPrefill

@@ -101,33 +101,17 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
                 }
                 if !engine.hasWork { continue }
             }
-            let plan = engine.schedule(now: now)
-            if plan.isEmpty {
+            guard let step = engine.step(now: now, backend: &backend) else {
                 if next < requests.count {
                     now = max(now, requests[next].arrivalS)
                     continue
                 }
                 break  // no progress possible: the rest is aborted below
             }
-            let result = backend.execute(plan)
-            let start = now
-            now += result.durationS
-            let finished = engine.apply(plan, now: now)
-            // One pass over the plan for the record's counts.
-            var chunks: [Int] = []
-            var prefillTokens = 0
-            for item in plan.items where item.isPrefill {
-                chunks.append(item.newTokens)
-                prefillTokens += item.newTokens
-            }
-            try onIteration(IterationRecord(index: engine.iterationCount - 1, startS: start, durationS: result.durationS,
-                                            prefillTokens: prefillTokens, decodeCount: plan.items.count - chunks.count,
-                                            numRequests: plan.items.count, chunkSizes: chunks,
-                                            kvUsedBlocks: engine.kv.usedBlocks, kvFreeBlocks: engine.kv.freeBlocks,
-                                            waiting: engine.policy.waitingCount, budgetTokens: plan.budgetTokens,
-                                            predictedS: plan.predictedS, preempted: plan.preempted))
+            now = step.endS
+            try onIteration(step.record)
             afterStep?(engine)
-            for r in finished { try onDone(r) }
+            for r in step.finished { try onDone(r) }
         }
         // Whatever is left never finished: report it as aborted (Ctrl-C or a stuck scheduler).
         for r in engine.running + engine.policy.waitingRequests.sorted(by: { $0.id < $1.id }) {

@@ -127,11 +127,7 @@ public final class EndpointRunner {
 
     /// Monotonic seconds.
     @inline(__always)
-    static func clock() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    static func clock() -> Double { monotonicSeconds() }
 
     /// Involuntary context switches of the calling thread: each is a moment another task took
     /// this thread's core, which shows up as send lag when a send was due.

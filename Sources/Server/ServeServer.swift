@@ -88,9 +88,9 @@ struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The bundled engine behind an OpenAI-compatible HTTP/SSE server (Hummingbird). The engine runs
-/// on its own thread (`EngineLoop`); handlers submit requests and stream the tokens it emits.
+/// on its own thread (`RealTimeDriver`); handlers submit requests and stream the tokens it emits.
 public final class ServeServer: Sendable {
-    public let loop: EngineLoop
+    public let loop: RealTimeDriver
     public let metrics: ServerMetrics
     public let config: ServeConfig
     let rules: ValidationRules
@@ -105,7 +105,7 @@ public final class ServeServer: Sendable {
                 prefixCaching: Bool = false, checkInvariants: Bool = false) {
         let engine = EngineCore(profile: profile, policy: policy, prefixCaching: prefixCaching)
         metrics = ServerMetrics()
-        loop = EngineLoop(engine: engine, backend: backend, observer: metrics, checkInvariants: checkInvariants)
+        loop = RealTimeDriver(engine: engine, backend: backend, clock: MonotonicClock(), observer: metrics, checkInvariants: checkInvariants)
         self.config = config
         var rules = ValidationRules(models: config.modelNames)
         rules.contextTokens = profile.model.maxContextTokens

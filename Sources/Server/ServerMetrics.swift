@@ -4,10 +4,10 @@ import Foundation
 import Prometheus
 
 /// The server's Prometheus metrics (text exposition at `GET /metrics`). Updated from the engine
-/// thread through `EngineLoopObserver`, and from HTTP handlers for errors; every metric object
+/// thread through `RealTimeObserver`, and from HTTP handlers for errors; every metric object
 /// is thread-safe. Names follow vLLM's where one exists (`vllm:num_requests_running` →
 /// `accelbench_num_requests_running`).
-public final class ServerMetrics: EngineLoopObserver, @unchecked Sendable {
+public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
     public let registry = PrometheusCollectorRegistry()
     let running: Gauge
     let waiting: Gauge
@@ -108,7 +108,7 @@ public final class ServerMetrics: EngineLoopObserver, @unchecked Sendable {
         return out
     }
 
-    // MARK: EngineLoopObserver (engine thread)
+    // MARK: RealTimeObserver (engine thread)
 
     public func iteration(durationS: Double, lateS: Double, budgetTokens budget: Int?, predictedS: Double?, prefillTokens: Int, decodes: Int) {
         iterationSeconds.record(durationS)

@@ -131,7 +131,7 @@ public struct ClassSpec: Sendable, Equatable {
     public var sloRuleText: String
 }
 
-/// A parsed workload spec (YAML). See README.md "Workload specs" for the format.
+/// A parsed workload spec (YAML). See docs/workloads.md for the format.
 public struct WorkloadSpec: Sendable, Equatable {
     public var name: String
     public var description: String?

@@ -136,12 +136,6 @@ struct Bench: ParsableCommand {
     }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 /// Peak resident memory of this process in MB (getrusage reports kB on Linux).
 func peakRSSMegabytes() -> Double {
     var usage = rusage()
@@ -207,9 +201,8 @@ extension Bench {
                 while engine.running.count < running || engine.running.contains(where: { $0.phase != .decoding }) {
                     warmup += 1
                     if warmup > 100_000 { throw BenchError.usage("could not bring \(running) requests to decoding") }
-                    let plan = engine.schedule(now: now)
-                    now += backend.execute(plan).durationS
-                    engine.apply(plan, now: now)
+                    guard let step = engine.step(now: now, backend: &backend) else { throw BenchError.usage("the policy planned nothing") }
+                    now = step.endS
                 }
                 for i in 0..<waiting {
                     let offline = i % 4 == 0
@@ -221,11 +214,14 @@ extension Bench {
                 var samples: [Double] = []
                 samples.reserveCapacity(steps)
                 for _ in 0..<steps {
+                    // Timed from the step's start to its plan being formed (`startS` is read then).
                     let t0 = monotonicSeconds()
-                    let plan = engine.schedule(now: now)
-                    samples.append(monotonicSeconds() - t0)
-                    now += backend.execute(plan).durationS
-                    engine.apply(plan, now: now)
+                    let begun = engine.beginStep(now: now, backend: &backend) {
+                        samples.append(monotonicSeconds() - t0)
+                        return now
+                    }
+                    guard let begun else { throw BenchError.usage("the policy planned nothing") }
+                    now = engine.finishStep(begun, endS: begun.predictedEndS).endS
                 }
                 samples.sort()
                 func us(_ q: Double) -> String { String(format: "%.1f", samples[min(samples.count - 1, Int(q * Double(samples.count)))] * 1e6) }

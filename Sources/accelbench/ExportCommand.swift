@@ -13,7 +13,7 @@ struct ExportCommand: ParsableCommand {
         The vLLM and AIPerf files time requests as those tools do, from the send (sent_s) to streamed chunks; \
         accelbench's own summary counts TTFT from the intended time. Goodput fields carry accelbench's SLO goodput. \
         Every request is exported (no --warmup/--cooldown window). Metrics accelbench does not measure (HTTP timings, \
-        generated texts) are left out. See README.md, "Exports".
+        generated texts) are left out. See docs/reports.md, "Exports".
         """)
 
     @Argument(help: "Results directory (with requests.jsonl).")

@@ -11,7 +11,7 @@ struct OracleCommand: ParsableCommand {
         abstract: "An upper bound on goodput for a workload on an engine profile, a feasible clairvoyant schedule, and the gap.",
         discussion: """
         upper_bound comes from a time-indexed linear relaxation of the engine model (solved by COIN-OR Clp): no \
-        scheduler on the profile's iteration-time model can do better (README "Oracle" lists what is relaxed and why). \
+        scheduler on the profile's iteration-time model can do better (docs/oracle.md lists what is relaxed and why). \
         feasible is the best simulated schedule with perfect knowledge: admission of the requests the relaxation \
         serves, then a deterministic policy; --schedule-out writes it, and `run --replay-schedule FILE` executes \
         it again with the same result. gap = (U − L) / U. --runs DIR... reports each run's efficiency = achieved / U.

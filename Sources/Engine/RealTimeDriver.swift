@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import BenchCore
-import Engine
 import Foundation
 
 /// What a served request hears from the engine thread.
@@ -30,7 +26,7 @@ public final class ServedRequest: @unchecked Sendable {
 }
 
 /// Counters the loop publishes for /metrics and for tests (read under the loop's lock).
-public struct EngineLoopStats: Sendable {
+public struct RealTimeStats: Sendable {
     public var running = 0
     public var waiting = 0
     public var kvUsedBlocks = 0
@@ -54,7 +50,7 @@ public struct EngineLoopStats: Sendable {
 
 /// Observes the engine (metrics): `iteration` and `state` are called on the engine thread, `token` and
 /// `finished` on the delivery thread; all must be quick.
-public protocol EngineLoopObserver: AnyObject, Sendable {
+public protocol RealTimeObserver: AnyObject, Sendable {
     func iteration(durationS: Double, lateS: Double, budgetTokens: Int?, predictedS: Double?, prefillTokens: Int, decodes: Int)
     func token(_ r: EngineRequest, index: Int, timeS: Double)
     func finished(_ r: EngineRequest)
@@ -62,16 +58,18 @@ public protocol EngineLoopObserver: AnyObject, Sendable {
 }
 
 /// The real-time driver: the same engine and policies as a simulated run, on a thread of its
-/// own, with a real clock. Each iteration is planned at `now`, "executed" by the backend (the
-/// simulated GPU reports the profile's predicted duration), and the thread sleeps until the
-/// iteration's end on the monotonic clock; tokens are then stamped with the time actually
-/// reached, so driver overhead shows up in served latencies and in `lateSumS`.
-/// Requests, aborts and drains arrive through a locked inbox and are applied between iterations.
-public final class EngineLoop: @unchecked Sendable {
+/// own, on the clock it is handed. Each iteration goes through the engine's one step
+/// (`beginStep` at `now`, `finishStep` at the time reached): a simulated backend reports the
+/// profile's predicted duration and the thread sleeps until the iteration's end; a real backend
+/// has spent the time by the time it returns. Tokens are stamped with the time actually reached,
+/// so driver overhead shows up in served latencies and in `lateSumS`. Requests, aborts and drains
+/// arrive through a locked inbox and are applied between iterations.
+public final class RealTimeDriver: @unchecked Sendable {
     let engine: EngineCore
     var backend: any ExecutionBackend
+    let clock: any RealTimeClock
     let t0: Double
-    weak var observer: EngineLoopObserver?
+    weak var observer: RealTimeObserver?
     /// Check the engine's invariants after every iteration (tests; O(running) per step).
     let checkInvariants: Bool
 
@@ -81,34 +79,29 @@ public final class EngineLoop: @unchecked Sendable {
     private var abortBox: [(ServedRequest, String)] = []
     private var stopRequested = false
     private var drainDeadline: Double?
-    private var published = EngineLoopStats()
+    private var published = RealTimeStats()
     private var exited = false
     private var nextID = 0
 
     private var thread: Thread?
     /// Engine-thread state.
     private var live: [ObjectIdentifier: ServedRequest] = [:]
-    private var stats = EngineLoopStats()
+    private var stats = RealTimeStats()
 
-    public init(engine: EngineCore, backend: any ExecutionBackend, observer: EngineLoopObserver? = nil, checkInvariants: Bool = false) {
+    public init(engine: EngineCore, backend: any ExecutionBackend, clock: any RealTimeClock,
+                observer: RealTimeObserver? = nil, checkInvariants: Bool = false) {
         self.engine = engine
         self.backend = backend
+        self.clock = clock
         self.observer = observer
         self.checkInvariants = checkInvariants
-        t0 = EngineLoop.clock()
+        t0 = clock.now()
         stats.kvTotalBlocks = engine.kv.totalBlocks
         published = stats
     }
 
-    /// Monotonic seconds.
-    static func clock() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    /// Seconds since the loop was created (the engine's time axis).
-    public func now() -> Double { EngineLoop.clock() - t0 }
+    /// Seconds since the driver was created (the engine's time axis).
+    public func now() -> Double { clock.now() - t0 }
 
     public func start() {
         let d = Thread { [self] in deliveryLoop() }
@@ -121,7 +114,7 @@ public final class EngineLoop: @unchecked Sendable {
         t.start()
     }
 
-    public var snapshot: EngineLoopStats {
+    public var snapshot: RealTimeStats {
         condition.lock()
         defer { condition.unlock() }
         return published
@@ -270,8 +263,8 @@ public final class EngineLoop: @unchecked Sendable {
                 continue
             }
             let tStart = t
-            let plan = engine.schedule(now: t)
-            if plan.isEmpty {
+            // The iteration starts once the plan exists: scheduling time is real overhead.
+            guard let begun = engine.beginStep(now: t, backend: &backend, startS: { now() }) else {
                 // Nothing can run (every request waits for memory that nobody will free): wait
                 // for an arrival or an abort rather than spin.
                 deliver()
@@ -281,16 +274,16 @@ public final class EngineLoop: @unchecked Sendable {
                 condition.unlock()
                 continue
             }
-            // The simulated GPU starts once the plan exists: scheduling time is real overhead.
-            let planned = now()
-            let duration = backend.execute(plan).durationS
+            let planned = begun.startS
+            let duration = begun.result.durationS
             let end = planned + duration
             deliver()
-            sleep(until: end)
+            clock.sleep(until: t0 + end)
             let reached = now()
             let late = max(0, reached - end)
             t = reached
-            let finished = engine.apply(plan, now: t)
+            let step = engine.finishStep(begun, endS: t)
+            let plan = step.plan
             var prefill = 0, prefillItems = 0
             for item in plan.items {
                 let r = item.request
@@ -305,7 +298,7 @@ public final class EngineLoop: @unchecked Sendable {
                     deliveries.append((s, .token(index: i, timeS: t)))
                 }
             }
-            for r in finished {
+            for r in step.finished {
                 if let s = live[ObjectIdentifier(r)] { finish(s) }
             }
             stats.iterations += 1
@@ -352,21 +345,5 @@ public final class EngineLoop: @unchecked Sendable {
         condition.lock()
         published = stats
         condition.unlock()
-    }
-
-    /// Sleeps until `target` (loop seconds): the kernel sleep for all but the last 100 µs, which
-    /// are spun (our choice: iterations last milliseconds; with the default 50 µs timer slack a
-    /// plain sleep wakes up to that much late, and spinning 100 µs costs < 1% of a 20 ms step).
-    private func sleep(until target: Double) {
-        let spin = 100e-6
-        var remaining = target - now()
-        if remaining > spin {
-            let s = remaining - spin
-            var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
-            var rem = timespec()
-            while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
-        }
-        remaining = target - now()
-        while remaining > 0 { remaining = target - now() }
     }
 }
