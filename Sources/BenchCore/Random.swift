@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// SplitMix64: used only to expand a seed into independent stream states.
 /// Source: Steele, Lea & Flood, "Fast splittable pseudorandom number generators" (2014).
 @inlinable
@@ -116,10 +124,3 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif

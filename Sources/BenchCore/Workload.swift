@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A request class (an "application" in AccelGen's terms).
 public enum RequestKind: String, Sendable, CaseIterable, Codable {
     /// Online: TTFT and TBT SLOs in the order of (sub)seconds.
@@ -305,6 +309,3 @@ public func countNewlines(_ bytes: [UInt8], _ range: Range<Int>) -> Int {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

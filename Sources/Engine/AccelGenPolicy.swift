@@ -108,7 +108,7 @@ public final class AccelGenPolicy: SchedulingPolicy {
         avgChunk = Double(profile.pivotTokens)
     }
 
-    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) {
+    public func enqueue(_ r: EngineRequest, now: Double) {
         waiting.insert(Entry(key: o.sloOrdering ? staticKey(r) : r.arrivalS, request: r))
     }
 
@@ -189,257 +189,19 @@ public final class AccelGenPolicy: SchedulingPolicy {
         }
     }
 
-    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
-        var plan = StepPlan()
-        // Dynamic chunking: the token budget from the tightest iteration SLO among running decodes.
-        // One pass over the running requests: their slack terms and SLO_min.
-        var minTBT = Double.infinity
-        var cands: [Candidate] = []
-        cands.reserveCapacity(engine.running.count + o.waitingCandidates)
-        var iterTerms: [Double] = []
-        iterTerms.reserveCapacity(engine.running.count)
-        for r in engine.running {
-            let lost = o.demoteLost && isLost(r, now: now)
-            if r.phase == .decoding, !lost, let tbt = r.slo.tbtMs { minTBT = min(minTBT, tbt / 1000) }
-            if o.sloOrdering {
-                let (raw, iters) = slackTerms(r, now: now, lost: lost)
-                cands.append(Candidate(request: r, slack: raw, fromWaiting: false, isLong: r.promptTokens >= o.longPromptTokens))
-                iterTerms.append(iters)
-            } else {
-                cands.append(Candidate(request: r, slack: r.arrivalS, fromWaiting: false, isLong: r.promptTokens >= o.longPromptTokens))
-                iterTerms.append(0)
-            }
-        }
-        let cap = o.maxBudgetTokens ?? contextTokens
-        var budget: Int
-        if !o.dynamicChunking {
-            budget = o.fixedBudgetTokens
-        } else if minTBT.isFinite {
-            switch o.budgetRule {
-            case .linear: budget = Int(pivotTokens * minTBT / pivotS)
-            case .predicted: budget = engine.timeModel.maxTokens(within: minTBT, base: IterationLoad())
-            }
-            budget = min(max(budget, 1), cap)
-        } else {
-            budget = cap
-        }
-        // T_iter_max for this step: the longest this iteration can be — a full budget of prompt
-        // tokens (bounded by SLO_min when the SLO guarantee is on).
-        var fullBudget = IterationLoad()
-        fullBudget.addPrefill(newTokens: budget, contextTokens: 0)
-        tIterMax = engine.timeModel.seconds(fullBudget)
-        if o.enforceIterationSLO && o.dynamicChunking && minTBT.isFinite { tIterMax = min(tIterMax, minTBT) }
-
-        // Candidates: every running request (slack completed now that T_iter_max is known), and
-        // the most urgent waiting ones.
-        var urgentDecodes = 0
-        var urgentExtraBlocks = 0
-        if o.sloOrdering {
-            for i in cands.indices {
-                cands[i].slack -= iterTerms[i] * tIterMax
-                if cands[i].slack < tIterMax && cands[i].request.phase == .decoding {
-                    urgentDecodes += 1
-                    urgentExtraBlocks += engine.extraBlocksForDecode(cands[i].request)
-                }
-            }
-        }
-        var popped: [Entry] = []
-        // Only as many as could be admitted this step (none at max_num_seqs).
-        let admissible = min(o.waitingCandidates, max(0, maxNumSeqs - engine.running.count))
-        while popped.count < admissible, let e = waiting.popMin() {
-            popped.append(e)
-            cands.append(Candidate(request: e.request, slack: o.sloOrdering ? slack(e.request, now: now) : e.request.arrivalS,
-                                   fromWaiting: true, isLong: e.request.promptTokens >= o.longPromptTokens))
-        }
-        var used = 0
-        // Fast path: when every urgent decode's extra KV block fits, none needs a preemption and
-        // their order does not matter; they join the batch as they are and only the rest is sorted.
-        if o.sloOrdering {
-            if urgentDecodes > 0 && urgentExtraBlocks <= engine.freeBlocks {
-                var others: [Candidate] = []
-                others.reserveCapacity(cands.count - urgentDecodes)
-                plan.items.reserveCapacity(cands.count)
-                for c in cands {
-                    if c.request.phase == .decoding && c.slack < tIterMax {
-                        _ = engine.reserveDecode(c.request)
-                        engine.mark(c.request)
-                        plan.addDecode(c.request)
-                        used += 1
-                    } else {
-                        others.append(c)
-                    }
-                }
-                cands = others
-            }
-        }
-        cands.sort { a, b in
-            if a.slack != b.slack { return a.slack < b.slack }
-            if a.arrival != b.arrival { return a.arrival < b.arrival }
-            return a.id < b.id
-        }
-        plan.items.reserveCapacity(cands.count)
-
-        plan.budgetTokens = budget
-        let totalBlocks = Double(engine.kv.totalBlocks)
-        var longPrefilling = engine.running.contains { $0.phase == .prefilling && $0.promptTokens >= o.longPromptTokens }
-
-        // Victim for a shortage: the running request with the largest slack (ties: the later
-        // arrival) not in the batch, and of lower priority than `c`.
-        func victim(below c: Candidate) -> EngineRequest? {
-            let mine = (c.slack, c.request.arrivalS, c.request.id)
-            for v in cands.reversed() where !v.fromWaiting {
-                guard (v.slack, v.request.arrivalS, v.request.id) > mine else { return nil }
-                let r = v.request
-                if r.phase != .waiting && !engine.isMarked(r) { return r }
-            }
-            return nil
-        }
-
-        /// Adds `c` with up to `maxTokens` prefill tokens; false if it cannot run now.
-        func add(_ c: Candidate, maxTokens: Int, mayPreempt: Bool) -> Bool {
-            let r = c.request
-            switch r.phase {
-            case .decoding:
-                while !engine.reserveDecode(r) {
-                    guard mayPreempt, let v = victim(below: c) else { return false }
-                    engine.preempt(v, now: now)
-                    plan.preempted += 1
-                }
-                engine.mark(r)
-                plan.addDecode(r)
-                used += 1
-                return true
-            case .prefilling:
-                let n = min(r.remainingPrefill, maxTokens)
-                guard n > 0 else { return false }
-                engine.mark(r)
-                plan.addPrefill(r, tokens: n)
-                used += n
-                return true
-            case .waiting:
-                guard maxTokens > 0, engine.running.count < maxNumSeqs else { return false }
-                if o.exclusiveLong, c.isLong, longPrefilling, c.slack >= tIterMax { return false }
-                while !engine.admit(r, now: now) {
-                    guard mayPreempt, let v = victim(below: c) else { return false }
-                    engine.preempt(v, now: now)
-                    plan.preempted += 1
-                }
-                if c.isLong { longPrefilling = true }
-                engine.mark(r)
-                let n = min(r.remainingPrefill, maxTokens)
-                plan.addPrefill(r, tokens: n)
-                used += n
-                return true
-            case .finished:
-                return false
-            }
-        }
-
-        var rest: [Candidate] = []
-        // 1. Urgent requests in slack order; they may preempt larger-slack ones.
-        //    Urgent decodes always run (one token each) so progress never stalls on the budget.
-        if o.sloOrdering {
-            for c in cands {
-                if c.slack < tIterMax {
-                    if engine.isMarked(c.request) || (c.request.phase == .waiting && !c.fromWaiting) { continue }
-                    _ = add(c, maxTokens: max(0, budget - used), mayPreempt: true)
-                } else {
-                    rest.append(c)
-                }
-            }
-        } else {
-            rest = cands
-        }
-        // Exclusive allocation: running long prefills get the budget first.
-        if o.exclusiveLong {
-            for c in rest where !c.fromWaiting && c.isLong && c.request.phase == .prefilling && !engine.isMarked(c.request) {
-                _ = add(c, maxTokens: budget - used, mayPreempt: false)
-            }
-        }
-        // 2. Candidates within γ of the most urgent one.
-        let head = (cands.first?.slack ?? 0)
-        let window = o.sloOrdering ? head + o.gammaS : .infinity
-        var pool = rest.filter { c in
-            c.slack <= window && !engine.isMarked(c.request) && c.request.phase != .finished
-                && (c.request.phase != .waiting || c.fromWaiting)
-        }
-        // 3. Best fit on (compute budget left, free KV blocks), normalised by capacity.
-        while !pool.isEmpty, used < budget {
-            let aC = Double(budget - used)
-            let aM = Double(engine.freeBlocks)
-            var best = -1
-            var bestScore = Double.infinity
-            var seenDecode: (Bool, Bool) = (false, false)  // decodes needing 0 / 1 new block
-            for (i, c) in pool.enumerated() {
-                let r = c.request
-                var dC: Double
-                var dM: Double
-                switch r.phase {
-                case .decoding:
-                    let extra = engine.extraBlocksForDecode(r)
-                    // All decodes with the same needs score alike: only the first (most urgent) counts.
-                    if extra == 0 { if seenDecode.0 { continue }; seenDecode.0 = true } else { if seenDecode.1 { continue }; seenDecode.1 = true }
-                    dC = 1
-                    dM = Double(extra)
-                case .prefilling:
-                    dC = Double(min(r.remainingPrefill, budget - used))
-                    dM = 0
-                case .waiting:
-                    if o.exclusiveLong, c.isLong, longPrefilling { continue }
-                    if engine.running.count >= maxNumSeqs { continue }
-                    dC = Double(min(r.remainingPrefill, budget - used))
-                    dM = Double(engine.blocksToAdmit(r))
-                case .finished:
-                    continue
-                }
-                guard dC <= aC, dM <= aM else { continue }
-                if !o.multiResource { best = i; break }
-                let x = (aC - dC) / Double(budget), y = (aM - dM) / totalBlocks
-                let score = x * x + y * y
-                if score < bestScore {
-                    bestScore = score
-                    best = i
-                }
-            }
-            if best < 0 { break }
-            let c = pool.remove(at: best)
-            _ = add(c, maxTokens: budget - used, mayPreempt: false)
-        }
-        // Work conservation (our choice; the paper's loop stops at the γ window): budget still
-        // left goes to the remaining candidates in slack order.
-        if o.workConserving {
-            var admitting = true
-            for c in rest where used < budget && !engine.isMarked(c.request) {
-                let r = c.request
-                if r.phase == .waiting {
-                    // Admission stops at the first waiting request that does not fit (FCFS within slack order).
-                    if !c.fromWaiting || !admitting { continue }
-                    if engine.blocksToAdmit(r) > engine.freeBlocks { admitting = false; continue }
-                }
-                if r.phase == .decoding && engine.extraBlocksForDecode(r) > engine.freeBlocks { continue }
-                _ = add(c, maxTokens: budget - used, mayPreempt: false)
-            }
-        }
-        // Progress: if nothing could be placed (KV exhausted by requests that are not urgent),
-        // the most urgent running request runs, preempting the largest-slack ones.
-        if plan.isEmpty {
-            for c in cands where !c.fromWaiting && c.request.phase != .waiting {
-                if add(c, maxTokens: max(1, budget), mayPreempt: true) { break }
-            }
-        }
-        // Waiting requests not admitted go back to the queue.
-        for e in popped where e.request.phase == .waiting && !engine.isMarked(e.request) {
-            waiting.insert(e)
-        }
-        // SLO guarantee: if the prediction still exceeds SLO_min (the budget rule is an
-        // approximation; prefill attention is not in it), shorten the last prefill chunks.
-        if o.enforceIterationSLO, o.dynamicChunking, minTBT.isFinite {
-            trim(&plan, to: minTBT, model: engine.timeModel)
-        }
-        let predicted = engine.timeModel.seconds(plan.load)
-        plan.predictedS = predicted
-        observe(plan, predicted: predicted)
-        return plan
+    /// Forms one iteration along the phases of the type's doc; each is a function of
+    /// `AccelGenStep`, which holds the step's state.
+    public func schedule(_ view: SchedulerView) -> StepPlan {
+        var step = AccelGenStep(policy: self, view: view)
+        step.formBudget()
+        step.gatherCandidates()
+        step.placeUrgent()
+        step.placeRunningLongPrefills()
+        step.bestFit(step.gammaWindow())
+        step.conserveWork()
+        step.ensureProgress()
+        step.requeueUnadmitted()
+        return step.finish()
     }
 
     /// Shrinks prefill chunks, last first, until the plan's predicted time is within `limit`

@@ -71,9 +71,9 @@ public protocol ExecutionBackend {
 public protocol SchedulingPolicy: AnyObject {
     var name: String { get }
     /// A new request was admitted to the waiting queue (or returned there by a preemption).
-    func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double)
-    /// Forms the next iteration. May admit, preempt and allocate through `engine`.
-    func schedule(_ engine: EngineCore, now: Double) -> StepPlan
+    func enqueue(_ r: EngineRequest, now: Double)
+    /// Forms the next iteration at `view.now`. May admit, preempt and allocate through `view`.
+    func schedule(_ view: SchedulerView) -> StepPlan
     /// A request left the engine (finished or aborted).
     func removed(_ r: EngineRequest)
     /// Takes a waiting request out of the queue (an abort); false when it is not there.
@@ -85,12 +85,12 @@ public protocol SchedulingPolicy: AnyObject {
     /// True when, with nothing waiting and every running request decoding, this policy's next
     /// iteration is a decode of every running request in running order (the settled fast path
     /// may then stand in for `schedule`; see `settledDecodeSteps`).
-    func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool
+    func decodesEveryRunningRequest(runningCount: Int) -> Bool
 }
 
 extension SchedulingPolicy {
     /// Policies that order or limit decodes (deadline order, dynamic chunking) keep the default.
-    public func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool { false }
+    public func decodesEveryRunningRequest(runningCount: Int) -> Bool { false }
 }
 
 /// The engine's state and its mechanics (admission, KV allocation, preemption, applying an
@@ -133,7 +133,7 @@ public final class EngineCore {
         if kv.blocksFor(tokens: r.peakTokens) > kv.totalBlocks {
             return reject(r, now: now, "needs \(kv.blocksFor(tokens: r.peakTokens)) KV blocks; the cache holds \(kv.totalBlocks)")
         }
-        policy.enqueue(r, engine: self, now: now)
+        policy.enqueue(r, now: now)
         return nil
     }
 
@@ -181,7 +181,7 @@ public final class EngineCore {
     /// Forms the next iteration (the policy decides; it may admit, preempt and allocate).
     public func schedule(now: Double) -> StepPlan {
         stepSerial += 1
-        return policy.schedule(self, now: now)
+        return policy.schedule(SchedulerView(engine: self, now: now))
     }
 
     /// Marks `r` as taken in the step being formed.
@@ -294,7 +294,7 @@ public final class EngineCore {
         r.preemptions += 1
         preemptionCount += 1
         if let i = running.firstIndex(where: { $0 === r }) { running.remove(at: i) }
-        policy.enqueue(r, engine: self, now: now)
+        policy.enqueue(r, now: now)
     }
 
     /// Applies an executed iteration that ended at `now`: prefill chunks advance; a prefill that

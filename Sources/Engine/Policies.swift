@@ -40,25 +40,6 @@ public enum PolicyName: String, CaseIterable, Sendable {
     }
 }
 
-extension EngineCore {
-    /// Reserves one decode token of `r`, preempting `victim()` while blocks are short. Returns
-    /// false when `r` itself had to be preempted (it is then no longer running).
-    func reserveDecode(_ r: EngineRequest, now: Double, plan: inout StepPlan, victim: () -> EngineRequest?) -> Bool {
-        while !reserveDecode(r) {
-            let v = victim() ?? r
-            preempt(v, now: now)
-            plan.preempted += 1
-            if v === r { return false }
-        }
-        return true
-    }
-
-    /// The most recently admitted running request not marked in this step, if any.
-    func newestUnmarked() -> EngineRequest? {
-        running.last { !isMarked($0) }
-    }
-}
-
 /// A waiting-queue entry ordered by a key (a deadline, a slack deadline), then arrival, then id.
 struct KeyedEntry: Comparable {
     let key: Double
@@ -83,7 +64,7 @@ protocol FCFSQueuedPolicy: SchedulingPolicy {
 }
 
 extension FCFSQueuedPolicy {
-    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) { waiting.enqueue(r) }
+    public func enqueue(_ r: EngineRequest, now: Double) { waiting.enqueue(r) }
     public func removed(_ r: EngineRequest) {}
     public func removeWaiting(_ r: EngineRequest) -> Bool {
         guard let i = waiting.queue.firstIndex(where: { $0 === r }) else { return false }
@@ -134,14 +115,14 @@ public final class VLLMPolicy: FCFSQueuedPolicy {
         maxNumSeqs = o.vllmMaxNumSeqs
     }
 
-    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+    public func schedule(_ view: SchedulerView) -> StepPlan {
         var plan = StepPlan()
         plan.budgetTokens = maxBatchedTokens
         var tokens = 0
         while let r = waiting.queue.first {
             let n = r.remainingPrefill
             guard tokens + n <= maxBatchedTokens || plan.isEmpty && n > maxBatchedTokens && tokens == 0 else { break }
-            guard engine.running.count < maxNumSeqs, engine.admit(r, now: now) else { break }
+            guard view.runningCount < maxNumSeqs, view.admit(r) else { break }
             waiting.queue.removeFirst()
             // Admission may have found part of the prompt in the prefix cache.
             plan.addPrefill(r, tokens: r.remainingPrefill)
@@ -149,10 +130,10 @@ public final class VLLMPolicy: FCFSQueuedPolicy {
         }
         if !plan.isEmpty { return plan }
         var i = 0
-        while i < engine.running.count {
-            let r = engine.running[i]
-            engine.mark(r)
-            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestUnmarked() }) {
+        while i < view.runningCount {
+            let r = view.running[i]
+            view.mark(r)
+            if view.reserveDecode(r, plan: &plan, victim: { view.newestUnmarked() }) {
                 plan.addDecode(r)
                 i += 1
             }
@@ -161,7 +142,7 @@ public final class VLLMPolicy: FCFSQueuedPolicy {
     }
 
     /// With the queue empty, the decode loop takes every running request.
-    public func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool { waiting.queue.isEmpty }
+    public func decodesEveryRunningRequest(runningCount: Int) -> Bool { waiting.queue.isEmpty }
 }
 
 /// Sarathi-Serve's stall-free batching: running decodes first, then ongoing partial prefills,
@@ -177,28 +158,28 @@ public final class SarathiPolicy: FCFSQueuedPolicy {
         maxNumSeqs = o.maxNumSeqs
     }
 
-    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+    public func schedule(_ view: SchedulerView) -> StepPlan {
         var plan = StepPlan()
         plan.budgetTokens = budget
         var used = 0
         var i = 0
-        while i < engine.running.count, used < budget {
-            let r = engine.running[i]
+        while i < view.runningCount, used < budget {
+            let r = view.running[i]
             guard r.phase == .decoding else { i += 1; continue }
-            engine.mark(r)
-            if engine.reserveDecode(r, now: now, plan: &plan, victim: { engine.newestUnmarked() }) {
+            view.mark(r)
+            if view.reserveDecode(r, plan: &plan, victim: { view.newestUnmarked() }) {
                 plan.addDecode(r)
                 used += 1
                 i += 1
             }
         }
-        for r in engine.running where r.phase == .prefilling && used < budget {
+        for r in view.running where r.phase == .prefilling && used < budget {
             let n = min(r.remainingPrefill, budget - used)
             plan.addPrefill(r, tokens: n)
             used += n
         }
-        while used < budget, engine.running.count < maxNumSeqs, let r = waiting.queue.first {
-            guard engine.admit(r, now: now) else { break }
+        while used < budget, view.runningCount < maxNumSeqs, let r = waiting.queue.first {
+            guard view.admit(r) else { break }
             waiting.queue.removeFirst()
             let n = min(r.remainingPrefill, budget - used)
             plan.addPrefill(r, tokens: n)
@@ -208,7 +189,7 @@ public final class SarathiPolicy: FCFSQueuedPolicy {
     }
 
     /// The decode loop takes every running request while they fit in the token budget.
-    public func decodesEveryRunningRequest(_ engine: EngineCore) -> Bool { waiting.queue.isEmpty && engine.running.count <= budget }
+    public func decodesEveryRunningRequest(runningCount: Int) -> Bool { waiting.queue.isEmpty && runningCount <= budget }
 }
 
 /// Earliest deadline first with chunked prefill (an extra baseline): every candidate's next
@@ -237,7 +218,7 @@ public final class EDFPolicy: SchedulingPolicy {
         return .infinity
     }
 
-    public func enqueue(_ r: EngineRequest, engine: EngineCore, now: Double) {
+    public func enqueue(_ r: EngineRequest, now: Double) {
         waiting.insert(Entry(key: EDFPolicy.deadline(r), request: r))
     }
 
@@ -246,10 +227,10 @@ public final class EDFPolicy: SchedulingPolicy {
     public var waitingCount: Int { waiting.count }
     public var waitingRequests: [EngineRequest] { waiting.unordered.map(\.request) }
 
-    public func schedule(_ engine: EngineCore, now: Double) -> StepPlan {
+    public func schedule(_ view: SchedulerView) -> StepPlan {
         var plan = StepPlan()
         plan.budgetTokens = budget
-        var running = engine.running.map { Entry(key: EDFPolicy.deadline($0), request: $0) }
+        var running = view.running.map { Entry(key: EDFPolicy.deadline($0), request: $0) }
         running.sort()
         var used = 0
         var ri = 0
@@ -267,10 +248,10 @@ public final class EDFPolicy: SchedulingPolicy {
                 let r = running[ri].request
                 ri += 1
                 guard r.phase != .waiting else { continue }  // preempted earlier in this step
-                engine.mark(r)
+                view.mark(r)
                 if r.phase == .decoding {
-                    let ok = engine.reserveDecode(r, now: now, plan: &plan) {
-                        running.last { $0.request.phase != .waiting && !engine.isMarked($0.request) }?.request
+                    let ok = view.reserveDecode(r, plan: &plan) {
+                        running.last { $0.request.phase != .waiting && !view.isMarked($0.request) }?.request
                     }
                     if ok {
                         plan.addDecode(r)
@@ -283,12 +264,12 @@ public final class EDFPolicy: SchedulingPolicy {
                 }
             } else {
                 let top = waiting.min!
-                guard engine.running.count < maxNumSeqs, engine.admit(top.request, now: now) else {
+                guard view.runningCount < maxNumSeqs, view.admit(top.request) else {
                     admitting = false
                     continue
                 }
                 _ = waiting.popMin()
-                engine.mark(top.request)
+                view.mark(top.request)
                 let n = min(top.request.remainingPrefill, budget - used)
                 plan.addPrefill(top.request, tokens: n)
                 used += n

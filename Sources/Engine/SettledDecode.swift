@@ -17,7 +17,7 @@ extension EngineCore {
     /// (Σ tokens in KV, the decode context of the next step), which the stretch's iteration
     /// times start from.
     public func settledDecodeStretch(limit: Int) -> (steps: Int, contextTokens: Int) {
-        guard limit > 0, !running.isEmpty, policy.waitingCount == 0, policy.decodesEveryRunningRequest(self) else { return (0, 0) }
+        guard limit > 0, !running.isEmpty, policy.waitingCount == 0, policy.decodesEveryRunningRequest(runningCount: running.count) else { return (0, 0) }
         var steps = limit
         var context = 0
         let settled = running.withUnsafeBufferPointer { rb in

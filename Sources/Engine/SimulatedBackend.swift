@@ -1,4 +1,7 @@
 import BenchCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The simulated GPU: each iteration takes the profile's predicted time. Deterministic unless
 /// `jitterCV` > 0, which multiplies each duration by a seeded log-normal factor with mean 1 and
@@ -42,6 +45,3 @@ public struct SimulatedBackend: ExecutionBackend {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

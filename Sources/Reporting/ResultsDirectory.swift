@@ -1,5 +1,8 @@
 import BenchCore
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The files of a results directory. Every run (engine or endpoint) writes the same layout, so
 /// one metrics path, `report`, gates and plots serve both.
@@ -366,10 +369,6 @@ final class NSLockLike: @unchecked Sendable {
         return f()
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The second thread of a background `ResultsWriter`: batches of records go through a serial
 /// queue, at most `maxBatchesInFlight` at a time (the producer waits beyond that, bounding

@@ -1,6 +1,8 @@
 import ArgumentParser
 import BenchCore
 import Engine
+import Foundation
+import Workloads
 
 /// The bundled engine's flags, shared by `run` and `compare`.
 struct EngineFlags: ParsableArguments {
@@ -164,5 +166,3 @@ struct WorkloadFlags: ParsableArguments {
     }
 }
 
-import Foundation
-import Workloads

@@ -2,6 +2,7 @@ import ArgumentParser
 import BenchCore
 import Engine
 import Reporting
+import Foundation
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -178,8 +179,6 @@ extension Run {
 struct BenchExit: Error {
     var code: Int32
 }
-
-import Foundation
 
 /// A schedule file written by `oracle --schedule-out`.
 struct ReplaySchedule {
