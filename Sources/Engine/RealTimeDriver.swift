@@ -221,40 +221,26 @@ public final class RealTimeDriver: @unchecked Sendable {
         deliveryCondition.unlock()
     }
 
+    /// What the inbox held when the engine thread took it.
+    private struct Inbox {
+        var arrivals: [ServedRequest]
+        var aborts: [(ServedRequest, String)]
+        var stopping: Bool
+        var drainEnd: Double?
+    }
+
+    /// The engine thread: inbox, then one step, until stopped.
     private func run() {
         while true {
             if !deliveries.isEmpty && !engine.hasWork { deliver() }
-            condition.lock()
-            while inbox.isEmpty && abortBox.isEmpty && !stopRequested && !engine.hasWork {
-                if let d = drainDeadline { _ = condition.wait(until: Date(timeIntervalSinceNow: max(0.001, d - now()))); break }
-                condition.wait()
-            }
-            let arrivals = inbox
-            let aborts = abortBox
-            inbox.removeAll()
-            abortBox.removeAll()
-            let stopping = stopRequested
-            let drainEnd = drainDeadline
-            condition.unlock()
-
-            var t = now()
-            for (s, reason) in aborts where live[ObjectIdentifier(s.request)] != nil {
-                if engine.abort(s.request, now: t, reason: reason) { finish(s) }
-            }
-            for s in arrivals {
-                if engine.add(s.request, now: t) != nil {
-                    finish(s)
-                } else {
-                    live[ObjectIdentifier(s.request)] = s
-                    stats.submitted += 1
-                }
-            }
-            if stopping || (drainEnd.map { t >= $0 } ?? false) {
-                let why = stopping ? "server stopped" : "drain time ran out"
-                for s in live.values.sorted(by: { $0.id < $1.id }) where engine.abort(s.request, now: t, reason: why) { finish(s) }
+            let box = takeInbox()
+            let t = now()
+            applyInbox(box, now: t)
+            if box.stopping || (box.drainEnd.map { t >= $0 } ?? false) {
+                abortAll(now: t, reason: box.stopping ? "server stopped" : "drain time ran out")
                 deliver()
                 publish()
-                if stopping { break }
+                if box.stopping { break }
                 continue
             }
             guard engine.hasWork else {
@@ -262,9 +248,7 @@ public final class RealTimeDriver: @unchecked Sendable {
                 publish()
                 continue
             }
-            let tStart = t
-            // The iteration starts once the plan exists: scheduling time is real overhead.
-            guard let begun = engine.beginStep(now: t, backend: &backend, startS: { now() }) else {
+            if !runStep(now: t) {
                 // Nothing can run (every request waits for memory that nobody will free): wait
                 // for an arrival or an abort rather than spin.
                 deliver()
@@ -274,54 +258,97 @@ public final class RealTimeDriver: @unchecked Sendable {
                 condition.unlock()
                 continue
             }
-            let planned = begun.startS
-            let duration = begun.result.durationS
-            let end = planned + duration
-            deliver()
-            clock.sleep(until: t0 + end)
-            let reached = now()
-            let late = max(0, reached - end)
-            t = reached
-            let step = engine.finishStep(begun, endS: t)
-            let plan = step.plan
-            var prefill = 0, prefillItems = 0
-            for item in plan.items {
-                let r = item.request
-                if item.isPrefill {
-                    prefill += item.newTokens
-                    prefillItems += 1
-                }
-                guard let s = live[ObjectIdentifier(r)] else { continue }
-                while s.emitted < r.numOutputTokens {
-                    let i = s.emitted
-                    s.emitted += 1
-                    deliveries.append((s, .token(index: i, timeS: t)))
-                }
-            }
-            for r in step.finished {
-                if let s = live[ObjectIdentifier(r)] { finish(s) }
-            }
-            stats.iterations += 1
-            stats.lateSumS += late
-            stats.lateMaxS = max(stats.lateMaxS, late)
-            stats.overheadSumS += (planned - tStart) + (now() - reached)  // delivery excluded: it overlaps the next step
-            observer?.iteration(durationS: duration, lateS: late, budgetTokens: plan.budgetTokens, predictedS: plan.predictedS,
-                                prefillTokens: prefill, decodes: plan.items.count - prefillItems)
-            if checkInvariants {
-                let v = engine.invariantViolations()
-                if !v.isEmpty { stats.invariantViolations.append(contentsOf: v) }
-            }
             publish()
         }
+        endDelivery()
+        condition.lock()
+        exited = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until there is something to do, then empties the inbox.
+    private func takeInbox() -> Inbox {
+        condition.lock()
+        defer { condition.unlock() }
+        while inbox.isEmpty && abortBox.isEmpty && !stopRequested && !engine.hasWork {
+            if let d = drainDeadline { _ = condition.wait(until: Date(timeIntervalSinceNow: max(0.001, d - now()))); break }
+            condition.wait()
+        }
+        let box = Inbox(arrivals: inbox, aborts: abortBox, stopping: stopRequested, drainEnd: drainDeadline)
+        inbox.removeAll()
+        abortBox.removeAll()
+        return box
+    }
+
+    /// Aborts, then arrivals, between iterations.
+    private func applyInbox(_ box: Inbox, now t: Double) {
+        for (s, reason) in box.aborts where live[ObjectIdentifier(s.request)] != nil {
+            if engine.abort(s.request, now: t, reason: reason) { finish(s) }
+        }
+        for s in box.arrivals {
+            if engine.add(s.request, now: t) != nil {
+                finish(s)
+            } else {
+                live[ObjectIdentifier(s.request)] = s
+                stats.submitted += 1
+            }
+        }
+    }
+
+    private func abortAll(now t: Double, reason: String) {
+        for s in live.values.sorted(by: { $0.id < $1.id }) where engine.abort(s.request, now: t, reason: reason) { finish(s) }
+    }
+
+    /// One iteration through the engine's step: planned at `t`, started once the plan exists
+    /// (scheduling time is real overhead), applied at the time reached after its end. False
+    /// when the policy planned nothing.
+    private func runStep(now t: Double) -> Bool {
+        guard let begun = engine.beginStep(now: t, backend: &backend, startS: { now() }) else { return false }
+        let end = begun.startS + begun.result.durationS
+        deliver()
+        clock.sleep(until: t0 + end)
+        let reached = now()
+        let late = max(0, reached - end)
+        let step = engine.finishStep(begun, endS: reached)
+        queueTokens(of: step)
+        stats.iterations += 1
+        stats.lateSumS += late
+        stats.lateMaxS = max(stats.lateMaxS, late)
+        stats.overheadSumS += (begun.startS - t) + (now() - reached)  // delivery excluded: it overlaps the next step
+        let record = step.record
+        observer?.iteration(durationS: begun.result.durationS, lateS: late, budgetTokens: record.budgetTokens,
+                            predictedS: record.predictedS, prefillTokens: record.prefillTokens, decodes: record.decodeCount)
+        if checkInvariants {
+            let v = engine.invariantViolations()
+            if !v.isEmpty { stats.invariantViolations.append(contentsOf: v) }
+        }
+        return true
+    }
+
+    /// The tokens and finishes of an iteration, for the delivery thread.
+    private func queueTokens(of step: StepOutcome) {
+        for item in step.plan.items {
+            let r = item.request
+            guard let s = live[ObjectIdentifier(r)] else { continue }
+            while s.emitted < r.numOutputTokens {
+                let i = s.emitted
+                s.emitted += 1
+                deliveries.append((s, .token(index: i, timeS: step.endS)))
+            }
+        }
+        for r in step.finished {
+            if let s = live[ObjectIdentifier(r)] { finish(s) }
+        }
+    }
+
+    /// Stops the delivery thread once it has handed over everything.
+    private func endDelivery() {
         deliveryCondition.lock()
         deliveryStop = true
         deliveryCondition.signal()
         while !deliveryDone { deliveryCondition.wait() }
         deliveryCondition.unlock()
-        condition.lock()
-        exited = true
-        condition.broadcast()
-        condition.unlock()
     }
 
     private func finish(_ s: ServedRequest) {
