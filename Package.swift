@@ -41,8 +41,11 @@ let package = Package(
         // libcurl (Debian libcurl4-openssl-dev), and typed wrappers for its variadic C calls.
         .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CLibCurl"]),
+        // Hugging Face tokenizer.json BPE tokenizers (byte-level and SentencePiece-style): prompts of an
+        // exact token length for the load generator, and later the CPU engine's tokenizer.
+        .target(name: "Tokenizer", dependencies: ["BenchCore"]),
         // Open-loop load generation against OpenAI-compatible endpoints. Never imports Engine.
-        .target(name: "LoadGen", dependencies: ["BenchCore", "CCurlShim", "CLibCurl"]),
+        .target(name: "LoadGen", dependencies: ["BenchCore", "Tokenizer", "CCurlShim", "CLibCurl"]),
         // The server side of the OpenAI protocol (validation, errors, chunk shapes); no I/O.
         .target(name: "OpenAIWire", dependencies: ["BenchCore"]),
         // A small OpenAI-compatible streaming server with configurable latencies and faults.
@@ -62,7 +65,7 @@ let package = Package(
         // COIN-OR Clp (LP) and Cbc (MILP) through their C APIs (Debian coinor-libclp-dev, coinor-libcbc-dev).
         .systemLibrary(name: "CCoinOR", pkgConfig: "cbc", providers: [.apt(["coinor-libclp-dev", "coinor-libcbc-dev"])]),
         // The offline oracle: an LP relaxation's upper bound on goodput and a feasible clairvoyant schedule.
-        .target(name: "Oracle", dependencies: ["BenchCore", "Engine", "CCoinOR"]),
+        .target(name: "Oracle", dependencies: ["BenchCore", "Engine", "Reporting", "CCoinOR"]),
         // A fleet of simulated engine instances: router, global queue, autoscalers (Chiron and
         // baselines). No I/O.
         .target(name: "Cluster", dependencies: [
@@ -76,15 +79,21 @@ let package = Package(
         ]),
         // Figures (gnuplot as a child process, templates from plots/ embedded) and the HTML report.
         .target(name: "Plotting", dependencies: ["BenchCore", "Reporting"]),
+        // The composition root: a workload run against a target (the in-process engine or an HTTP
+        // server) into one results writer, repeated runs and rate sweeps.
+        .target(name: "Harness", dependencies: ["BenchCore", "Engine", "LoadGen", "Reporting", "Oracle"]),
         .executableTarget(name: "accelbench", dependencies: [
-            "BenchCore", "Workloads", "Reporting", "Engine", "LoadGen", "MockServer", "Server", "Oracle", "Plotting", "Cluster",
+            "BenchCore", "Workloads", "Reporting", "Engine", "Tokenizer", "LoadGen", "MockServer", "Server", "Oracle", "Plotting", "Cluster",
+            "Harness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "BenchCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "BenchCore", "MockServer"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "BenchCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Tokenizer", "BenchCore", "MockServer"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),
+        .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting", "Reporting", "BenchCore", "Engine", "Workloads"]),
         .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore", "Workloads"]),

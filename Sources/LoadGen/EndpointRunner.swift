@@ -2,6 +2,7 @@ import BenchCore
 import CCurlShim
 import CLibCurl
 import Foundation
+import Tokenizer
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import BenchCore
+import Tokenizer
 
 /// Deterministic prompts of a requested length. Requests of one `prefix_group` share their first
 /// `prefix_tokens` tokens (so server-side prefix caches see real sharing); the rest is unique per
@@ -62,9 +63,9 @@ public enum PromptBuilder {
     /// words. Requests of a prefix group share the text of the group's first `prefix_tokens`
     /// tokens (and so those token ids). Deterministic in (request, seed). Exact for every
     /// tokenizer `BPETokenizer` loads except contrived vocabularies with tokens spanning word
-    /// boundaries (see `BPETokenizer.ExactLengthText`).
+    /// boundaries (see `ExactLengthText`).
     public static func text(for r: WorkloadRequest, seed: UInt64, tokenizer: BPETokenizer) -> String {
-        var b = BPETokenizer.ExactLengthText(tokenizer: tokenizer)
+        var b = ExactLengthText(tokenizer: tokenizer)
         let shared = r.prefixGroup == nil ? 0 : min(r.prefixTokens ?? 0, r.promptTokens)
         if let g = r.prefixGroup, shared > 0 {
             var rng = SeededRNG(seed: seed, stream: 0xB00F, index: UInt64(truncatingIfNeeded: g))

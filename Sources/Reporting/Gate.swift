@@ -320,3 +320,45 @@ public struct Bootstrap: Sendable {
         return lo...hi
     }
 }
+
+extension Baseline {
+    /// `gate --update`: the baseline of these runs (one, or `run --repeat N`'s: the mean, with
+    /// every run's value kept for the next bootstrap). A stored baseline keeps its metrics and
+    /// tolerances and takes the new values; a new one gets the default metrics, with zero
+    /// tolerance for targets that reproduce exactly (`TargetIdentity.hasExactBaseline`) and
+    /// `relative` for the others.
+    /// - Parameter source: the summary file, for errors.
+    public static func updated(_ stored: Baseline?, from summaries: [JSONValue], relative: Double,
+                               source: String) throws(BenchError) -> Baseline {
+        let summary = summaries[0]
+        guard case .string(let target)? = summary["target"], let id = workloadIdentity(summary["workload"]) else {
+            throw BenchError.data(SourceLocation(file: source), "not an accelbench summary (target, workload.spec_digest, seed, count)")
+        }
+        func measured(_ path: String) -> (Double, [Double])? {
+            let xs = summaries.compactMap { value(at: path, in: $0) }
+            guard !xs.isEmpty else { return nil }
+            return (xs.reduce(0, +) / Double(xs.count), xs.count > 1 ? xs : [])
+        }
+        var metrics: [Metric] = []
+        if let stored {
+            for m in stored.metrics {
+                guard let (v, xs) = measured(m.path) else {
+                    throw BenchError.data(SourceLocation(file: source, field: m.path), "the baseline's metric is not in this run")
+                }
+                var n = m
+                n.value = v
+                n.samples = xs
+                metrics.append(n)
+            }
+        } else {
+            var classes: [String] = []
+            if case .object(let pairs)? = summary["by_class"] { classes = pairs.map(\.0) }
+            let exact = TargetIdentity(parsing: target).hasExactBaseline
+            for (path, polarity) in defaultMetrics(classes: classes) {
+                guard let (v, xs) = measured(path) else { continue }
+                metrics.append(Metric(path: path, polarity: polarity, relative: exact ? 0 : relative, absolute: 0, value: v, samples: xs))
+            }
+        }
+        return Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
+    }
+}

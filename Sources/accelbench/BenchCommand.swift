@@ -5,6 +5,7 @@ import Reporting
 import Workloads
 import Foundation
 import Engine
+import Harness
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -92,7 +93,7 @@ struct Bench: ParsableCommand {
                 }
                 let t0 = monotonicSeconds()
                 let parts = max(1, threads)
-                let results = ParallelResults<MetricsAccumulator>(count: parts)
+                let results = WorkerSlots<MetricsAccumulator>(count: parts)
                 let n = requests
                 DispatchQueue.concurrentPerform(iterations: parts) { p in
                     var acc = MetricsAccumulator(options: options, classes: ["chat", "batch"])
@@ -258,8 +259,7 @@ extension Bench {
                                                  onDone: { r in records += r.record().tokenTimesS.isEmpty ? 0 : 1 })
                     let engineS = monotonicSeconds() - t0
                     let dir = "/tmp/accelbench-simulate-\(getpid())-\(name.rawValue)"
-                    let full = try EngineRun(workload: workload, profile: prof, policy: name, policyOptions: PolicyOptions(),
-                                             jitterCV: 0, jitterSeed: 0, metrics: MetricsOptions(), output: dir, progress: false).execute()
+                    let full = try Harness.run(workload, on: EngineTarget(profile: prof, policy: name, policyOptions: PolicyOptions()), output: dir)
                     try? FileManager.default.removeItem(atPath: dir)
                     print(String(format: "%@: %d requests, %d iterations, simulated %.0f s: engine+driver %.2f s wall; full run writing results %.2f s wall; attainment %.1f%%",
                                  name.rawValue, workload.requests.count, outcome.iterations, outcome.endS, engineS, full.wallS,

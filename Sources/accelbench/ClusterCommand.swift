@@ -126,7 +126,7 @@ struct ClusterCommand: ParsableCommand {
                 + "instances=\(o.minInstances)-\(o.maxInstances) startup_s=\(o.startupDelayS)"
                 + (engine.jitterCV > 0 ? " jitter_cv=\(engine.jitterCV)" : "")
             let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options,
-                                           background: true, tokenTimes: tokenTimes.encoding, summaryOnly: summaryOnly)
+                                           writing: .batched, tokenTimes: tokenTimes.encoding, summaryOnly: summaryOnly)
             let sim = FleetSimulator(profile: profile, policy: policyName, policyOptions: policyFlags.options, options: o,
                                      autoscaler: ClusterCommand.makeAutoscaler(name))
             sim.jitterCV = engine.jitterCV

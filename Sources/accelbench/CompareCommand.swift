@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchCore
 import Engine
+import Harness
 import Foundation
 import Reporting
 
@@ -54,21 +55,24 @@ struct Compare: ParsableCommand {
                     variant("accelgen-exclusive-long") { $0.exclusiveLong = false },
                 ]
             }
-            var rows: [(String, EngineRun.Outcome)] = []
+            var rows: [(String, EngineResult)] = []
             for (label, p, options) in variants {
-                let r = try EngineRun(workload: workload, profile: profile, policy: p, policyOptions: options,
-                                      jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
-                                      output: root + "/" + label, progress: true, prefixCaching: engine.prefixCaching).execute()
+                let progress = ProgressLine(label: p.rawValue, enabled: true)
+                let r = try Harness.run(workload, on: engine.target(p, options, profile: profile, progress: progress),
+                                        output: root + "/" + label, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
+                progress?.clear()
                 rows.append((label, r))
-                if r.engine.stopped { break }
+                if r.run.stopped { break }
             }
             print(Compare.table(rows, classes: workload.header.classes.map(\.name), profile: profile))
             print("results in \(root)/<policy>")
-            if rows.contains(where: { $0.1.engine.stopped }) { throw BenchExit(code: ExitCodes.interrupted) }
+            if rows.contains(where: { $0.1.run.stopped }) { throw BenchExit(code: ExitCodes.interrupted) }
         }
     }
 
-    static func table(_ rows: [(String, EngineRun.Outcome)], classes: [String], profile: HardwareProfile) -> String {
+    typealias EngineResult = RunResult<SimulationDriver<SimulatedBackend>.Outcome>
+
+    static func table(_ rows: [(String, EngineResult)], classes: [String], profile: HardwareProfile) -> String {
         func f(_ x: Double?, _ d: Int) -> String { x.map { String(format: "%.\(d)f", $0) } ?? "-" }
         func pct(_ x: Double?) -> String { x.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
         let header = ["policy", "req/s", "out tok/s", "goodput req/s", "attain"] + classes + ["p99 TTFT ms", "p99 TBT ms", "preempt"]
@@ -76,7 +80,7 @@ struct Compare: ParsableCommand {
             let s = o.summary
             return [p, f(s.overall.requestsPerS, 3), f(s.overall.outputTokensPerS, 0), f(s.overall.goodputRequestsPerS, 3),
                     pct(s.overall.attainment.overall)] + classes.map { pct(s.group($0)?.attainment.overall) }
-                + [f(s.overall.ttft?.p99, 0), f(s.overall.tbt?.p99, 1), String(o.engine.preemptions)]
+                + [f(s.overall.ttft?.p99, 0), f(s.overall.tbt?.p99, 1), String(o.run.details.preemptions)]
         }
         return "profile \(profile.name)\n" + TextTable.render(header: header, rows: body)
     }

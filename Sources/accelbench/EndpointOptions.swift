@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tokenizer
 import BenchCore
 import Foundation
 import LoadGen

@@ -57,7 +57,7 @@ struct GateCommand: ParsableCommand {
                 do { summaries = [try JSONParser.parse(text)] } catch { throw BenchError.data(SourceLocation(file: summaryPath), "not valid JSON: \(error)") }
             }
             let summary = summaries[0]
-            guard case .string(let target)? = summary["target"], let id = Baseline.workloadIdentity(summary["workload"]) else {
+            guard case .string(let target)? = summary["target"], Baseline.workloadIdentity(summary["workload"]) != nil else {
                 throw BenchError.data(SourceLocation(file: summaryPath), "not an accelbench summary (target, workload.spec_digest, seed, count)")
             }
             let exists = FileManager.default.fileExists(atPath: baseline)
@@ -65,36 +65,9 @@ struct GateCommand: ParsableCommand {
             if exists { stored = try Baseline.parse(String(decoding: try FileIO.readFile(baseline), as: UTF8.self), file: baseline) }
 
             if update {
-                // Repeated runs: the mean, with every run's value kept for the next bootstrap.
-                func measured(_ path: String) -> (Double, [Double])? {
-                    let xs = summaries.compactMap { Baseline.value(at: path, in: $0) }
-                    guard !xs.isEmpty else { return nil }
-                    return (xs.reduce(0, +) / Double(xs.count), xs.count > 1 ? xs : [])
-                }
-                var metrics: [Baseline.Metric] = []
-                if let stored {
-                    for m in stored.metrics {
-                        guard let (v, xs) = measured(m.path) else {
-                            throw BenchError.data(SourceLocation(file: summaryPath, field: m.path), "the baseline's metric is not in this run")
-                        }
-                        var n = m
-                        n.value = v
-                        n.samples = xs
-                        metrics.append(n)
-                    }
-                } else {
-                    var classes: [String] = []
-                    if case .object(let pairs)? = summary["by_class"] { classes = pairs.map(\.0) }
-                    let deterministic = target.hasPrefix("engine:sim") && !target.contains("jitter")
-                    for (path, polarity) in Baseline.defaultMetrics(classes: classes) {
-                        guard let (v, xs) = measured(path) else { continue }
-                        metrics.append(Baseline.Metric(path: path, polarity: polarity, relative: deterministic ? 0 : relative, absolute: 0,
-                                                       value: v, samples: xs))
-                    }
-                }
-                let fresh = Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
+                let fresh = try Baseline.updated(stored, from: summaries, relative: relative, source: summaryPath)
                 try FileIO.writeAtomically(fresh.json(), to: baseline)
-                print("\(exists ? "refreshed" : "wrote") \(baseline): \(metrics.count) metrics from \(results)\(repeated ? " (\(summaries.count) runs)" : "")")
+                print("\(exists ? "refreshed" : "wrote") \(baseline): \(fresh.metrics.count) metrics from \(results)\(repeated ? " (\(summaries.count) runs)" : "")")
                 return
             }
             guard let stored else {

@@ -1,8 +1,10 @@
 import ArgumentParser
 import BenchCore
 import Engine
-import Reporting
 import Foundation
+import Harness
+import Oracle
+import Reporting
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,34 +53,37 @@ struct Run: ParsableCommand {
             var policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
             let workload = try source.load()
-            var replay: ReplaySchedule?
+            var replay: ScheduleFile?
             if let path = replaySchedule {
-                let r = try ReplaySchedule.load(path, workload: workload.header, profile: profile.name)
+                let r = try ScheduleFile.read(path, workload: workload.header, profile: profile.name)
                 if engine.jitterCV > 0 { throw BenchError.usage("--replay-schedule needs a deterministic engine (no --jitter-cv)") }
                 policyName = r.policy
                 replay = r
             }
             Interrupt.install()
             let out = output ?? "results/\(source.label)-\(policyName.rawValue)"
-            let result = try EngineRun(workload: workload, profile: profile, policy: policyName, policyOptions: policyFlags.options,
-                                       jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed, metrics: metrics.options,
-                                       output: out, progress: !json, prefixCaching: engine.prefixCaching,
-                                       admitted: replay.map { Set($0.admitted) }, dropMissed: replay?.dropMissed ?? false).execute()
-            if let replay {
+            let progress = ProgressLine(label: policyName.rawValue, enabled: !json)
+            var target = engine.target(policyName, policyFlags.options, profile: profile, progress: progress)
+            target.admitted = replay.map { Set($0.admitted) }
+            target.dropMissed = replay?.dropMissed ?? false
+            let result = try Harness.run(workload, on: target, output: out, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
+            progress?.clear()
+            if let replay, let path = replaySchedule {
                 let digest = SHA256.hex(Array(try FileIO.readFile(out + "/iterations.jsonl")))
-                guard digest == replay.iterationsSHA256, result.summary.overall.met == replay.metRequests else {
-                    throw BenchError.data(replay.path, "the replay did not reproduce the schedule: iterations sha256 \(digest) (expected \(replay.iterationsSHA256)), \(result.summary.overall.met) requests met (expected \(replay.metRequests))")
+                if let why = replay.replayMismatch(iterationsSHA256: digest, metRequests: result.summary.overall.met) {
+                    throw BenchError.data(path, why)
                 }
-                if !json { print("replayed \(replay.path): identical iterations (sha256 \(digest.prefix(16))…), \(replay.metRequests) requests met") }
+                if !json { print("replayed \(path): identical iterations (sha256 \(digest.prefix(16))…), \(replay.metRequests) requests met") }
             }
+            let e = result.run.details
             if json {
                 FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
             } else {
                 print(result.summary.table(), terminator: "")
                 print(String(format: "\n%d iterations, %d preemptions; simulated %.1f s in %.2f s wall. Results in %@",
-                             result.engine.iterations, result.engine.preemptions, result.engine.endS, result.wallS, out))
+                             e.iterations, e.preemptions, e.endS, result.wallS, out))
             }
-            if result.engine.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+            if e.stopped { throw BenchExit(code: ExitCodes.interrupted) }
             if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
         }
     }
@@ -94,19 +99,19 @@ extension Run {
         let workload = try source.load()
         Interrupt.install()
         let out = output ?? defaultEndpointOutput
-        let result = try EndpointRun(workload: workload, options: try remote.options(), warmupRequests: remote.warmupRequests,
-                                     metrics: metrics.options, output: out).execute()
+        let target = HTTPTarget(options: try remote.options(), warmupRequests: remote.warmupRequests)
+        let result = try Harness.run(workload, on: target, output: out, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
+        let e = result.run.details
         if json {
             FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
         } else {
             print(result.summary.table(), terminator: "")
-            let e = result.endpoint
             print(String(format: "\n%d requests sent; dispatch lag p50 %.3f ms, p99 %.3f ms, max %.3f ms; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core, preempted %d times. Results in %@",
                          e.dispatched, e.lagP50Ms, e.lagP99Ms, e.lagMaxMs, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
             let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
             if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
         }
-        if result.endpoint.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+        if e.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
     }
 }
@@ -117,53 +122,36 @@ extension Run {
     func runRepeated() throws {
         let workload = try source.load()
         Interrupt.install()
+        let outcome: (summaries: [Summary], stopped: Bool)
         let out: String
-        var target = ""
-        let engineProfile: HardwareProfile?
-        let policyName: PolicyName?
+        func announce(_ i: Int, _ summary: Summary, _ path: String) {
+            guard !json else { return }
+            print(String(format: "repeat %d/%d: attainment %.4f, goodput %.3f req/s, TTFT p99 %@ ms -> %@", i, repeats,
+                         summary.overall.attainment.overall, summary.overall.goodputRequestsPerS,
+                         summary.overall.ttft.map { String(format: "%.1f", $0.p99) } ?? "-", path))
+        }
         if remote.endpoint != nil {
             out = output ?? defaultEndpointOutput
-            engineProfile = nil
-            policyName = nil
+            let options = try remote.options()
+            let runs = RepeatedRun(count: repeats, metrics: metrics.options) { _ in HTTPTarget(options: options, warmupRequests: remote.warmupRequests) }
+            let o = try runs.run(workload, output: out, shouldStop: { Interrupt.isRequested }) { i, r, path in announce(i, r.summary, path) }
+            outcome = (o.summaries, o.stopped)
         } else {
-            policyName = try PolicyName.parse(policy)
-            engineProfile = try engine.resolveProfile()
-            out = output ?? "results/\(source.label)-\(policyName!.rawValue)"
+            let policyName = try PolicyName.parse(policy)
+            let profile = try engine.resolveProfile()
+            out = output ?? "results/\(source.label)-\(policyName.rawValue)"
+            var progress: ProgressLine?
+            let runs = RepeatedRun(count: repeats, metrics: metrics.options) { i in
+                progress = ProgressLine(label: policyName.rawValue, enabled: !json)
+                return engine.target(policyName, policyFlags.options, profile: profile, jitterSeedOffset: UInt64(i - 1), progress: progress)
+            }
+            let o = try runs.run(workload, output: out, shouldStop: { Interrupt.isRequested }) { i, r, path in
+                progress?.clear()
+                announce(i, r.summary, path)
+            }
+            outcome = (o.summaries, o.stopped)
         }
-        try FileIO.makeDirectories(out)
-        var summaries: [Summary] = []
-        var dirs: [String] = []
-        for i in 1...repeats {
-            let dir = "repeat-\(i)"
-            let path = out + "/" + dir
-            let summary: Summary
-            let stopped: Bool
-            if let engineProfile, let policyName {
-                let r = try EngineRun(workload: workload, profile: engineProfile, policy: policyName, policyOptions: policyFlags.options,
-                                      jitterCV: engine.jitterCV, jitterSeed: engine.jitterSeed &+ UInt64(i - 1), metrics: metrics.options,
-                                      output: path, progress: !json, prefixCaching: engine.prefixCaching).execute()
-                summary = r.summary
-                stopped = r.engine.stopped
-            } else {
-                let r = try EndpointRun(workload: workload, options: try remote.options(), warmupRequests: remote.warmupRequests,
-                                        metrics: metrics.options, output: path).execute()
-                summary = r.summary
-                stopped = r.endpoint.stopped
-            }
-            target = summary.run.target
-            summaries.append(summary)
-            dirs.append(dir)
-            if !json {
-                print(String(format: "repeat %d/%d: attainment %.4f, goodput %.3f req/s, TTFT p99 %@ ms -> %@", i, repeats,
-                             summary.overall.attainment.overall, summary.overall.goodputRequestsPerS,
-                             summary.overall.ttft.map { String(format: "%.1f", $0.p99) } ?? "-", path))
-            }
-            if stopped {
-                try RepeatSet.write(directory: out, target: target, runs: dirs)
-                throw BenchExit(code: ExitCodes.interrupted)
-            }
-        }
-        try RepeatSet.write(directory: out, target: target, runs: dirs)
+        if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         let parsed = try RepeatSet(directory: out).summaries
         if json {
             FileHandleWriter.write(String(decoding: try FileIO.readFile(out + "/" + RepeatSet.file), as: UTF8.self), fd: 1)
@@ -171,55 +159,11 @@ extension Run {
             print(RepeatSet.table(parsed), terminator: "")
             print("\(repeats) runs in \(out) (\(RepeatSet.file)); gate them with `accelbench gate \(out) --baseline FILE`")
         }
-        if summaries.contains(where: { !$0.valid }) { throw BenchExit(code: ExitCodes.invalidRun) }
+        if outcome.summaries.contains(where: { !$0.valid }) { throw BenchExit(code: ExitCodes.invalidRun) }
     }
 }
 
 /// Ends a command with a given exit code after its output is written.
 struct BenchExit: Error {
     var code: Int32
-}
-
-/// A schedule file written by `oracle --schedule-out`.
-struct ReplaySchedule {
-    var path: String
-    var policy: PolicyName
-    var admitted: [Int]
-    var dropMissed: Bool
-    var metRequests: Int
-    var iterationsSHA256: String
-
-    static func load(_ path: String, workload: WorkloadHeader, profile: String) throws(BenchError) -> ReplaySchedule {
-        let text = String(decoding: try FileIO.readFile(path), as: UTF8.self)
-        let v: JSONValue
-        do { v = try JSONParser.parse(text) } catch { throw BenchError.data(path, "not valid JSON: \(error)") }
-        func str(_ k: String) throws(BenchError) -> String {
-            guard case .string(let s)? = v[k] else { throw BenchError.data(path, "field '\(k)': missing or not a string") }
-            return s
-        }
-        func int(_ k: String) throws(BenchError) -> Int {
-            guard case .number(let d)? = v[k], d == d.rounded() else { throw BenchError.data(path, "field '\(k)': missing or not an integer") }
-            return Int(d)
-        }
-        guard try str("schema") == "accelbench.schedule/1" else { throw BenchError.data(path, "field 'schema': not accelbench.schedule/1") }
-        guard try str("spec_digest") == workload.specDigest, try int("seed") == Int(workload.seed), try int("count") == workload.count else {
-            throw BenchError.data(path, "the schedule is for another workload (spec digest, seed or count differ)")
-        }
-        guard try str("profile") == profile else { throw BenchError.data(path, "the schedule is for profile '\((try? str("profile")) ?? "?")', not '\(profile)'") }
-        let policy = try PolicyName.parse(try str("policy"))
-        guard case .array(let ids)? = v["admitted"] else { throw BenchError.data(path, "field 'admitted': missing or not an array") }
-        var admitted: [Int] = []
-        for x in ids {
-            guard case .number(let d) = x, d == d.rounded() else { throw BenchError.data(path, "field 'admitted': not an array of request ids") }
-            admitted.append(Int(d))
-        }
-        var dropMissed = false
-        switch v["drop_missed"] {
-        case nil: break
-        case .bool(let b)?: dropMissed = b
-        default: throw BenchError.data(path, "field 'drop_missed': not a boolean")
-        }
-        return ReplaySchedule(path: path, policy: policy, admitted: admitted, dropMissed: dropMissed, metRequests: try int("met_requests"),
-                              iterationsSHA256: try str("iterations_sha256"))
-    }
 }

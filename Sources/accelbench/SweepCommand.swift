@@ -1,8 +1,8 @@
 import ArgumentParser
 import BenchCore
-import Dispatch
 import Engine
 import Foundation
+import Harness
 import Oracle
 import Reporting
 import Workloads
@@ -102,10 +102,6 @@ struct SweepCommand: ParsableCommand {
         return Array(Set(xs.map { CapacitySearch.round($0!) })).sorted()
     }
 
-    static func directoryName(_ rate: Double) -> String {
-        "rate-" + (rate == rate.rounded() ? String(Int(rate)) : String(format: "%g", rate))
-    }
-
     func run() throws {
         try guarded {
             let parsed = try WorkloadSpec.load(path: spec)
@@ -118,60 +114,36 @@ struct SweepCommand: ParsableCommand {
             for c in classes where !classNames.contains(c) {
                 throw BenchError.usage("--class '\(c)' is not in the workload; classes: \(classNames.joined(separator: ", "))")
             }
-            try FileIO.makeDirectories(output)
+            let target: Sweeper.Target
+            if remote.endpoint == nil {
+                let profile = try engine.resolveProfile()
+                target = .engine(engine.target(try PolicyName.parse(policy), policyFlags.options, profile: profile))
+            } else {
+                target = .http(HTTPTarget(options: try remote.options(), warmupRequests: remote.warmupRequests))
+            }
             Interrupt.install()
-            let runner = try PointRunner(command: self, workload: workload)
-            var points: [Double: SweepPoint] = [:]
-            var stopped = false
-
-            func finish(_ searches: [SweepSearch]) throws {
-                let all = points.values.sorted { $0.rateRPS < $1.rateRPS }
-                let target = all.first?.summary.run.target ?? ""
-                let bytes = SweepFile.json(spec: first.header.specName, target: target, seed: first.header.seed, count: first.header.count,
-                                           classes: classNames, points: all, targetAttainment: search ? targetAttainment : nil,
-                                           precision: precision, searches: searches)
-                try FileIO.writeAtomically(bytes, to: output + "/" + SweepFile.name)
-                if json {
-                    FileHandleWriter.write(String(decoding: bytes, as: UTF8.self), fd: 1)
-                } else {
-                    print(SweepCommand.table(all, classes: classNames, searches: searches, target: targetAttainment), terminator: "")
-                    print("sweep in \(output)/\(SweepFile.name) (\(all.count) rates)")
+            var sweeper = Sweeper(target: target, output: output, workload: workload)
+            sweeper.metrics = metrics.options
+            if let jobs { sweeper.jobs = jobs }
+            sweeper.oracle = oracle
+            sweeper.shouldStop = { Interrupt.isRequested }
+            sweeper.onWarning = { printError("accelbench: " + $0) }
+            if !json {
+                sweeper.onPoint = { p in
+                    printError(String(format: "  rate %g req/s: attainment %.4f, goodput %.3f req/s", p.rateRPS,
+                                      p.summary.overall.attainment.overall, p.summary.overall.goodputRequestsPerS))
                 }
             }
-
-            if let rates {
-                let grid = try SweepCommand.parseRates(rates)
-                for p in try runner.runAll(grid, quiet: json) {
-                    points[p.rateRPS] = p
-                }
-                stopped = Interrupt.isRequested
+            let searchSettings = Sweeper.Search(enabled: search, targetAttainment: targetAttainment, precision: precision,
+                                                startRate: startRate, maxRate: maxRate, classes: classes.isEmpty ? [nil] : classes)
+            let outcome = try sweeper.run(grid: try rates.map { try SweepCommand.parseRates($0) }, search: searchSettings, header: first.header)
+            if json {
+                FileHandleWriter.write(String(decoding: try FileIO.readFile(output + "/" + SweepFile.name), as: UTF8.self), fd: 1)
+            } else {
+                print(SweepCommand.table(outcome.points, classes: classNames, searches: outcome.searches, target: targetAttainment), terminator: "")
+                print("sweep in \(output)/\(SweepFile.name) (\(outcome.points.count) rates)")
             }
-            var searches: [SweepSearch] = []
-            if search && !stopped {
-                let targets: [String?] = classes.isEmpty ? [nil] : classes
-                /// Ctrl-C during a search: keep the rates done, write sweep.json, exit 130.
-                struct Interrupted: Error {}
-                do {
-                    for c in targets {
-                        var s = CapacitySearch(targetAttainment: targetAttainment, precision: precision)
-                        s.maxRate = maxRate
-                        var known: [Double: Double] = [:]
-                        for (r, p) in points { if let a = p.attainment(className: c) { known[r] = a } }
-                        let result = try s.run(start: startRate, known: known) { rate in
-                            guard !Interrupt.isRequested, let p = try runner.runAll([rate], quiet: json).first else { throw Interrupted() }
-                            points[rate] = p
-                            // A class absent at this rate cannot miss: it counts as met.
-                            return p.attainment(className: c) ?? 1
-                        }
-                        searches.append(SweepSearch(className: c, result: result))
-                    }
-                } catch is Interrupted {
-                    stopped = true
-                }
-            }
-            stopped = stopped || Interrupt.isRequested
-            try finish(searches)
-            if stopped { throw BenchExit(code: ExitCodes.interrupted) }
+            if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         }
     }
 
@@ -205,105 +177,5 @@ struct SweepCommand: ParsableCommand {
             }
         }
         return s
-    }
-}
-
-/// Runs the sweep's workload at given rates on the engine (several at once) or an endpoint.
-private struct PointRunner {
-    let command: SweepCommand
-    let workload: (Double) throws(BenchError) -> Workload
-    let profile: HardwareProfile?
-    let policy: PolicyName?
-
-    init(command: SweepCommand, workload: @escaping (Double) throws(BenchError) -> Workload) throws {
-        self.command = command
-        self.workload = workload
-        if command.remote.endpoint == nil {
-            profile = try command.engine.resolveProfile()
-            policy = try PolicyName.parse(command.policy)
-        } else {
-            profile = nil
-            policy = nil
-        }
-    }
-
-    func runAll(_ rates: [Double], quiet: Bool) throws -> [SweepPoint] {
-        let workloads = try rates.map { r throws(BenchError) in try workload(r) }
-        var points: [SweepPoint?] = Array(repeating: nil, count: rates.count)
-        if let profile, let policy {
-            let c = command
-            let slots = ResultSlots<Result<SweepPoint?, Error>>(count: rates.count)
-            let jobs = min(c.jobs ?? ProcessInfo.processInfo.activeProcessorCount, rates.count)
-            // Each worker takes the next rate not yet taken, so a slow rate does not hold up others.
-            DispatchQueue.concurrentPerform(iterations: max(1, jobs)) { _ in
-                while let i = slots.claimNext() {
-                    if Interrupt.isRequested { return }
-                    let r = Result { try PointRunner.engine(c, workloads[i], rate: rates[i], profile: profile, policy: policy) }
-                    if !quiet, case .success(let p?) = r { PointRunner.announce(p) }
-                    slots.set(i, r)
-                }
-            }
-            for i in 0..<rates.count {
-                guard let r = slots.get(i) else { continue }
-                points[i] = try r.get() ?? nil
-            }
-        } else {
-            for (i, rate) in rates.enumerated() {
-                if Interrupt.isRequested { break }
-                let dir = SweepCommand.directoryName(rate)
-                let r = try EndpointRun(workload: workloads[i], options: try command.remote.options(), warmupRequests: command.remote.warmupRequests,
-                                        metrics: command.metrics.options, output: command.output + "/" + dir).execute()
-                // An interrupted rate is not a measurement of that rate: its directory stays, the sweep leaves it out.
-                if r.endpoint.stopped { break }
-                points[i] = SweepPoint(rateRPS: rate, directory: dir, summary: r.summary)
-                if !quiet { PointRunner.announce(points[i]!) }
-            }
-        }
-        return points.compactMap { $0 }
-    }
-
-    static func announce(_ p: SweepPoint) {
-        printError(String(format: "  rate %g req/s: attainment %.4f, goodput %.3f req/s", p.rateRPS,
-                          p.summary.overall.attainment.overall, p.summary.overall.goodputRequestsPerS))
-    }
-
-    /// nil when Ctrl-C stopped the run (an interrupted rate is left out of the sweep).
-    static func engine(_ c: SweepCommand, _ workload: Workload, rate: Double, profile: HardwareProfile, policy: PolicyName) throws -> SweepPoint? {
-        let dir = SweepCommand.directoryName(rate)
-        let r = try EngineRun(workload: workload, profile: profile, policy: policy, policyOptions: c.policyFlags.options,
-                              jitterCV: c.engine.jitterCV, jitterSeed: c.engine.jitterSeed, metrics: c.metrics.options,
-                              output: c.output + "/" + dir, progress: false, prefixCaching: c.engine.prefixCaching).execute()
-        if r.engine.stopped { return nil }
-        var oracle: SweepPoint.OracleBound?
-        if c.oracle {
-            var o = RelaxationBound.Options()
-            o.prefixCaching = c.engine.prefixCaching
-            let bound = RelaxationBound.solve(workload.requests, profile: profile, options: o)
-            if bound.solution.status == .optimal {
-                oracle = SweepPoint.OracleBound(metRequests: bound.metRequests, byClass: bound.byClass.mapValues(\.requests),
-                                                lastArrivalS: workload.requests.map(\.arrivalS).max() ?? 0)
-            } else {
-                printError("accelbench: rate \(rate): the oracle's solver stopped without an optimum (\(bound.solution.status)); no bound for this rate")
-            }
-        }
-        return SweepPoint(rateRPS: rate, directory: dir, summary: r.summary, oracle: oracle)
-    }
-}
-
-/// Slots handed out to concurrent workers (`claimNext`), each written by its worker and read
-/// after they join.
-private final class ResultSlots<T>: @unchecked Sendable {
-    private var items: [T?]
-    private var nextUnclaimed = 0
-    private let lock = NSLock()
-    init(count: Int) { items = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ v: T) { lock.lock(); items[i] = v; lock.unlock() }
-    func get(_ i: Int) -> T? { lock.lock(); defer { lock.unlock() }; return items[i] }
-    /// The next index no worker has taken, or nil when all are taken.
-    func claimNext() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard nextUnclaimed < items.count else { return nil }
-        nextUnclaimed += 1
-        return nextUnclaimed - 1
     }
 }

@@ -1,5 +1,6 @@
 import BenchCore
 import Foundation
+import Tokenizer
 @testable import LoadGen
 import MockServer
 import Testing
@@ -130,7 +131,7 @@ extension EndpointTests {
     @Test func textPromptsShapedByATokenizerAreSent() throws {
         let server = try startMock()
         defer { server.stop() }
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizer.json").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../TokenizerTests/Fixtures/tokenizer.json").path
         let tok = try BPETokenizer(path: path)
         let (records, _) = try runAgainst(server, workload(count: 4, rate: 50, prompt: 57), format: .text) { $0.tokenizer = tok }
         #expect(records.allSatisfy { $0.status == "ok" })

@@ -240,9 +240,12 @@ import Testing
         #expect(RequestValidator.wordCount(" \t\n ") == 0)
         #expect(RequestValidator.wordCount(" a  b\tc\nd\re\u{0B}f\u{0C}g ") == 7)
         #expect(RequestValidator.wordCount("héllo wörld") == 2)
-        #expect(try? RequestValidator.countPrompt(JSONParser.parse(#"[[1,2,3]]"#)).get() == 3)
-        #expect(try? RequestValidator.countMessages(JSONParser.parse(#"[{"role":"user","content":"x y"}]"#)).get() == 2)
-        #expect((try? RequestValidator.countMessages(JSONParser.parse("{}")).get()) == nil)
+        let batchOfOne = try JSONParser.parse(#"[[1,2,3]]"#)
+        #expect((try? RequestValidator.countPrompt(batchOfOne).get()) == 3)
+        let messages = try JSONParser.parse(#"[{"role":"user","content":"x y"}]"#)
+        #expect((try? RequestValidator.countMessages(messages).get()) == 2)
+        let notArray = try JSONParser.parse("{}")
+        #expect((try? RequestValidator.countMessages(notArray).get()) == nil)
     }
 }
 

@@ -1,0 +1,37 @@
+import BenchCore
+import LoadGen
+import Reporting
+
+/// An OpenAI-compatible server, driven by the open-loop load generator.
+public struct HTTPTarget: RunTarget {
+    public var options: EndpointOptions
+    /// The first N requests are sent but not recorded (warm-up).
+    public var warmupRequests = 0
+    /// How often records reach the journal, seconds. 50 ms: our choice (a crash loses at most
+    /// that much of the journal).
+    public static let flushIntervalS = 0.05
+
+    public init(options: EndpointOptions, warmupRequests: Int = 0) {
+        self.options = options
+        self.warmupRequests = warmupRequests
+    }
+
+    public var identity: TargetIdentity {
+        .endpoint(url: options.url, model: options.request.model, api: options.request.api.rawValue)
+    }
+
+    public var writesIterations: Bool { false }
+    /// The sending thread never waits on the file system.
+    public var recordWriting: RecordWriting { .flushedEvery(seconds: HTTPTarget.flushIntervalS) }
+
+    public func run(_ workload: Workload, into writer: ResultsWriter,
+                    shouldStop: @escaping () -> Bool) throws -> TargetRun<EndpointOutcome> {
+        let warmupIDs = Set(workload.requests.prefix(warmupRequests).map(\.id))
+        let runner = EndpointRunner(options: options, requests: workload.requests)
+        let outcome = try runner.run(onRecord: { record in
+            // A write error is kept by the writer and thrown by `finish`.
+            if !warmupIDs.contains(record.id) { try? writer.append(record) }
+        }, shouldStop: shouldStop)
+        return TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: outcome.invalidReasons, details: outcome)
+    }
+}

@@ -1,0 +1,57 @@
+import BenchCore
+import Reporting
+
+/// How a run against a target ended, in the terms every results directory records.
+public struct TargetRun<Details> {
+    /// The run's end on its own time axis, seconds.
+    public var endS: Double
+    /// Stopped early (Ctrl-C): the records are those gathered so far.
+    public var stopped: Bool
+    /// Why the run is not a valid measurement (endpoint runs: dispatch lag, rate shortfall).
+    public var invalidReasons: [String] = []
+    public var engineIterations: Int?
+    public var enginePreemptions: Int?
+    /// What only this kind of target reports (the engine's counters, the load generator's lag).
+    public var details: Details
+}
+
+/// Something a workload runs against: the bundled engine in this process (`EngineTarget`) or an
+/// OpenAI-compatible server over HTTP (`HTTPTarget`). Both hand `RequestRecord`s to one
+/// `ResultsWriter`, so every target writes the same results directory.
+public protocol RunTarget {
+    associatedtype Details
+    /// The `target` the results files name.
+    var identity: TargetIdentity { get }
+    /// Whether the run writes `iterations.jsonl` (engine targets).
+    var writesIterations: Bool { get }
+    /// Where the writer encodes the records (`RecordWriting`).
+    var recordWriting: RecordWriting { get }
+    /// Runs `workload`, handing every request's record (and every iteration's) to `writer` as
+    /// it finishes; `shouldStop` is polled (Ctrl-C).
+    func run(_ workload: Workload, into writer: ResultsWriter,
+             shouldStop: @escaping () -> Bool) throws -> TargetRun<Details>
+}
+
+/// A finished run: its summary (as written to summary.json) and the target's report.
+public struct RunResult<Details> {
+    public var summary: Summary
+    public var run: TargetRun<Details>
+    /// Wall-clock seconds the run took, writing included.
+    public var wallS: Double
+}
+
+/// The composition root: running workloads against targets, repeatedly or over rates.
+public enum Harness {
+    /// Runs `workload` on `target` into the results directory `output`.
+    public static func run<Target: RunTarget>(_ workload: Workload, on target: Target, output: String,
+                                              metrics: MetricsOptions = .init(),
+                                              shouldStop: @escaping () -> Bool = { false }) throws -> RunResult<Target.Details> {
+        let start = monotonicSeconds()
+        let writer = try ResultsWriter(directory: output, run: RunInfo(target: target.identity.description, workload: workload.header),
+                                       options: metrics, withIterations: target.writesIterations, writing: target.recordWriting)
+        let run = try target.run(workload, into: writer, shouldStop: shouldStop)
+        let summary = try writer.finish(runEndS: run.endS, interrupted: run.stopped, invalidReasons: run.invalidReasons,
+                                        engineIterations: run.engineIterations, enginePreemptions: run.enginePreemptions)
+        return RunResult(summary: summary, run: run, wallS: monotonicSeconds() - start)
+    }
+}
