@@ -82,9 +82,11 @@ let package = Package(
         // The composition root: a workload run against a target (the in-process engine or an HTTP
         // server) into one results writer, repeated runs and rate sweeps.
         .target(name: "Harness", dependencies: ["BenchCore", "Engine", "LoadGen", "Reporting", "Oracle"]),
+        // `accelbench bench …`: measurements of accelbench's own hot paths.
+        .target(name: "Benchmarks", dependencies: ["BenchCore", "Engine", "Harness", "LoadGen", "MockServer", "Reporting", "Workloads"]),
         .executableTarget(name: "accelbench", dependencies: [
             "BenchCore", "Workloads", "Reporting", "Engine", "Tokenizer", "LoadGen", "MockServer", "Server", "Oracle", "Plotting", "Cluster",
-            "Harness",
+            "Harness", "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),

@@ -9,7 +9,7 @@ import Foundation
 /// The shape of a Llama-architecture decoder (gated SiLU MLP, RMSNorm, rotary embeddings, no
 /// biases, untied input embedding and LM head, grouped-query attention when
 /// `numKVHeads < numHeads`).
-public struct ModelShape: Codable, Sendable, Equatable {
+public struct ModelShape: Sendable, Equatable {
     /// Hugging Face id, e.g. "meta-llama/Llama-2-7b-hf".
     public var name: String
     public var numLayers: Int
@@ -63,7 +63,9 @@ public struct ModelShape: Codable, Sendable, Equatable {
         return 2 * Double(vocabSize) * h + Double(numLayers) * perLayer + h
     }
 
-    enum CodingKeys: String, CodingKey {
+    /// The keys of a profile's "model" object, spelled only here: the reader, the writer and the
+    /// validator's field names all use these.
+    enum Key: String, ProfileKey {
         case name
         case numLayers = "num_layers"
         case hiddenSize = "hidden_size"
@@ -73,12 +75,15 @@ public struct ModelShape: Codable, Sendable, Equatable {
         case vocabSize = "vocab_size"
         case maxContextTokens = "max_context_tokens"
         case parameterCount = "parameter_count"
+
+        /// Errors name a model key under its parent: "model.num_layers".
+        var field: String { HardwareProfile.Key.model.rawValue + "." + rawValue }
     }
 }
 
 /// One simulated serving instance: a model on `tensorParallel` identical GPUs, with the measured
 /// tables its `IterationTimeModel` reads. Every per-GPU quantity is for one GPU of the group.
-public struct HardwareProfile: Codable, Sendable, Equatable {
+public struct HardwareProfile: Sendable, Equatable {
     /// "<gpu>-<model-short>[-tp<N>]", e.g. "h100-llama2-7b", "a100-llama3-70b-tp8".
     public var name: String
     /// e.g. "NVIDIA H100 SXM 80GB".
@@ -145,7 +150,9 @@ public struct HardwareProfile: Codable, Sendable, Equatable {
         self.source = source
     }
 
-    enum CodingKeys: String, CodingKey {
+    /// The keys of a profile file, spelled only here (with `schemaKey`), in the order the writer
+    /// emits them: the reader, the writer and the validator's field names all use these.
+    enum Key: String, ProfileKey {
         case name, gpu, model
         case tensorParallel = "tensor_parallel"
         case gpuMemoryGiB = "gpu_memory_gib"
@@ -162,10 +169,14 @@ public struct HardwareProfile: Codable, Sendable, Equatable {
         case linearMs = "linear_ms"
         case allReduceBytes = "all_reduce_bytes"
         case allReduceMs = "all_reduce_ms"
+
+        var field: String { rawValue }
     }
 
     /// Written as the first key of every profile file; optional when reading.
     public static let schema = "accelbench.profile/1"
+    /// The key `schema` is written under (not a stored property, so kept out of `Key`).
+    static let schemaKey = "schema"
 
     public static let defaultName = "h100-llama2-7b"
 
@@ -227,6 +238,8 @@ public struct HardwareProfile: Codable, Sendable, Equatable {
 
     /// Parses and validates profile JSON text; `file` names the source in errors.
     public static func parse(_ text: String, file: String) throws(BenchError) -> HardwareProfile {
+        typealias K = Key
+        typealias M = ModelShape.Key
         let value: JSONValue
         do {
             value = try JSONParser.parse(text)
@@ -234,47 +247,47 @@ public struct HardwareProfile: Codable, Sendable, Equatable {
             throw BenchError.data(file, error.description)
         }
         var f = try JSONFields(value, file: file, line: nil)
-        if let schema = try f.optionalString("schema"), schema != HardwareProfile.schema {
-            throw f.error("schema", "unsupported schema '\(schema)', expected '\(HardwareProfile.schema)'")
+        if let schema = try f.optionalString(schemaKey), schema != HardwareProfile.schema {
+            throw f.error(schemaKey, "unsupported schema '\(schema)', expected '\(HardwareProfile.schema)'")
         }
-        let name = try f.string("name")
-        let gpu = try f.string("gpu")
-        guard var m = try f.optionalObject("model") else { throw f.error("model", "missing required object") }
+        let name = try f.string(K.name)
+        let gpu = try f.string(K.gpu)
+        guard var m = try f.optionalObject(K.model) else { throw f.error(K.model, "missing required object") }
         let model = ModelShape(
-            name: try m.string("name"), numLayers: try m.int("num_layers"), hiddenSize: try m.int("hidden_size"),
-            numHeads: try m.int("num_heads"), numKVHeads: try m.int("num_kv_heads"),
-            intermediateSize: try m.int("intermediate_size"), vocabSize: try m.int("vocab_size"),
-            maxContextTokens: try m.int("max_context_tokens"), parameterCount: try m.double("parameter_count"))
+            name: try m.string(M.name), numLayers: try m.int(M.numLayers), hiddenSize: try m.int(M.hiddenSize),
+            numHeads: try m.int(M.numHeads), numKVHeads: try m.int(M.numKVHeads),
+            intermediateSize: try m.int(M.intermediateSize), vocabSize: try m.int(M.vocabSize),
+            maxContextTokens: try m.int(M.maxContextTokens), parameterCount: try m.double(M.parameterCount))
         try m.finish()
-        let linearTokensD = try requiredArray(&f, "linear_tokens")
+        let linearTokensD = try requiredArray(&f, K.linearTokens)
         var linearTokens: [Int] = []
         for (i, d) in linearTokensD.enumerated() {
-            guard d == d.rounded(), abs(d) < 9e15 else { throw f.error("linear_tokens[\(i)]", "expected an integer, got \(d)") }
+            guard d == d.rounded(), abs(d) < 9e15 else { throw f.error(K.linearTokens.at(i), "expected an integer, got \(d)") }
             linearTokens.append(Int(d))
         }
         let p = HardwareProfile(
             name: name, gpu: gpu, model: model,
-            tensorParallel: try f.int("tensor_parallel"),
-            gpuMemoryGiB: try f.double("gpu_memory_gib"),
-            memoryBandwidthGBps: try f.double("memory_bandwidth_gbps"),
-            peakTFLOPs: try f.double("peak_tflops"),
-            attentionEfficiency: try f.double("attention_efficiency"),
-            blockSizeTokens: try f.int("block_size_tokens"),
-            kvCapacityBlocks: try f.int("kv_capacity_blocks"),
-            overheadMs: try f.double("overhead_ms"),
+            tensorParallel: try f.int(K.tensorParallel),
+            gpuMemoryGiB: try f.double(K.gpuMemoryGiB),
+            memoryBandwidthGBps: try f.double(K.memoryBandwidthGBps),
+            peakTFLOPs: try f.double(K.peakTFLOPs),
+            attentionEfficiency: try f.double(K.attentionEfficiency),
+            blockSizeTokens: try f.int(K.blockSizeTokens),
+            kvCapacityBlocks: try f.int(K.kvCapacityBlocks),
+            overheadMs: try f.double(K.overheadMs),
             linearTokens: linearTokens,
-            linearMs: try requiredArray(&f, "linear_ms"),
-            allReduceBytes: try requiredArray(&f, "all_reduce_bytes"),
-            allReduceMs: try requiredArray(&f, "all_reduce_ms"),
-            pivotTokens: try f.int("pivot_tokens"),
-            pivotMs: try f.double("pivot_ms"),
-            source: try f.string("source"))
+            linearMs: try requiredArray(&f, K.linearMs),
+            allReduceBytes: try requiredArray(&f, K.allReduceBytes),
+            allReduceMs: try requiredArray(&f, K.allReduceMs),
+            pivotTokens: try f.int(K.pivotTokens),
+            pivotMs: try f.double(K.pivotMs),
+            source: try f.string(K.source))
         try f.finish()
         try p.validate(file: file)
         return p
     }
 
-    private static func requiredArray(_ f: inout JSONFields, _ key: String) throws(BenchError) -> [Double] {
+    private static func requiredArray(_ f: inout JSONFields, _ key: Key) throws(BenchError) -> [Double] {
         guard let a = try f.optionalDoubleArray(key) else { throw f.error(key, "missing required array") }
         return a
     }
@@ -282,122 +295,146 @@ public struct HardwareProfile: Codable, Sendable, Equatable {
     /// Checks every invariant the time model and the block manager rely on; the error names
     /// `file` and the field (JSON key path).
     public func validate(file: String) throws(BenchError) {
+        typealias K = Key
+        typealias M = ModelShape.Key
         func fail(_ field: String, _ message: String) -> BenchError {
             BenchError.data(file, field: field, message)
         }
-        func positive(_ field: String, _ v: Int) throws(BenchError) {
-            guard v > 0 else { throw fail(field, "must be positive, got \(v)") }
+        func fail(_ key: some ProfileKey, _ message: String) -> BenchError { fail(key.field, message) }
+        func positive(_ key: some ProfileKey, _ v: Int) throws(BenchError) {
+            guard v > 0 else { throw fail(key, "must be positive, got \(v)") }
         }
-        func positive(_ field: String, _ v: Double) throws(BenchError) {
-            guard v.isFinite, v > 0 else { throw fail(field, "must be positive, got \(v)") }
+        func positive(_ key: some ProfileKey, _ v: Double) throws(BenchError) {
+            guard v.isFinite, v > 0 else { throw fail(key, "must be positive, got \(v)") }
         }
-        guard !name.isEmpty else { throw fail("name", "must not be empty") }
-        guard !gpu.isEmpty else { throw fail("gpu", "must not be empty") }
-        guard !model.name.isEmpty else { throw fail("model.name", "must not be empty") }
-        try positive("model.num_layers", model.numLayers)
-        try positive("model.hidden_size", model.hiddenSize)
-        try positive("model.num_heads", model.numHeads)
-        try positive("model.num_kv_heads", model.numKVHeads)
-        try positive("model.intermediate_size", model.intermediateSize)
-        try positive("model.vocab_size", model.vocabSize)
-        try positive("model.max_context_tokens", model.maxContextTokens)
-        try positive("model.parameter_count", model.parameterCount)
+        guard !name.isEmpty else { throw fail(K.name, "must not be empty") }
+        guard !gpu.isEmpty else { throw fail(K.gpu, "must not be empty") }
+        guard !model.name.isEmpty else { throw fail(M.name, "must not be empty") }
+        try positive(M.numLayers, model.numLayers)
+        try positive(M.hiddenSize, model.hiddenSize)
+        try positive(M.numHeads, model.numHeads)
+        try positive(M.numKVHeads, model.numKVHeads)
+        try positive(M.intermediateSize, model.intermediateSize)
+        try positive(M.vocabSize, model.vocabSize)
+        try positive(M.maxContextTokens, model.maxContextTokens)
+        try positive(M.parameterCount, model.parameterCount)
         guard model.hiddenSize % model.numHeads == 0 else {
-            throw fail("model.num_heads", "must divide hidden_size \(model.hiddenSize), got \(model.numHeads)")
+            throw fail(M.numHeads, "must divide \(M.hiddenSize.rawValue) \(model.hiddenSize), got \(model.numHeads)")
         }
         guard model.numKVHeads <= model.numHeads, model.numHeads % model.numKVHeads == 0 else {
-            throw fail("model.num_kv_heads", "must divide num_heads \(model.numHeads), got \(model.numKVHeads)")
+            throw fail(M.numKVHeads, "must divide \(M.numHeads.rawValue) \(model.numHeads), got \(model.numKVHeads)")
         }
-        try positive("tensor_parallel", tensorParallel)
-        try positive("gpu_memory_gib", gpuMemoryGiB)
-        try positive("memory_bandwidth_gbps", memoryBandwidthGBps)
-        try positive("peak_tflops", peakTFLOPs)
+        try positive(K.tensorParallel, tensorParallel)
+        try positive(K.gpuMemoryGiB, gpuMemoryGiB)
+        try positive(K.memoryBandwidthGBps, memoryBandwidthGBps)
+        try positive(K.peakTFLOPs, peakTFLOPs)
         guard attentionEfficiency.isFinite, attentionEfficiency > 0, attentionEfficiency <= 1 else {
-            throw fail("attention_efficiency", "must be in (0, 1], got \(attentionEfficiency)")
+            throw fail(K.attentionEfficiency, "must be in (0, 1], got \(attentionEfficiency)")
         }
-        try positive("block_size_tokens", blockSizeTokens)
-        try positive("kv_capacity_blocks", kvCapacityBlocks)
-        guard overheadMs.isFinite, overheadMs >= 0 else { throw fail("overhead_ms", "must be ≥ 0, got \(overheadMs)") }
-        guard !linearTokens.isEmpty else { throw fail("linear_tokens", "must not be empty") }
+        try positive(K.blockSizeTokens, blockSizeTokens)
+        try positive(K.kvCapacityBlocks, kvCapacityBlocks)
+        guard overheadMs.isFinite, overheadMs >= 0 else { throw fail(K.overheadMs, "must be ≥ 0, got \(overheadMs)") }
+        guard !linearTokens.isEmpty else { throw fail(K.linearTokens, "must not be empty") }
         for i in linearTokens.indices {
-            guard linearTokens[i] > 0 else { throw fail("linear_tokens[\(i)]", "must be positive, got \(linearTokens[i])") }
+            guard linearTokens[i] > 0 else { throw fail(K.linearTokens.at(i), "must be positive, got \(linearTokens[i])") }
             if i > 0, linearTokens[i] <= linearTokens[i - 1] {
-                throw fail("linear_tokens[\(i)]", "must be strictly ascending, got \(linearTokens[i]) after \(linearTokens[i - 1])")
+                throw fail(K.linearTokens.at(i), "must be strictly ascending, got \(linearTokens[i]) after \(linearTokens[i - 1])")
             }
         }
         guard linearMs.count == linearTokens.count else {
-            throw fail("linear_ms", "has \(linearMs.count) values but linear_tokens has \(linearTokens.count)")
+            throw fail(K.linearMs, "has \(linearMs.count) values but \(K.linearTokens.rawValue) has \(linearTokens.count)")
         }
         for i in linearMs.indices {
-            guard linearMs[i].isFinite, linearMs[i] > 0 else { throw fail("linear_ms[\(i)]", "must be positive, got \(linearMs[i])") }
+            guard linearMs[i].isFinite, linearMs[i] > 0 else { throw fail(K.linearMs.at(i), "must be positive, got \(linearMs[i])") }
         }
         if tensorParallel > 1, allReduceBytes.isEmpty {
-            throw fail("all_reduce_bytes", "must not be empty when tensor_parallel is \(tensorParallel)")
+            throw fail(K.allReduceBytes, "must not be empty when \(K.tensorParallel.rawValue) is \(tensorParallel)")
         }
         for i in allReduceBytes.indices {
             guard allReduceBytes[i].isFinite, allReduceBytes[i] > 0 else {
-                throw fail("all_reduce_bytes[\(i)]", "must be positive, got \(allReduceBytes[i])")
+                throw fail(K.allReduceBytes.at(i), "must be positive, got \(allReduceBytes[i])")
             }
             if i > 0, allReduceBytes[i] <= allReduceBytes[i - 1] {
-                throw fail("all_reduce_bytes[\(i)]", "must be strictly ascending, got \(allReduceBytes[i]) after \(allReduceBytes[i - 1])")
+                throw fail(K.allReduceBytes.at(i), "must be strictly ascending, got \(allReduceBytes[i]) after \(allReduceBytes[i - 1])")
             }
         }
         guard allReduceMs.count == allReduceBytes.count else {
-            throw fail("all_reduce_ms", "has \(allReduceMs.count) values but all_reduce_bytes has \(allReduceBytes.count)")
+            throw fail(K.allReduceMs, "has \(allReduceMs.count) values but \(K.allReduceBytes.rawValue) has \(allReduceBytes.count)")
         }
         for i in allReduceMs.indices {
             guard allReduceMs[i].isFinite, allReduceMs[i] >= 0 else {
-                throw fail("all_reduce_ms[\(i)]", "must be ≥ 0, got \(allReduceMs[i])")
+                throw fail(K.allReduceMs.at(i), "must be ≥ 0, got \(allReduceMs[i])")
             }
         }
-        try positive("pivot_tokens", pivotTokens)
-        try positive("pivot_ms", pivotMs)
+        try positive(K.pivotTokens, pivotTokens)
+        try positive(K.pivotMs, pivotMs)
     }
 
     /// Deterministic pretty JSON (two-space indent, fixed key order, shortest round-tripping
     /// numbers, long number arrays wrapped at 100 columns, trailing newline): exactly the bytes
     /// of the shipped file, and what `load` reads back to an equal profile.
     public func jsonString() -> String {
-        var out = "{\n"
-        var first = true
-        func field(_ key: String, _ rendered: String) {
-            if !first { out += ",\n" }
-            first = false
-            out += "  " + PrettyJSON.quoted(key) + ": " + rendered
-        }
-        field("schema", PrettyJSON.quoted(HardwareProfile.schema))
-        field("name", PrettyJSON.quoted(name))
-        field("gpu", PrettyJSON.quoted(gpu))
-        let modelFields: [(String, String)] = [
-            ("name", PrettyJSON.quoted(model.name)),
-            ("num_layers", String(model.numLayers)),
-            ("hidden_size", String(model.hiddenSize)),
-            ("num_heads", String(model.numHeads)),
-            ("num_kv_heads", String(model.numKVHeads)),
-            ("intermediate_size", String(model.intermediateSize)),
-            ("vocab_size", String(model.vocabSize)),
-            ("max_context_tokens", String(model.maxContextTokens)),
-            ("parameter_count", PrettyJSON.number(model.parameterCount)),
+        typealias K = Key
+        typealias M = ModelShape.Key
+        let modelFields: [(M, String)] = [
+            (.name, PrettyJSON.quoted(model.name)),
+            (.numLayers, String(model.numLayers)),
+            (.hiddenSize, String(model.hiddenSize)),
+            (.numHeads, String(model.numHeads)),
+            (.numKVHeads, String(model.numKVHeads)),
+            (.intermediateSize, String(model.intermediateSize)),
+            (.vocabSize, String(model.vocabSize)),
+            (.maxContextTokens, String(model.maxContextTokens)),
+            (.parameterCount, PrettyJSON.number(model.parameterCount)),
         ]
-        field("model", "{\n" + modelFields.map { "    " + PrettyJSON.quoted($0.0) + ": " + $0.1 }.joined(separator: ",\n") + "\n  }")
-        field("tensor_parallel", String(tensorParallel))
-        field("gpu_memory_gib", PrettyJSON.number(gpuMemoryGiB))
-        field("memory_bandwidth_gbps", PrettyJSON.number(memoryBandwidthGBps))
-        field("peak_tflops", PrettyJSON.number(peakTFLOPs))
-        field("attention_efficiency", PrettyJSON.number(attentionEfficiency))
-        field("block_size_tokens", String(blockSizeTokens))
-        field("kv_capacity_blocks", String(kvCapacityBlocks))
-        field("overhead_ms", PrettyJSON.number(overheadMs))
-        field("pivot_tokens", String(pivotTokens))
-        field("pivot_ms", PrettyJSON.number(pivotMs))
-        field("source", PrettyJSON.quoted(source))
-        field("linear_tokens", PrettyJSON.array(linearTokens.map { String($0) }))
-        field("linear_ms", PrettyJSON.array(linearMs.map(PrettyJSON.number)))
-        field("all_reduce_bytes", PrettyJSON.array(allReduceBytes.map(PrettyJSON.number)))
-        field("all_reduce_ms", PrettyJSON.array(allReduceMs.map(PrettyJSON.number)))
-        out += "\n}\n"
-        return out
+        let fields: [(K, String)] = [
+            (.name, PrettyJSON.quoted(name)),
+            (.gpu, PrettyJSON.quoted(gpu)),
+            (.model, PrettyJSON.object(modelFields.map { ($0.0.rawValue, $0.1) }, indent: 2)),
+            (.tensorParallel, String(tensorParallel)),
+            (.gpuMemoryGiB, PrettyJSON.number(gpuMemoryGiB)),
+            (.memoryBandwidthGBps, PrettyJSON.number(memoryBandwidthGBps)),
+            (.peakTFLOPs, PrettyJSON.number(peakTFLOPs)),
+            (.attentionEfficiency, PrettyJSON.number(attentionEfficiency)),
+            (.blockSizeTokens, String(blockSizeTokens)),
+            (.kvCapacityBlocks, String(kvCapacityBlocks)),
+            (.overheadMs, PrettyJSON.number(overheadMs)),
+            (.pivotTokens, String(pivotTokens)),
+            (.pivotMs, PrettyJSON.number(pivotMs)),
+            (.source, PrettyJSON.quoted(source)),
+            (.linearTokens, PrettyJSON.array(linearTokens.map { String($0) })),
+            (.linearMs, PrettyJSON.array(linearMs.map(PrettyJSON.number))),
+            (.allReduceBytes, PrettyJSON.array(allReduceBytes.map(PrettyJSON.number))),
+            (.allReduceMs, PrettyJSON.array(allReduceMs.map(PrettyJSON.number))),
+        ]
+        let schemaField = (HardwareProfile.schemaKey, PrettyJSON.quoted(HardwareProfile.schema))
+        return PrettyJSON.object([schemaField] + fields.map { ($0.0.rawValue, $0.1) }, indent: 0) + "\n"
     }
+}
+
+/// A key enum of the profile file (`HardwareProfile.Key`, `ModelShape.Key`): the
+/// key is the raw value; `field` is how errors name it.
+fileprivate protocol ProfileKey: RawRepresentable where RawValue == String {
+    var field: String { get }
+}
+
+extension ProfileKey {
+    /// An array element as errors name it: "linear_tokens[3]".
+    func at(_ index: Int) -> String { "\(field)[\(index)]" }
+}
+
+/// `JSONFields` access by profile key, so that the reader spells no key itself.
+extension JSONFields {
+    fileprivate mutating func string(_ key: some ProfileKey) throws(BenchError) -> String { try string(key.rawValue) }
+    fileprivate mutating func int(_ key: some ProfileKey) throws(BenchError) -> Int { try int(key.rawValue) }
+    fileprivate mutating func double(_ key: some ProfileKey) throws(BenchError) -> Double { try double(key.rawValue) }
+    fileprivate mutating func optionalDoubleArray(_ key: some ProfileKey) throws(BenchError) -> [Double]? {
+        try optionalDoubleArray(key.rawValue)
+    }
+    fileprivate mutating func optionalObject(_ key: some ProfileKey) throws(BenchError) -> JSONFields? {
+        try optionalObject(key.rawValue)
+    }
+    fileprivate func error(_ key: some ProfileKey, _ message: String) -> BenchError { error(key.rawValue, message) }
 }
 
 /// The few formatting rules of `HardwareProfile.jsonString()`, on top of `JSONWriter`'s scalars.
@@ -406,6 +443,13 @@ enum PrettyJSON {
         var w = JSONWriter()
         w.string(s)
         return w.string
+    }
+
+    /// `{`, one `"key": value` line per pair indented two spaces past `indent`, then `}` at
+    /// `indent` (no trailing newline).
+    static func object(_ pairs: [(String, String)], indent: Int) -> String {
+        let pad = String(repeating: " ", count: indent)
+        return "{\n" + pairs.map { pad + "  " + quoted($0.0) + ": " + $0.1 }.joined(separator: ",\n") + "\n" + pad + "}"
     }
 
     /// JSONWriter's rule: integral values below 1e15 as integers, others in Swift's shortest

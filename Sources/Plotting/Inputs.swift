@@ -105,122 +105,33 @@ public struct RunInput: Sendable {
     }
 }
 
-/// One point of a rate sweep (`sweep.json`, schema `accelbench.sweep/1`).
-public struct SweepPoint: Sendable, Equatable {
-    public var rateRps: Double
-    public var dir: String
-    public var attainment: Double
-    public var goodputRps: Double
-    public var goodputTokensPerS: Double?
-    public var throughputRps: Double
-    public var outputTokensPerS: Double?
-    public var classAttainment: [String: Double]
-    public var classGoodputRps: [String: Double]
-    public var oracleAttainment: Double?
-    public var oracleGoodputRps: Double?
-}
-
-/// The capacity search of a sweep, when it ran one.
-public struct SweepSearch: Sendable, Equatable {
-    public var targetAttainment: Double
-    /// The class whose attainment the search held at the target; nil for overall attainment.
-    public var className: String?
-    public var capacityRps: Double?
-    public var classCapacityRps: [String: Double]
-}
-
-/// A sweep directory: `sweep.json` plus one results directory per rate.
+/// A sweep directory: `sweep.json` (read by Reporting's `SweepFile`) plus one results directory
+/// per rate.
 public struct SweepInput: Sendable {
-    public static let file = "sweep.json"
-    public static let schema = "accelbench.sweep/1"
-
     public var directory: String
     public var label: String
-    public var spec: String
-    public var target: String
-    public var seed: Int?
-    public var count: Int?
-    public var classes: [String]
-    /// Sorted by rate.
-    public var points: [SweepPoint]
-    public var search: SweepSearch?
+    public var contents: SweepFile.Contents
 
-    public static func isSweep(_ directory: String) -> Bool { FileIO.exists(directory + "/" + file) }
-
-    public static func load(_ directory: String) throws(BenchError) -> SweepInput {
-        let path = directory + "/" + file
-        let bytes = try FileIO.readFile(path)
-        let value: JSONValue
-        do {
-            value = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
-        } catch {
-            throw BenchError.data(path, line: 1, "\(error)")
-        }
-        return try parse(value, directory: directory, file: path)
+    public init(directory: String, contents: SweepFile.Contents) {
+        self.directory = directory
+        self.label = RunLabels.basename(directory)
+        self.contents = contents
     }
 
-    static func parse(_ value: JSONValue, directory: String, file: String) throws(BenchError) -> SweepInput {
-        var f = try JSONFields(value, file: file, line: nil)
-        let schema = try f.string("schema")
-        guard schema == SweepInput.schema else { throw f.error("schema", "expected '\(SweepInput.schema)', got '\(schema)'") }
-        let spec = try f.optionalString("spec") ?? RunLabels.basename(directory)
-        let target = try f.optionalString("target") ?? "unknown"
-        let seed = try f.optionalInt("seed")
-        let count = try f.optionalInt("count")
-        var classes: [String] = []
-        if let raw = f.raw("classes"), !raw.isNull {
-            guard case .array(let items) = raw else { throw f.error("classes", "expected an array of class names") }
-            for (i, item) in items.enumerated() {
-                guard case .string(let s) = item else { throw f.error("classes[\(i)]", "expected a string") }
-                classes.append(s)
-            }
-        }
-        guard case .array(let rawPoints)? = f.raw("points") else { throw f.error("points", "missing array of points") }
-        var points: [SweepPoint] = []
-        for (i, raw) in rawPoints.enumerated() {
-            var p = try JSONFields(raw, file: file, line: nil, prefix: "points[\(i)]")
-            var point = SweepPoint(rateRps: try p.double("rate_rps"), dir: try p.optionalString("dir") ?? "",
-                                   attainment: try p.double("attainment"), goodputRps: try p.double("goodput_rps"),
-                                   goodputTokensPerS: try p.optionalDouble("goodput_tokens_per_s"),
-                                   throughputRps: try p.double("throughput_rps"),
-                                   outputTokensPerS: try p.optionalDouble("output_tokens_per_s"),
-                                   classAttainment: [:], classGoodputRps: [:])
-            if let raw = p.raw("by_class"), !raw.isNull {
-                guard case .object(let pairs) = raw else { throw p.error("by_class", "expected an object") }
-                for (name, v) in pairs {
-                    var c = try JSONFields(v, file: file, line: nil, prefix: "points[\(i)].by_class.\(name)")
-                    point.classAttainment[name] = try c.optionalDouble("attainment")
-                    point.classGoodputRps[name] = try c.optionalDouble("goodput_rps")
-                    try c.finish(allowingExtra: true)
-                    if !classes.contains(name) { classes.append(name) }
-                }
-            }
-            if var o = try p.optionalObject("oracle") {
-                point.oracleAttainment = try o.optionalDouble("upper_bound_attainment")
-                point.oracleGoodputRps = try o.optionalDouble("upper_bound_goodput_rps")
-                try o.finish(allowingExtra: true)
-            }
-            // Later producers may add fields; what the figures need is checked above.
-            try p.finish(allowingExtra: true)
-            points.append(point)
-        }
-        var search: SweepSearch?
-        if var s = try f.optionalObject("search") {
-            var byClass: [String: Double] = [:]
-            if let raw = s.raw("by_class"), !raw.isNull {
-                guard case .object(let pairs) = raw else { throw s.error("by_class", "expected an object") }
-                for (name, v) in pairs {
-                    if case .number(let d) = v { byClass[name] = d } else if !v.isNull { throw s.error("by_class.\(name)", "expected a number") }
-                }
-            }
-            search = SweepSearch(targetAttainment: try s.double("target_attainment"), className: try s.optionalString("class"),
-                                 capacityRps: try s.optionalDouble("capacity_rps"), classCapacityRps: byClass)
-            try s.finish(allowingExtra: true)
-        }
-        try f.finish(allowingExtra: true)
-        points.sort { $0.rateRps < $1.rateRps }
-        return SweepInput(directory: directory, label: RunLabels.basename(directory), spec: spec, target: target, seed: seed,
-                          count: count, classes: classes, points: points, search: search)
+    /// The file's spec, else the directory's name.
+    public var spec: String { contents.spec ?? RunLabels.basename(directory) }
+    public var target: String { contents.target ?? "unknown" }
+    public var seed: Int? { contents.seed }
+    public var count: Int? { contents.count }
+    public var classes: [String] { contents.classes }
+    /// Sorted by rate.
+    public var points: [SweepFile.Contents.Point] { contents.points }
+    public var search: SweepFile.Contents.Search? { contents.search }
+
+    public static func isSweep(_ directory: String) -> Bool { FileIO.exists(directory + "/" + SweepFile.name) }
+
+    public static func load(_ directory: String) throws(BenchError) -> SweepInput {
+        SweepInput(directory: directory, contents: try SweepFile.read(path: directory + "/" + SweepFile.name))
     }
 }
 

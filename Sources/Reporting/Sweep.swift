@@ -51,6 +51,7 @@ public struct SweepSearch: Sendable {
 
 /// `sweep.json` (schema accelbench.sweep/1): the points in rate order, each with its headline
 /// metrics so plots and tables need not open every results directory, and the searches.
+/// `json` writes it; `read` (or `parse`) reads it back as `Contents`.
 public enum SweepFile {
     public static let name = "sweep.json"
     public static let schema = "accelbench.sweep/1"
@@ -150,5 +151,155 @@ public enum SweepFile {
         w.endObject()
         w.newline()
         return w.bytes
+    }
+}
+
+// MARK: reading
+
+extension SweepFile {
+    /// `sweep.json` as read back: each point's headline numbers as the file records them (what
+    /// plots, reports and tables use without opening the points' results directories).
+    public struct Contents: Sendable, Equatable {
+        /// nil where the file has none (hand-made files): the reader picks its own default.
+        public var spec: String?
+        public var target: String?
+        public var seed: Int?
+        public var count: Int?
+        /// The file's classes in its order, then any class seen only in a point's `by_class`.
+        public var classes: [String]
+        /// Sorted by rate.
+        public var points: [Point]
+        public var search: Search?
+
+        public init(spec: String? = nil, target: String? = nil, seed: Int? = nil, count: Int? = nil, classes: [String] = [],
+                    points: [Point] = [], search: Search? = nil) {
+            self.spec = spec
+            self.target = target
+            self.seed = seed
+            self.count = count
+            self.classes = classes
+            self.points = points
+            self.search = search
+        }
+
+        /// One offered rate: `points[i]`.
+        public struct Point: Sendable, Equatable {
+            public var rateRps: Double
+            /// The results directory, relative to the sweep directory ("" where the file has none).
+            public var dir: String
+            public var attainment: Double
+            public var goodputRps: Double
+            public var goodputTokensPerS: Double?
+            public var throughputRps: Double
+            public var outputTokensPerS: Double?
+            /// Per class (`by_class`); a class with no requests has no attainment.
+            public var classAttainment: [String: Double]
+            public var classGoodputRps: [String: Double]
+            /// The oracle's upper bound (`oracle`), where the sweep computed one.
+            public var oracleAttainment: Double?
+            public var oracleGoodputRps: Double?
+
+            public init(rateRps: Double, dir: String, attainment: Double, goodputRps: Double, goodputTokensPerS: Double? = nil,
+                        throughputRps: Double, outputTokensPerS: Double? = nil, classAttainment: [String: Double] = [:],
+                        classGoodputRps: [String: Double] = [:], oracleAttainment: Double? = nil, oracleGoodputRps: Double? = nil) {
+                self.rateRps = rateRps
+                self.dir = dir
+                self.attainment = attainment
+                self.goodputRps = goodputRps
+                self.goodputTokensPerS = goodputTokensPerS
+                self.throughputRps = throughputRps
+                self.outputTokensPerS = outputTokensPerS
+                self.classAttainment = classAttainment
+                self.classGoodputRps = classGoodputRps
+                self.oracleAttainment = oracleAttainment
+                self.oracleGoodputRps = oracleGoodputRps
+            }
+        }
+
+        /// The capacity search (`search`), when the sweep ran one.
+        public struct Search: Sendable, Equatable {
+            public var targetAttainment: Double
+            /// The class whose attainment the search held at the target; nil for overall attainment.
+            public var className: String?
+            public var capacityRps: Double?
+            public var classCapacityRps: [String: Double]
+
+            public init(targetAttainment: Double, className: String? = nil, capacityRps: Double? = nil, classCapacityRps: [String: Double] = [:]) {
+                self.targetAttainment = targetAttainment
+                self.className = className
+                self.capacityRps = capacityRps
+                self.classCapacityRps = classCapacityRps
+            }
+        }
+    }
+
+    /// Reads a `sweep.json`. Errors name the file and the field.
+    public static func read(path: String) throws(BenchError) -> Contents {
+        let bytes = try FileIO.readFile(path)
+        let value: JSONValue
+        do {
+            value = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
+        } catch {
+            throw BenchError.data(path, line: 1, "\(error)")
+        }
+        return try parse(value, file: path)
+    }
+
+    /// The contents of a parsed `sweep.json`; `file` names it in errors. Fields this reader does
+    /// not use are allowed (later producers may add some); those it uses are checked.
+    public static func parse(_ value: JSONValue, file: String) throws(BenchError) -> Contents {
+        var f = try JSONFields(value, file: file, line: nil)
+        let found = try f.string("schema")
+        guard found == schema else { throw f.error("schema", "expected '\(schema)', got '\(found)'") }
+        var contents = Contents(spec: try f.optionalString("spec"), target: try f.optionalString("target"),
+                                seed: try f.optionalInt("seed"), count: try f.optionalInt("count"))
+        if let raw = f.raw("classes"), !raw.isNull {
+            guard case .array(let items) = raw else { throw f.error("classes", "expected an array of class names") }
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else { throw f.error("classes[\(i)]", "expected a string") }
+                contents.classes.append(s)
+            }
+        }
+        guard case .array(let rawPoints)? = f.raw("points") else { throw f.error("points", "missing array of points") }
+        for (i, raw) in rawPoints.enumerated() {
+            var p = try JSONFields(raw, file: file, line: nil, prefix: "points[\(i)]")
+            var point = Contents.Point(rateRps: try p.double("rate_rps"), dir: try p.optionalString("dir") ?? "",
+                                       attainment: try p.double("attainment"), goodputRps: try p.double("goodput_rps"),
+                                       goodputTokensPerS: try p.optionalDouble("goodput_tokens_per_s"),
+                                       throughputRps: try p.double("throughput_rps"),
+                                       outputTokensPerS: try p.optionalDouble("output_tokens_per_s"))
+            if let raw = p.raw("by_class"), !raw.isNull {
+                guard case .object(let pairs) = raw else { throw p.error("by_class", "expected an object") }
+                for (name, v) in pairs {
+                    var c = try JSONFields(v, file: file, line: nil, prefix: "points[\(i)].by_class.\(name)")
+                    point.classAttainment[name] = try c.optionalDouble("attainment")
+                    point.classGoodputRps[name] = try c.optionalDouble("goodput_rps")
+                    try c.finish(allowingExtra: true)
+                    if !contents.classes.contains(name) { contents.classes.append(name) }
+                }
+            }
+            if var o = try p.optionalObject("oracle") {
+                point.oracleAttainment = try o.optionalDouble("upper_bound_attainment")
+                point.oracleGoodputRps = try o.optionalDouble("upper_bound_goodput_rps")
+                try o.finish(allowingExtra: true)
+            }
+            try p.finish(allowingExtra: true)
+            contents.points.append(point)
+        }
+        if var s = try f.optionalObject("search") {
+            var byClass: [String: Double] = [:]
+            if let raw = s.raw("by_class"), !raw.isNull {
+                guard case .object(let pairs) = raw else { throw s.error("by_class", "expected an object") }
+                for (name, v) in pairs {
+                    if case .number(let d) = v { byClass[name] = d } else if !v.isNull { throw s.error("by_class.\(name)", "expected a number") }
+                }
+            }
+            contents.search = Contents.Search(targetAttainment: try s.double("target_attainment"), className: try s.optionalString("class"),
+                                              capacityRps: try s.optionalDouble("capacity_rps"), classCapacityRps: byClass)
+            try s.finish(allowingExtra: true)
+        }
+        try f.finish(allowingExtra: true)
+        contents.points.sort { $0.rateRps < $1.rateRps }
+        return contents
     }
 }

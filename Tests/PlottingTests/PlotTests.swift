@@ -198,12 +198,16 @@ import Testing
                     "oracle":{"upper_bound_attainment":1.0,"upper_bound_goodput_rps":1.0}}],
          "search":{"target_attainment":0.9,"class":null,"capacity_rps":7.3,"by_class":{"chat":8.1}}}
         """
-        let s = try SweepInput.parse(JSONParser.parse(text), directory: "/tmp/sweeps/accelgen", file: "sweep.json")
+        let s = SweepInput(directory: "/tmp/sweeps/accelgen", contents: try SweepFile.parse(JSONParser.parse(text), file: "sweep.json"))
         #expect(s.points.map(\.rateRps) == [1, 4])
         #expect(s.points[0].oracleGoodputRps == 1.0 && s.points[1].oracleGoodputRps == nil)
-        #expect(s.search == SweepSearch(targetAttainment: 0.9, className: nil, capacityRps: 7.3, classCapacityRps: ["chat": 8.1]))
+        #expect(s.search == SweepFile.Contents.Search(targetAttainment: 0.9, className: nil, capacityRps: 7.3, classCapacityRps: ["chat": 8.1]))
         #expect(s.classes == ["chat", "summarization", "code", "translation"])
-        #expect(throws: BenchError.self) { try SweepInput.parse(JSONParser.parse(#"{"schema":"other/1","points":[]}"#), directory: "d", file: "f") }
+        #expect(s.label == "accelgen" && s.spec == "mixed-slo")
+        // Hand-made files may leave out spec and target: the directory's name and "unknown".
+        let bare = SweepInput(directory: "/tmp/sweeps/bare/", contents: try SweepFile.parse(JSONParser.parse(#"{"schema":"accelbench.sweep/1","points":[]}"#), file: "f"))
+        #expect(bare.spec == "bare" && bare.target == "unknown" && bare.points.isEmpty && bare.search == nil)
+        #expect(throws: BenchError.self) { try SweepFile.parse(JSONParser.parse(#"{"schema":"other/1","points":[]}"#), file: "f") }
     }
 
     @Test func unknownPlaceholderIsNamed() {
