@@ -123,6 +123,59 @@ public struct WorkloadClassInfo: Sendable, Equatable {
     }
 }
 
+/// The fields that name a workload. Results (summary.json), gate baselines and oracle
+/// schedules say which workload they are for with these, so a baseline or a schedule is used
+/// only with its own workload; each file writes the fields it needs, in its own order.
+public struct WorkloadIdentity: Sendable, Equatable {
+    /// The spec's name (summaries only; not part of the match).
+    public var spec: String?
+    public var specDigest: String
+    public var seed: UInt64
+    public var count: Int
+    /// The offered rate the workload was generated at (nil: the spec's own).
+    public var rateRPS: Double?
+
+    public enum Field: Sendable { case spec, specDigest, seed, count, rateRPS }
+
+    public init(spec: String? = nil, specDigest: String, seed: UInt64, count: Int, rateRPS: Double?) {
+        self.spec = spec
+        self.specDigest = specDigest
+        self.seed = seed
+        self.count = count
+        self.rateRPS = rateRPS
+    }
+
+    /// The identity in a `workload` object; nil when spec_digest, seed or count is missing or
+    /// not a whole number in range. A rate that is absent or null is nil.
+    public init?(json wl: JSONValue?) {
+        guard let wl, case .string(let d)? = wl["spec_digest"], case .number(let s)? = wl["seed"], case .number(let c)? = wl["count"],
+              let seed = UInt64(exactly: s), let count = Int(exactly: c) else { return nil }
+        var rate: Double?
+        if case .number(let r)? = wl["rate_rps"] { rate = r }
+        var spec: String?
+        if case .string(let n)? = wl["spec"] { spec = n }
+        self.init(spec: spec, specDigest: d, seed: seed, count: count, rateRPS: rate)
+    }
+
+    /// Same workload: digest, seed, count and rate (the spec's name is not compared).
+    public func matches(_ other: WorkloadIdentity) -> Bool {
+        specDigest == other.specDigest && seed == other.seed && count == other.count && rateRPS == other.rateRPS
+    }
+
+    /// Writes `fields` as keys of the object being written, in the order given.
+    public func write(_ fields: [Field], to w: inout JSONWriter) {
+        for f in fields {
+            switch f {
+            case .spec: w.key("spec"); w.optionalString(spec)
+            case .specDigest: w.key("spec_digest"); w.string(specDigest)
+            case .seed: w.key("seed"); w.uint64(seed)
+            case .count: w.key("count"); w.int(count)
+            case .rateRPS: w.key("rate_rps"); w.optionalDouble(rateRPS)
+            }
+        }
+    }
+}
+
 /// First line of a workload file.
 public struct WorkloadHeader: Sendable, Equatable {
     public static let schema = "accelbench.workload/1"
@@ -177,6 +230,10 @@ public struct WorkloadHeader: Sendable, Equatable {
         var w = JSONWriter()
         write(to: &w)
         return w.bytes
+    }
+
+    public var identity: WorkloadIdentity {
+        WorkloadIdentity(spec: specName, specDigest: specDigest, seed: seed, count: count, rateRPS: rateRps)
     }
 
     public static func read(_ value: JSONValue, file: String, line: Int) throws(BenchError) -> WorkloadHeader {

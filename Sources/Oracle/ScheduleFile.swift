@@ -6,9 +6,8 @@ import Engine
 public struct ScheduleFile: Sendable, Equatable {
     public static let schema = "accelbench.schedule/1"
 
-    public var specDigest: String
-    public var seed: UInt64
-    public var count: Int
+    /// The workload it is for (digest, seed and count; its rate is not recorded).
+    public var workload: WorkloadIdentity
     public var profile: String
     public var policy: PolicyName
     public var dropMissed: Bool
@@ -20,9 +19,7 @@ public struct ScheduleFile: Sendable, Equatable {
     public var admitted: [Int]
 
     public init(schedule: FeasibleSchedule, workload: WorkloadHeader, profile: String) {
-        specDigest = workload.specDigest
-        seed = workload.seed
-        count = workload.count
+        self.workload = WorkloadIdentity(specDigest: workload.specDigest, seed: workload.seed, count: workload.count, rateRPS: nil)
         self.profile = profile
         policy = schedule.policy
         dropMissed = schedule.dropMissed
@@ -37,9 +34,7 @@ public struct ScheduleFile: Sendable, Equatable {
         var w = JSONWriter(reservingCapacity: 64 + admitted.count * 8)
         w.beginObject()
         w.key("schema"); w.string(ScheduleFile.schema)
-        w.key("spec_digest"); w.string(specDigest)
-        w.key("seed"); w.int(Int(seed))
-        w.key("count"); w.int(count)
+        workload.write([.specDigest, .seed, .count], to: &w)
         w.key("profile"); w.string(profile)
         w.key("policy"); w.string(policy.rawValue)
         w.key("drop_missed"); w.bool(dropMissed)
@@ -68,20 +63,22 @@ public struct ScheduleFile: Sendable, Equatable {
             return s
         }
         func int(_ k: String) throws(BenchError) -> Int {
-            guard case .number(let d)? = v[k], d == d.rounded() else { throw BenchError.data(path, "field '\(k)': missing or not an integer") }
-            return Int(d)
+            guard case .number(let d)? = v[k], let i = Int(exactly: d) else { throw BenchError.data(path, "field '\(k)': missing or not an integer") }
+            return i
         }
         guard try str("schema") == schema else { throw BenchError.data(path, "field 'schema': not \(schema)") }
-        guard try str("spec_digest") == workload.specDigest, try int("seed") == Int(workload.seed), try int("count") == workload.count else {
+        guard try str("spec_digest") == workload.specDigest, try int("seed") == Int(truncatingIfNeeded: workload.seed),
+              try int("count") == workload.count else {
             throw BenchError.data(path, "the schedule is for another workload (spec digest, seed or count differ)")
         }
+        let id = WorkloadIdentity(specDigest: workload.specDigest, seed: workload.seed, count: workload.count, rateRPS: nil)
         guard try str("profile") == profile else { throw BenchError.data(path, "the schedule is for profile '\((try? str("profile")) ?? "?")', not '\(profile)'") }
         let policy = try PolicyName.parse(try str("policy"))
         guard case .array(let ids)? = v["admitted"] else { throw BenchError.data(path, "field 'admitted': missing or not an array") }
         var admitted: [Int] = []
         for x in ids {
-            guard case .number(let d) = x, d == d.rounded() else { throw BenchError.data(path, "field 'admitted': not an array of request ids") }
-            admitted.append(Int(d))
+            guard case .number(let d) = x, let id = Int(exactly: d) else { throw BenchError.data(path, "field 'admitted': not an array of request ids") }
+            admitted.append(id)
         }
         var dropMissed = false
         switch v["drop_missed"] {
@@ -92,16 +89,14 @@ public struct ScheduleFile: Sendable, Equatable {
         // Read only by `oracle` itself; absent in hand-made files.
         let metTokens = (try? int("met_output_tokens")) ?? 0
         let iterations = (try? int("iterations")) ?? 0
-        return ScheduleFile(specDigest: workload.specDigest, seed: workload.seed, count: workload.count, profile: profile,
+        return ScheduleFile(workload: id, profile: profile,
                             policy: policy, dropMissed: dropMissed, metRequests: try int("met_requests"), metOutputTokens: metTokens,
                             iterations: iterations, iterationsSHA256: try str("iterations_sha256"), admitted: admitted)
     }
 
-    init(specDigest: String, seed: UInt64, count: Int, profile: String, policy: PolicyName, dropMissed: Bool, metRequests: Int,
+    init(workload: WorkloadIdentity, profile: String, policy: PolicyName, dropMissed: Bool, metRequests: Int,
          metOutputTokens: Int, iterations: Int, iterationsSHA256: String, admitted: [Int]) {
-        self.specDigest = specDigest
-        self.seed = seed
-        self.count = count
+        self.workload = workload
         self.profile = profile
         self.policy = policy
         self.dropMissed = dropMissed

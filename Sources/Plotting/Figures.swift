@@ -224,9 +224,9 @@ enum FigureBuilder {
             attain += GP.string(group)
             goodput += GP.string(group)
             for run in runs {
-                let s = run.summaryJSON
-                let a = group == "overall" ? number(s, "slo_attainment", "overall") : number(s, "slo_attainment", "by_class", group, "overall")
-                let g = group == "overall" ? number(s, "goodput", "requests_per_s") : number(s, "by_class", group, "goodput", "requests_per_s")
+                let cls = group == "overall" ? nil : group
+                let a = run.summary?.attainment(className: cls)
+                let g = run.summary?.goodputRequestsPerS(className: cls)
                 attain += " " + GP.cell(a.map { $0 * 100 })
                 goodput += " " + GP.cell(g)
             }
@@ -345,12 +345,5 @@ enum FigureBuilder {
         let s = values.sorted()
         let n = s.count
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-    }
-
-    static func number(_ v: JSONValue?, _ path: String...) -> Double? {
-        var cur = v
-        for k in path { cur = cur?[k] }
-        if case .number(let d)? = cur { return d }
-        return nil
     }
 }

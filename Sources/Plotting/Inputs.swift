@@ -79,8 +79,8 @@ public struct RunInput: Sendable {
     public var iterations: [IterationRow]?
     /// The workload's classes in its order, then any class seen only in the records.
     public var classes: [String]
-    /// The run's summary.json, parsed; nil when the run never finished (no summary written).
-    public var summaryJSON: JSONValue?
+    /// The run's summary.json; nil when the run never finished (no summary written).
+    public var summary: SummaryFile?
     public var recovered: Bool
 
     public static func load(_ directory: String) throws(BenchError) -> RunInput {
@@ -90,18 +90,10 @@ public struct RunInput: Sendable {
         var seen = Set(classes)
         for r in records where seen.insert(r.className).inserted { classes.append(r.className) }
         let summaryPath = directory + "/" + ResultsFiles.summary
-        var summary: JSONValue?
-        if FileIO.exists(summaryPath) {
-            let bytes = try FileIO.readFile(summaryPath)
-            do {
-                summary = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
-            } catch {
-                throw BenchError.data(summaryPath, line: 1, "\(error)")
-            }
-        }
+        let summary = FileIO.exists(summaryPath) ? try SummaryFile.read(summaryPath) : nil
         return RunInput(directory: directory, label: RunLabels.basename(directory), run: reader.run, records: records,
                         iterations: try IterationRow.read(directory: directory), classes: classes,
-                        summaryJSON: summary, recovered: reader.recovered)
+                        summary: summary, recovered: reader.recovered)
     }
 }
 

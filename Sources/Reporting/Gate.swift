@@ -33,13 +33,13 @@ public struct Baseline: Sendable, Equatable {
     /// summary.json's `target` and workload identity when the baseline was taken.
     public var target: String
     public var specDigest: String
-    public var seed: Int
+    public var seed: UInt64
     public var count: Int
     /// The offered rate the workload was generated at (nil: the spec's own).
     public var rateRPS: Double?
     public var metrics: [Metric]
 
-    public init(target: String, specDigest: String, seed: Int, count: Int, rateRPS: Double?, metrics: [Metric]) {
+    public init(target: String, specDigest: String, seed: UInt64, count: Int, rateRPS: Double?, metrics: [Metric]) {
         self.target = target
         self.specDigest = specDigest
         self.seed = seed
@@ -48,21 +48,18 @@ public struct Baseline: Sendable, Equatable {
         self.metrics = metrics
     }
 
-    /// The workload identity in a `workload` object (summary.json's or a baseline's): nil when
-    /// spec_digest, seed or count is missing; a rate that is absent or null is nil.
-    public static func workloadIdentity(_ wl: JSONValue?) -> (specDigest: String, seed: Int, count: Int, rateRPS: Double?)? {
-        guard let wl, case .string(let d)? = wl["spec_digest"], case .number(let s)? = wl["seed"], case .number(let c)? = wl["count"] else {
-            return nil
-        }
-        var rate: Double?
-        if case .number(let r)? = wl["rate_rps"] { rate = r }
-        return (d, Int(s), Int(c), rate)
+    /// The workload the baseline was taken on.
+    public var workload: WorkloadIdentity {
+        WorkloadIdentity(specDigest: specDigest, seed: seed, count: count, rateRPS: rateRPS)
     }
 
-    /// Whether `summary` (a parsed summary.json) is a run of this baseline's workload.
-    public func matchesWorkload(of summary: JSONValue) -> Bool {
-        guard let id = Baseline.workloadIdentity(summary["workload"]) else { return false }
-        return id.specDigest == specDigest && id.seed == seed && id.count == count && id.rateRPS == rateRPS
+    init(target: String, workload id: WorkloadIdentity, metrics: [Metric]) {
+        self.init(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
+    }
+
+    /// Whether `summary` is a run of this baseline's workload.
+    public func matchesWorkload(of summary: SummaryFile) -> Bool {
+        summary.workload.map(workload.matches) ?? false
     }
 
     /// Metrics a new baseline gets (our choice: goodput, attainment, throughput and tail
@@ -80,15 +77,6 @@ public struct Baseline: Sendable, Equatable {
         return out
     }
 
-    /// The number at `path` in a summary (nil when absent or not a number, e.g. null for a
-    /// latency with no samples).
-    public static func value(at path: String, in summary: JSONValue) -> Double? {
-        var v: JSONValue? = summary
-        for key in path.split(separator: ".") { v = v?[String(key)] }
-        if case .number(let d)? = v { return d }
-        return nil
-    }
-
     public func json() -> [UInt8] {
         var w = JSONWriter(reservingCapacity: 256 + metrics.count * 128)
         w.beginObject()
@@ -96,11 +84,7 @@ public struct Baseline: Sendable, Equatable {
         w.key("target"); w.string(target)
         w.key("workload")
         w.beginObject()
-        w.key("spec_digest"); w.string(specDigest)
-        w.key("seed"); w.int(seed)
-        w.key("count"); w.int(count)
-        w.key("rate_rps")
-        if let rateRPS { w.double(rateRPS) } else { w.null() }
+        workload.write([.specDigest, .seed, .count, .rateRPS], to: &w)
         w.endObject()
         w.key("metrics")
         w.beginArray()
@@ -136,7 +120,7 @@ public struct Baseline: Sendable, Equatable {
         func fail(_ field: String, _ what: String) -> BenchError { BenchError.data(SourceLocation(file: file, field: field), what) }
         guard case .string("accelbench.baseline/1")? = v["schema"] else { throw fail("schema", "not accelbench.baseline/1") }
         guard case .string(let target)? = v["target"] else { throw fail("target", "missing or not a string") }
-        guard let id = workloadIdentity(v["workload"]) else { throw fail("workload", "needs spec_digest, seed and count") }
+        guard let id = WorkloadIdentity(json: v["workload"]) else { throw fail("workload", "needs spec_digest, seed and count") }
         switch v["workload"]?["rate_rps"] {
         case .number?, .null?, nil: break
         default: throw fail("workload.rate_rps", "not a number or null")
@@ -172,7 +156,7 @@ public struct Baseline: Sendable, Equatable {
             metrics.append(Metric(path: path, polarity: polarity, relative: relative, absolute: absolute,
                                   value: try number("value", default: nil), samples: samples))
         }
-        return Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
+        return Baseline(target: target, workload: id, metrics: metrics)
     }
 }
 
@@ -205,7 +189,7 @@ public struct GateReport: Sendable {
     }
 
     /// Compares `summary` (a parsed summary.json) with `baseline`.
-    public static func evaluate(_ baseline: Baseline, summary: JSONValue) -> GateReport {
+    public static func evaluate(_ baseline: Baseline, summary: SummaryFile) -> GateReport {
         evaluate(baseline, repeats: [summary])
     }
 
@@ -214,9 +198,9 @@ public struct GateReport: Sendable {
     /// the change of the mean gets a percentile bootstrap interval (`Bootstrap`), resampling the
     /// run's repeats and the baseline's samples; a metric regresses or improves only when the
     /// whole interval lies beyond the tolerance, so noise between repeats does not fail a gate.
-    public static func evaluate(_ baseline: Baseline, repeats: [JSONValue], bootstrap: Bootstrap = .init()) -> GateReport {
+    public static func evaluate(_ baseline: Baseline, repeats: [SummaryFile], bootstrap: Bootstrap = .init()) -> GateReport {
         GateReport(rows: baseline.metrics.enumerated().map { (i, m) in
-            let values = repeats.compactMap { Baseline.value(at: m.path, in: $0) }
+            let values = repeats.compactMap { $0.value(m.path) }
             guard !values.isEmpty else { return Row(metric: m, current: nil, verdict: .missing) }
             let cur = values.reduce(0, +) / Double(values.count)
             // Positive: better.
@@ -328,14 +312,14 @@ extension Baseline {
     /// tolerance for targets that reproduce exactly (`TargetIdentity.hasExactBaseline`) and
     /// `relative` for the others.
     /// - Parameter source: the summary file, for errors.
-    public static func updated(_ stored: Baseline?, from summaries: [JSONValue], relative: Double,
+    public static func updated(_ stored: Baseline?, from summaries: [SummaryFile], relative: Double,
                                source: String) throws(BenchError) -> Baseline {
         let summary = summaries[0]
-        guard case .string(let target)? = summary["target"], let id = workloadIdentity(summary["workload"]) else {
+        guard let target = summary.target, let id = summary.workload else {
             throw BenchError.data(SourceLocation(file: source), "not an accelbench summary (target, workload.spec_digest, seed, count)")
         }
         func measured(_ path: String) -> (Double, [Double])? {
-            let xs = summaries.compactMap { value(at: path, in: $0) }
+            let xs = summaries.compactMap { $0.value(path) }
             guard !xs.isEmpty else { return nil }
             return (xs.reduce(0, +) / Double(xs.count), xs.count > 1 ? xs : [])
         }
@@ -351,14 +335,13 @@ extension Baseline {
                 metrics.append(n)
             }
         } else {
-            var classes: [String] = []
-            if case .object(let pairs)? = summary["by_class"] { classes = pairs.map(\.0) }
+            let classes = summary.classes
             let exact = TargetIdentity(parsing: target).hasExactBaseline
             for (path, polarity) in defaultMetrics(classes: classes) {
                 guard let (v, xs) = measured(path) else { continue }
                 metrics.append(Metric(path: path, polarity: polarity, relative: exact ? 0 : relative, absolute: 0, value: v, samples: xs))
             }
         }
-        return Baseline(target: target, specDigest: id.specDigest, seed: id.seed, count: id.count, rateRPS: id.rateRPS, metrics: metrics)
+        return Baseline(target: target, workload: id, metrics: metrics)
     }
 }

@@ -10,8 +10,8 @@ public struct RepeatSet {
 
     public let directory: String
     public let runs: [String]
-    /// Each run's parsed summary.json, in run order.
-    public let summaries: [JSONValue]
+    /// Each run's summary.json, in run order.
+    public let summaries: [SummaryFile]
 
     /// Whether `directory` holds repeated runs rather than one.
     public static func isRepeated(_ directory: String) -> Bool { FileIO.exists(directory + "/" + file) }
@@ -27,19 +27,18 @@ public struct RepeatSet {
             throw BenchError.data(SourceLocation(file: path, field: "runs"), "missing, empty or not an array")
         }
         var runs: [String] = []
-        var summaries: [JSONValue] = []
+        var summaries: [SummaryFile] = []
         for (i, item) in items.enumerated() {
             guard case .string(let dir) = item, !dir.contains("/") else {
                 throw BenchError.data(SourceLocation(file: path, field: "runs[\(i)]"), "not the name of a directory next to the file")
             }
             runs.append(dir)
-            summaries.append(try RepeatSet.parseJSON(directory + "/" + dir + "/summary.json"))
+            summaries.append(try SummaryFile.read(directory + "/" + dir + "/" + ResultsFiles.summary))
         }
         // Every repeat must be of the first one's workload (the baseline checks only the first).
-        let first = Baseline.workloadIdentity(summaries[0]["workload"])
+        let first = summaries[0].workload
         for (i, s) in summaries.enumerated().dropFirst() {
-            let id = Baseline.workloadIdentity(s["workload"])
-            guard let a = first, let b = id, a.specDigest == b.specDigest, a.seed == b.seed, a.count == b.count, a.rateRPS == b.rateRPS else {
+            guard let a = first, let b = s.workload, a.matches(b) else {
                 throw BenchError.data(SourceLocation(file: directory + "/" + runs[i] + "/summary.json", field: "workload"),
                                       "the repeats are of different workloads")
             }
@@ -69,13 +68,13 @@ public struct RepeatSet {
     }
 
     /// Mean, bootstrap 95% interval of the mean, min and max of the headline metrics.
-    public static func table(_ summaries: [JSONValue], bootstrap: Bootstrap = .init()) -> String {
+    public static func table(_ summaries: [SummaryFile], bootstrap: Bootstrap = .init()) -> String {
         let metrics = ["slo_attainment.overall", "goodput.requests_per_s", "goodput.output_tokens_per_s",
                        "throughput.output_tokens_per_s", "latency_ms.ttft.p50", "latency_ms.ttft.p99",
                        "latency_ms.tbt.p50", "latency_ms.tbt.p99"]
         var rows: [[String]] = []
         for (i, path) in metrics.enumerated() {
-            let xs = summaries.compactMap { Baseline.value(at: path, in: $0) }
+            let xs = summaries.compactMap { $0.value(path) }
             guard !xs.isEmpty else { continue }
             let mean = xs.reduce(0, +) / Double(xs.count)
             let ci = bootstrap.meanDifferenceInterval(xs, [0], stream: UInt64(i))

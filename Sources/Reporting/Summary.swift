@@ -92,11 +92,7 @@ public struct Summary: Sendable, Equatable {
         if let h = run.workload {
             w.key("workload")
             w.beginObject()
-            w.key("spec"); w.string(h.specName)
-            w.key("spec_digest"); w.string(h.specDigest)
-            w.key("seed"); w.uint64(h.seed)
-            w.key("rate_rps"); w.optionalDouble(h.rateRps)
-            w.key("count"); w.int(h.count)
+            h.identity.write([.spec, .specDigest, .seed, .rateRPS, .count], to: &w)
             w.endObject()
         }
         w.key("options")
@@ -263,5 +259,62 @@ public struct Summary: Sendable, Equatable {
             out += "\ndispatch lag (ms): p50 \(f(lag.p50, 3))  p99 \(f(lag.p99, 3))  max \(f(lag.max, 3))\n"
         }
         return out
+    }
+}
+
+/// summary.json read back, beside its writer (`Summary.json()`): the target, the workload it
+/// measured, its classes, and every number by its dotted path (`goodput.requests_per_s`,
+/// `by_class.chat.slo_attainment.overall`: the paths gate baselines name). Gate, repeated-run
+/// sets and plots read summaries through this type, not by walking JSON.
+public struct SummaryFile: Sendable {
+    /// The `target` string (nil in files that lack it).
+    public var target: String?
+    public var workload: WorkloadIdentity?
+    /// The classes of `by_class`, in the file's order.
+    public var classes: [String]
+    /// Every number in the file, by dotted path (null values are absent).
+    public var numbers: [String: Double]
+
+    public init(json v: JSONValue) {
+        if case .string(let t)? = v["target"] { target = t }
+        workload = WorkloadIdentity(json: v["workload"])
+        classes = []
+        if case .object(let pairs)? = v["by_class"] { classes = pairs.map(\.0) }
+        numbers = [:]
+        SummaryFile.collect(v, prefix: "", into: &numbers)
+    }
+
+    private static func collect(_ v: JSONValue, prefix: String, into out: inout [String: Double]) {
+        switch v {
+        case .number(let d): out[prefix] = d
+        case .object(let pairs):
+            for (k, x) in pairs { collect(x, prefix: prefix.isEmpty ? k : prefix + "." + k, into: &out) }
+        default: break
+        }
+    }
+
+    /// Reads `path`; errors name the file.
+    public static func read(_ path: String) throws(BenchError) -> SummaryFile {
+        let bytes = try FileIO.readFile(path)
+        do {
+            return SummaryFile(json: try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in
+                try JSONParser.parse(b)
+            })
+        } catch {
+            throw BenchError.data(SourceLocation(file: path), "not valid JSON: \(error)")
+        }
+    }
+
+    /// The number at a dotted path (nil when absent or null, e.g. a latency with no samples).
+    public func value(_ path: String) -> Double? { numbers[path] }
+
+    /// SLO attainment overall (nil class) or of one class.
+    public func attainment(className: String?) -> Double? {
+        value(className.map { "by_class.\($0).slo_attainment.overall" } ?? "slo_attainment.overall")
+    }
+
+    /// Goodput in requests per second, overall (nil class) or of one class.
+    public func goodputRequestsPerS(className: String?) -> Double? {
+        value(className.map { "by_class.\($0).goodput.requests_per_s" } ?? "goodput.requests_per_s")
     }
 }

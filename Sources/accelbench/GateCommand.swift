@@ -49,15 +49,9 @@ struct GateCommand: ParsableCommand {
             // One run, or repeated runs (`run --repeat N`: repeats.json and a directory per run).
             let repeated = RepeatSet.isRepeated(results)
             let summaryPath = repeated ? results + "/" + RepeatSet.file : results + "/summary.json"
-            let summaries: [JSONValue]
-            if repeated {
-                summaries = try RepeatSet(directory: results).summaries
-            } else {
-                let text = String(decoding: try FileIO.readFile(summaryPath), as: UTF8.self)
-                do { summaries = [try JSONParser.parse(text)] } catch { throw BenchError.data(SourceLocation(file: summaryPath), "not valid JSON: \(error)") }
-            }
+            let summaries = repeated ? try RepeatSet(directory: results).summaries : [try SummaryFile.read(summaryPath)]
             let summary = summaries[0]
-            guard case .string(let target)? = summary["target"], Baseline.workloadIdentity(summary["workload"]) != nil else {
+            guard let target = summary.target, summary.workload != nil else {
                 throw BenchError.data(SourceLocation(file: summaryPath), "not an accelbench summary (target, workload.spec_digest, seed, count)")
             }
             let exists = FileManager.default.fileExists(atPath: baseline)

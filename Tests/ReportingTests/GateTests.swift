@@ -3,13 +3,13 @@ import Testing
 @testable import Reporting
 
 @Suite struct GateTests {
-    func summary(goodput: Double, ttftP99: Double?, rate: Double? = 4) throws -> JSONValue {
+    func summary(goodput: Double, ttftP99: Double?, rate: Double? = 4) throws -> SummaryFile {
         let p99 = ttftP99.map { String($0) } ?? "null"
         let r = rate.map { String($0) } ?? "null"
-        return try JSONParser.parse("""
+        return SummaryFile(json: try JSONParser.parse("""
         {"target":"engine:sim profile=x policy=y","workload":{"spec_digest":"sha256:ab","seed":7,"count":100,"rate_rps":\(r)},
          "goodput":{"requests_per_s":\(goodput)},"latency_ms":{"ttft":{"p99":\(p99)}}}
-        """)
+        """))
     }
 
     func baseline(relative: Double = 0, absolute: Double = 0) -> Baseline {
@@ -77,7 +77,7 @@ import Testing
         #expect(Bootstrap().meanDifferenceInterval([5, 5, 5], [3]) == 2...2)
     }
 
-    func repeats(_ goodputs: [Double]) throws -> [JSONValue] {
+    func repeats(_ goodputs: [Double]) throws -> [SummaryFile] {
         try goodputs.map { try summary(goodput: $0, ttftP99: 200) }
     }
 
