@@ -11,8 +11,21 @@ public struct TargetRun<Details> {
     public var invalidReasons: [String] = []
     public var engineIterations: Int?
     public var enginePreemptions: Int?
+    /// Fleet runs: summary.json's `cluster` section.
+    public var cluster: JSONValue?
     /// What only this kind of target reports (the engine's counters, the load generator's lag).
     public var details: Details
+
+    public init(endS: Double, stopped: Bool, invalidReasons: [String] = [], engineIterations: Int? = nil,
+                enginePreemptions: Int? = nil, cluster: JSONValue? = nil, details: Details) {
+        self.endS = endS
+        self.stopped = stopped
+        self.invalidReasons = invalidReasons
+        self.engineIterations = engineIterations
+        self.enginePreemptions = enginePreemptions
+        self.cluster = cluster
+        self.details = details
+    }
 }
 
 /// Something a workload runs against: the bundled engine in this process (`EngineTarget`) or an
@@ -26,10 +39,19 @@ public protocol RunTarget {
     var writesIterations: Bool { get }
     /// Where the writer encodes the records (`RecordWriting`).
     var recordWriting: RecordWriting { get }
+    /// How requests.jsonl stores token times.
+    var tokenTimes: TokenTimesEncoding { get }
+    /// Keep the summary only, not the records (fleets whose records are not wanted).
+    var summaryOnly: Bool { get }
     /// Runs `workload`, handing every request's record (and every iteration's) to `writer` as
     /// it finishes; `shouldStop` is polled (Ctrl-C).
     func run(_ workload: Workload, into writer: ResultsWriter,
              shouldStop: @escaping () -> Bool) throws -> TargetRun<Details>
+}
+
+extension RunTarget {
+    public var tokenTimes: TokenTimesEncoding { .absolute }
+    public var summaryOnly: Bool { false }
 }
 
 /// A finished run: its summary (as written to summary.json) and the target's report.
@@ -48,10 +70,12 @@ public enum Harness {
                                               shouldStop: @escaping () -> Bool = { false }) throws -> RunResult<Target.Details> {
         let start = monotonicSeconds()
         let writer = try ResultsWriter(directory: output, run: RunInfo(target: target.identity.description, workload: workload.header),
-                                       options: metrics, withIterations: target.writesIterations, writing: target.recordWriting)
+                                       options: metrics, withIterations: target.writesIterations, writing: target.recordWriting,
+                                       tokenTimes: target.tokenTimes, summaryOnly: target.summaryOnly)
         let run = try target.run(workload, into: writer, shouldStop: shouldStop)
         let summary = try writer.finish(runEndS: run.endS, interrupted: run.stopped, invalidReasons: run.invalidReasons,
-                                        engineIterations: run.engineIterations, enginePreemptions: run.enginePreemptions)
+                                        engineIterations: run.engineIterations, enginePreemptions: run.enginePreemptions,
+                                        cluster: run.cluster)
         return RunResult(summary: summary, run: run, wallS: monotonicSeconds() - start)
     }
 }

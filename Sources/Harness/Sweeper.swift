@@ -185,3 +185,38 @@ public struct Sweeper {
         return points
     }
 }
+
+extension Sweeper {
+    /// The sweep as `accelbench sweep` prints it: a row per rate, then each search's capacity.
+    public static func table(_ points: [SweepPoint], classes: [String], searches: [SweepSearch], target: Double) -> String {
+        func f(_ x: Double?, _ d: Int) -> String { x.map { String(format: "%.\(d)f", $0) } ?? "-" }
+        let withOracle = points.contains { $0.oracle != nil }
+        var header = ["rate req/s", "attainment"] + classes + ["goodput req/s", "throughput req/s", "output tok/s", "TTFT p99 ms"]
+        if withOracle { header.append("oracle U attainment") }
+        let rows: [[String]] = points.map { p in
+            let o = p.summary.overall
+            var row = [f(p.rateRPS, 3), f(o.attainment.overall, 4)]
+            row += classes.map { f(p.attainment(className: $0), 4) }
+            row += [f(o.goodputRequestsPerS, 3), f(o.requestsPerS, 3), f(o.outputTokensPerS, 1), f(o.ttft?.p99, 1)]
+            if withOracle { row.append(f(p.oracle.map { o.total > 0 ? $0.metRequests / Double(o.total) : 0 }, 4)) }
+            return row
+        }
+        var s = TextTable.render(header: header, rows: rows)
+        for search in searches {
+            let what = search.className.map { "class \($0)" } ?? "overall"
+            let r = search.result
+            switch r.outcome {
+            case .found:
+                s += String(format: "capacity (%@ attainment ≥ %.3g): %@ req/s (fails at %@ req/s; %d probes)\n", what, target,
+                            f(r.capacityRPS, 3), f(r.failingRPS, 3), r.probed.count)
+            case .aboveRange:
+                s += "capacity (\(what)): at least \(f(r.capacityRPS, 3)) req/s (--max-rate reached)\n"
+            case .belowRange:
+                s += "capacity (\(what)): below \(f(r.failingRPS, 3)) req/s (no rate tried passes)\n"
+            case .probeLimit:
+                s += "capacity (\(what)): between \(f(r.capacityRPS, 3)) and \(f(r.failingRPS, 3)) req/s (probe limit)\n"
+            }
+        }
+        return s
+    }
+}

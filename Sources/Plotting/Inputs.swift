@@ -167,3 +167,19 @@ public enum RunLabels {
         return labels
     }
 }
+
+extension SweepInput {
+    /// The sweep as `report` prints it: its spec and target, a row per rate, and the capacity.
+    public func table() -> String {
+        var s = "sweep \(spec)  target \(target)\n"
+        s += TextTable.render(header: ["rate req/s", "attain", "goodput req/s", "req/s"], rows: points.map { p in
+            [String(format: "%.3f", p.rateRps), String(format: "%.1f%%", p.attainment * 100), String(format: "%.3f", p.goodputRps),
+             String(format: "%.3f", p.throughputRps)]
+        })
+        if let search, let c = search.capacityRps {
+            s += String(format: "capacity %.3f req/s at %.1f%% attainment", c, search.targetAttainment * 100)
+                + (search.className.map { " of \($0)" } ?? "") + "\n"
+        }
+        return s
+    }
+}

@@ -345,3 +345,48 @@ extension Baseline {
         return Baseline(target: target, workload: id, metrics: metrics)
     }
 }
+
+/// The run a gate judges: one results directory, or repeated runs (`run --repeat N`:
+/// repeats.json and a directory per run).
+public struct GatedRuns: Sendable {
+    public let summaries: [SummaryFile]
+    /// The file named in errors (summary.json or repeats.json).
+    public let source: String
+    public let repeated: Bool
+    public let target: String
+
+    public init(directory: String) throws(BenchError) {
+        repeated = RepeatSet.isRepeated(directory)
+        source = directory + "/" + (repeated ? RepeatSet.file : ResultsFiles.summary)
+        summaries = repeated ? try RepeatSet(directory: directory).summaries : [try SummaryFile.read(source)]
+        guard let target = summaries[0].target, summaries[0].workload != nil else {
+            throw BenchError.data(SourceLocation(file: source), "not an accelbench summary (target, workload.spec_digest, seed, count)")
+        }
+        self.target = target
+    }
+}
+
+extension Baseline {
+    /// Throws unless `runs` are of this baseline's workload and (unless `anyTarget`) target.
+    public func checkComparable(with runs: GatedRuns, baselinePath: String, anyTarget: Bool) throws(BenchError) {
+        guard matchesWorkload(of: runs.summaries[0]) else {
+            throw BenchError.data(SourceLocation(file: baselinePath, field: "workload"),
+                                  "the baseline is for another workload (spec digest, seed, count or rate differ from \(runs.source))")
+        }
+        guard anyTarget || target == runs.target else {
+            throw BenchError.data(SourceLocation(file: baselinePath, field: "target"),
+                                  "the baseline is for '\(target)', the run is of '\(runs.target)' (--any-target compares anyway)")
+        }
+    }
+}
+
+extension GateReport {
+    /// The closing line `gate` prints.
+    public var verdictLine: String {
+        switch exitCode {
+        case ExitCodes.regression: return "gate: \(regressions) regression(s)"
+        case ExitCodes.improvementOnly: return "gate: \(improvements) improvement(s), no regression; refresh the baseline with --update"
+        default: return "gate: pass"
+        }
+    }
+}

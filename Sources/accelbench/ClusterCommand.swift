@@ -3,6 +3,7 @@ import BenchCore
 import Cluster
 import Engine
 import Foundation
+import Harness
 import Reporting
 
 struct ClusterCommand: ParsableCommand {
@@ -103,15 +104,6 @@ struct ClusterCommand: ParsableCommand {
         return o
     }
 
-    static func makeAutoscaler(_ name: AutoscalerName) -> any Autoscaler {
-        switch name {
-        case .chiron: return ChironAutoscaler()
-        case .utilization: return UtilizationAutoscaler()
-        case .llumnix: return LlumnixAutoscaler()
-        case .fixed: return StaticAutoscaler()
-        }
-    }
-
     func run() throws {
         try guarded {
             let name = AutoscalerName(rawValue: autoscaler)!
@@ -121,50 +113,25 @@ struct ClusterCommand: ParsableCommand {
             let workload = try source.load()
             Interrupt.install()
             let out = output ?? "results/\(source.label)-cluster-\(name.rawValue)"
-            let o = fleetOptions
-            let target = "cluster:sim profile=\(profile.name) policy=\(policyName.rawValue) autoscaler=\(name.rawValue) "
-                + "instances=\(o.minInstances)-\(o.maxInstances) startup_s=\(o.startupDelayS)"
-                + (engine.jitterCV > 0 ? " jitter_cv=\(engine.jitterCV)" : "")
-            let writer = try ResultsWriter(directory: out, run: RunInfo(target: target, workload: workload.header), options: metrics.options,
-                                           writing: .batched, tokenTimes: tokenTimes.encoding, summaryOnly: summaryOnly)
-            let sim = FleetSimulator(profile: profile, policy: policyName, policyOptions: policyFlags.options, options: o,
-                                     autoscaler: ClusterCommand.makeAutoscaler(name))
-            sim.jitterCV = engine.jitterCV
-            sim.jitterSeed = engine.jitterSeed
-            let batchClasses = Set(workload.header.classes.filter { $0.kind == .batch }.map(\.name))
-            var timeline: [UInt8] = []
-            let start = monotonicSeconds()
-            let outcome = try sim.run(workload.requests, batchClasses: batchClasses, onRecord: { try writer.append($0) },
-                                      onTimeline: { e in
-                                          timeline += e.json()
-                                          timeline.append(0x0A)
-                                      }, shouldStop: { Interrupt.isRequested })
-            let wall = monotonicSeconds() - start
-            try FileIO.writeAtomically(timeline, to: out + "/timeline.jsonl")
-            let cluster = JSONValue.object([
-                ("autoscaler", .string(name.rawValue)),
-                ("gpu_hours", .number((outcome.gpuSeconds / 3600 * 1e6).rounded() / 1e6)),
-                ("gpu_seconds", .number((outcome.gpuSeconds * 1e3).rounded() / 1e3)),
-                ("scale_events", .number(Double(outcome.scaleEvents))),
-                ("peak_instances", .number(Double(outcome.peakInstances))),
-                ("instances_started", .number(Double(outcome.instancesStarted))),
-                ("evictions", .number(Double(outcome.evictions))),
-                ("startup_delay_s", .number(o.startupDelayS)),
-                ("settled_iterations", .number(Double(outcome.settledIterations))),
-            ])
-            let summary = try writer.finish(runEndS: outcome.endS, interrupted: outcome.stopped, engineIterations: outcome.iterations,
-                                            cluster: cluster)
+            var target = FleetTarget(profile: profile, policy: policyName, policyOptions: policyFlags.options, autoscaler: name,
+                                     options: fleetOptions)
+            target.jitterCV = engine.jitterCV
+            target.jitterSeed = engine.jitterSeed
+            target.tokenTimes = tokenTimes.encoding
+            target.summaryOnly = summaryOnly
+            let result = try Harness.run(workload, on: target, output: out, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
+            let outcome = result.run.details.outcome
             if json {
-                FileHandleWriter.write(String(decoding: summary.json(), as: UTF8.self), fd: 1)
+                FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
             } else {
-                print(summary.table(), terminator: "")
+                print(result.summary.table(), terminator: "")
                 print(String(format: "\n%@: %.3f GPU-hours, %d scale events, peak %d instances (%d started), %d evictions; "
                              + "simulated %.0f s (%d iterations, %.1f%% in settled decode stretches) in %.2f s wall, %.2f s with "
                              + "loading and writing. Results in %@ (timeline.jsonl: the fleet over time)",
                              name.rawValue, outcome.gpuSeconds / 3600, outcome.scaleEvents, outcome.peakInstances,
                              outcome.instancesStarted, outcome.evictions, outcome.endS, outcome.iterations,
-                             100 * Double(outcome.settledIterations) / Double(max(1, outcome.iterations)), wall,
-                             monotonicSeconds() - commandStart, out))
+                             100 * Double(outcome.settledIterations) / Double(max(1, outcome.iterations)),
+                             result.run.details.simulationWallS, monotonicSeconds() - commandStart, out))
             }
             if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
         }

@@ -180,30 +180,3 @@ extension EngineFlags {
         return t
     }
 }
-
-/// A progress line on a terminal's stderr for runs longer than a second, at most four times a
-/// second; `clear` removes it.
-final class ProgressLine {
-    let label: String
-    let start = monotonicSeconds()
-    var last: Double
-
-    /// nil when not `enabled` or stderr is not a terminal.
-    init?(label: String, enabled: Bool) {
-        guard enabled, isatty(2) != 0 else { return nil }
-        self.label = label
-        last = start
-    }
-
-    func show(_ p: EngineProgress) {
-        let t = monotonicSeconds()
-        guard t - last > 0.25 && t - start > 1 else { return }
-        last = t
-        FileHandleWriter.write(String(format: "\r  %@: simulated %.0f s, %d/%d requests done, %d waiting   ",
-                                      label, p.simulatedS, p.done, p.total, p.waiting), fd: 2)
-    }
-
-    func clear() {
-        if monotonicSeconds() - start > 1 { FileHandleWriter.write("\r\u{1B}[K", fd: 2) }
-    }
-}

@@ -46,46 +46,28 @@ struct GateCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            // One run, or repeated runs (`run --repeat N`: repeats.json and a directory per run).
-            let repeated = RepeatSet.isRepeated(results)
-            let summaryPath = repeated ? results + "/" + RepeatSet.file : results + "/summary.json"
-            let summaries = repeated ? try RepeatSet(directory: results).summaries : [try SummaryFile.read(summaryPath)]
-            let summary = summaries[0]
-            guard let target = summary.target, summary.workload != nil else {
-                throw BenchError.data(SourceLocation(file: summaryPath), "not an accelbench summary (target, workload.spec_digest, seed, count)")
-            }
+            let runs = try GatedRuns(directory: results)
             let exists = FileManager.default.fileExists(atPath: baseline)
             var stored: Baseline?
             if exists { stored = try Baseline.parse(String(decoding: try FileIO.readFile(baseline), as: UTF8.self), file: baseline) }
 
             if update {
-                let fresh = try Baseline.updated(stored, from: summaries, relative: relative, source: summaryPath)
+                let fresh = try Baseline.updated(stored, from: runs.summaries, relative: relative, source: runs.source)
                 try FileIO.writeAtomically(fresh.json(), to: baseline)
-                print("\(exists ? "refreshed" : "wrote") \(baseline): \(fresh.metrics.count) metrics from \(results)\(repeated ? " (\(summaries.count) runs)" : "")")
+                print("\(exists ? "refreshed" : "wrote") \(baseline): \(fresh.metrics.count) metrics from \(results)\(runs.repeated ? " (\(runs.summaries.count) runs)" : "")")
                 return
             }
             guard let stored else {
                 printError("accelbench: baseline \(baseline) does not exist (create it with --update)")
                 throw BenchExit(code: ExitCodes.baselineMissing)
             }
-            guard stored.matchesWorkload(of: summary) else {
-                throw BenchError.data(SourceLocation(file: baseline, field: "workload"),
-                                      "the baseline is for another workload (spec digest, seed, count or rate differ from \(summaryPath))")
-            }
-            guard anyTarget || stored.target == target else {
-                throw BenchError.data(SourceLocation(file: baseline, field: "target"),
-                                      "the baseline is for '\(stored.target)', the run is of '\(target)' (--any-target compares anyway)")
-            }
-            let report = GateReport.evaluate(stored, repeats: summaries)
+            try stored.checkComparable(with: runs, baselinePath: baseline, anyTarget: anyTarget)
+            let report = GateReport.evaluate(stored, repeats: runs.summaries)
             let title = "\(results) against \(baseline)"
             print(report.markdown(title: title), terminator: "")
             if let junit { try FileIO.writeAtomically(Array(report.junit(suite: baseline).utf8), to: junit) }
             if let markdown { try FileIO.writeAtomically(Array(report.markdown(title: title).utf8), to: markdown) }
-            switch report.exitCode {
-            case ExitCodes.regression: print("gate: \(report.regressions) regression(s)")
-            case ExitCodes.improvementOnly: print("gate: \(report.improvements) improvement(s), no regression; refresh the baseline with --update")
-            default: print("gate: pass")
-            }
+            print(report.verdictLine)
             if report.exitCode != ExitCodes.ok { throw BenchExit(code: report.exitCode) }
         }
     }

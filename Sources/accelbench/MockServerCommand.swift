@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchCore
 import Foundation
+import Harness
 import MockServer
 
 struct MockServerCommand: ParsableCommand {

@@ -43,32 +43,13 @@ struct ProfileCommand: ParsableCommand {
                 if json { return }
                 let m = IterationTimeModel(profile: p)
                 var rows: [[String]] = []
-                for (label, load) in ProfileCommand.examples() {
+                for (label, load) in IterationLoad.examples() {
                     rows.append([label, String(format: "%.2f", m.seconds(load) * 1000)])
                 }
                 print("\npredicted iteration times (\(p.name)):")
                 print(TextTable.render(header: ["iteration", "ms"], rows: rows), terminator: "")
             }
         }
-    }
-
-    static func examples() -> [(String, IterationLoad)] {
-        var out: [(String, IterationLoad)] = []
-        for batch in [1, 32, 128] {
-            var l = IterationLoad()
-            for _ in 0..<batch { l.addDecode(contextTokens: 1024) }
-            out.append(("\(batch) decodes, 1k context", l))
-        }
-        for n in [128, 512, 2048] {
-            var l = IterationLoad()
-            l.addPrefill(newTokens: n, contextTokens: 0)
-            out.append(("prefill \(n) tokens", l))
-        }
-        var mixed = IterationLoad()
-        mixed.addPrefill(newTokens: 448, contextTokens: 2048)
-        for _ in 0..<64 { mixed.addDecode(contextTokens: 1024) }
-        out.append(("448-token chunk at 2k + 64 decodes", mixed))
-        return out
     }
 
     struct Build: ParsableCommand {

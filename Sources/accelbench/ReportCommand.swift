@@ -56,14 +56,7 @@ struct Report: ParsableCommand {
         let (_, sweeps) = try Plotter.loadInputs([directory])
         let sweep = sweeps[0]
         if json { throw BenchError.usage("--json reads a results directory; \(directory) is a sweep directory") }
-        print("sweep \(sweep.spec)  target \(sweep.target)")
-        print(TextTable.render(header: ["rate req/s", "attain", "goodput req/s", "req/s"], rows: sweep.points.map { p in
-            [String(format: "%.3f", p.rateRps), String(format: "%.1f%%", p.attainment * 100), String(format: "%.3f", p.goodputRps),
-             String(format: "%.3f", p.throughputRps)]
-        }), terminator: "")
-        if let s = sweep.search, let c = s.capacityRps {
-            print(String(format: "capacity %.3f req/s at %.1f%% attainment", c, s.targetAttainment * 100) + (s.className.map { " of \($0)" } ?? ""))
-        }
+        print(sweep.table(), terminator: "")
         if let html {
             let (figures, notes) = try HTMLReport.figures(runs: [], sweeps: sweeps, selection: [.attainmentVsRate, .goodputVsRate, .throughputVsRate],
                                                           templates: PlotTemplates(), gnuplot: try GnuplotRunner())

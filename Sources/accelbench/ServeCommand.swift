@@ -2,6 +2,7 @@ import ArgumentParser
 import BenchCore
 import Engine
 import Foundation
+import Harness
 import Server
 
 struct ServeCommand: ParsableCommand {
@@ -79,49 +80,21 @@ struct ServeCommand: ParsableCommand {
             let backend = SimulatedBackend(profile: profile, jitterCV: engineFlags.jitterCV, seed: engineFlags.jitterSeed)
             let server = ServeServer(profile: profile, policy: policyName.make(policyFlags.options, profile: profile), backend: backend,
                                      config: config, prefixCaching: engineFlags.prefixCaching)
-            let waitSet = set
-            let signals = Thread {
-                var sig: Int32 = 0
-                var ws = waitSet
-                sigwait(&ws, &sig)
-                FileHandleWriter.write("accelbench serve: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(drain) s)\n", fd: 2)
-                let s = DispatchSemaphore(value: 0)
-                Task {
-                    await server.shutdown()
-                    s.signal()
-                }
-                s.wait()
-            }
-            signals.start()
-            let done = DispatchSemaphore(value: 0)
-            let failure = LockedBox<Error?>(nil)
             let names = config.modelNames.joined(separator: ", ")
-            let host = self.host
-            Task {
-                do {
-                    try await server.run(host: host, port: port) { bound in
-                        FileHandleWriter.write("accelbench serve listening on http://\(host):\(bound) (model \(names), profile \(profile.name), policy \(policyName.rawValue))\n", fd: 1)
-                    }
-                } catch {
-                    failure.set(error)
-                }
-                done.signal()
+            let (host, drain) = (self.host, self.drain)
+            do {
+                try server.runUntilSignalled(host: host, port: port, stopSignals: set, onListening: { bound in
+                    FileHandleWriter.write("accelbench serve listening on http://\(host):\(bound) (model \(names), profile \(profile.name), policy \(policyName.rawValue))\n", fd: 1)
+                }, onSignal: { sig in
+                    FileHandleWriter.write("accelbench serve: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): draining (up to \(drain) s)\n", fd: 2)
+                })
+            } catch {
+                throw BenchError.io("\(host):\(port)", "\(error)")
             }
-            done.wait()
-            if let e = failure.get() { throw BenchError.io("\(host):\(port)", "\(e)") }
             let s = server.loop.snapshot
             let n = Double(max(1, s.iterations))
             print(String(format: "stopped: %d requests, %d completed, %d aborted, %d iterations; driver overhead per iteration: mean %.1f µs (schedule + apply), woke late by mean %.1f µs, max %.3f ms",
                          s.submitted, s.completed, s.aborted, s.iterations, s.overheadSumS / n * 1e6, s.lateSumS / n * 1e6, s.lateMaxS * 1e3))
         }
     }
-}
-
-/// A value shared between threads under a lock.
-final class LockedBox<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ v: Value) { value = v }
-    func set(_ v: Value) { lock.lock(); value = v; lock.unlock() }
-    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -4,10 +4,10 @@ import Glibc
 
 /// Ctrl-C handling for long runs: the first SIGINT asks the run to stop at the next safe point
 /// (results gathered so far are then written); a second one exits at once.
-enum Interrupt {
+public enum Interrupt {
     nonisolated(unsafe) static var requested: Int32 = 0
 
-    static func install() {
+    public static func install() {
         // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
         var set = sigset_t()
         sigemptyset(&set)
@@ -19,11 +19,11 @@ enum Interrupt {
         }
     }
 
-    static var isRequested: Bool { requested != 0 }
+    public static var isRequested: Bool { requested != 0 }
 
     /// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts after
     /// (the mask is inherited), for a server that takes them with `sigwait` on the returned set.
-    static func blockStopSignals() -> sigset_t {
+    public static func blockStopSignals() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
