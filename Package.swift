@@ -20,7 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
-        // Time, request/SLO/workload types, seeded RNG, run records, JSON writing. No I/O.
+        // Request/SLO/workload types, seeded RNG, run records, JSON. Its only I/O is the program's file
+        // and clock primitives (atomic files, journals, the monotonic clock), so every library writes
+        // and times the same way; schedulers and the engine step never call them.
         .target(name: "BenchCore"),
         // Spec parsing, distributions, arrival processes, trace readers, generation.
         .target(name: "Workloads", dependencies: [
@@ -79,9 +81,9 @@ let package = Package(
         ]),
         // Figures (gnuplot as a child process, templates from plots/ embedded) and the HTML report.
         .target(name: "Plotting", dependencies: ["BenchCore", "Reporting"]),
-        // The composition root: a workload run against a target (the in-process engine or an HTTP
-        // server) into one results writer, repeated runs and rate sweeps.
-        .target(name: "Harness", dependencies: ["BenchCore", "Engine", "LoadGen", "Reporting", "Oracle"]),
+        // The composition root: a workload run against a target (the in-process engine, a simulated
+        // fleet or an HTTP server) into one results writer, repeated runs and rate sweeps.
+        .target(name: "Harness", dependencies: ["BenchCore", "Cluster", "Engine", "LoadGen", "Reporting", "Oracle"]),
         // `accelbench bench …`: measurements of accelbench's own hot paths.
         .target(name: "Benchmarks", dependencies: ["BenchCore", "Engine", "Harness", "LoadGen", "MockServer", "Reporting", "Workloads"]),
         .executableTarget(name: "accelbench", dependencies: [
