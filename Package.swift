@@ -100,12 +100,13 @@ let package = Package(
         .testTarget(name: "OpenAIWireTests", dependencies: ["OpenAIWire", "BenchCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "BenchCore"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting", "Reporting", "BenchCore", "Engine", "Workloads"]),
-        .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore", "Workloads"]),
+        .testTarget(name: "OracleTests", dependencies: ["Oracle", "Engine", "BenchCore", "Workloads", "Reporting"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Engine", "BenchCore", "Workloads"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Engine", "BenchCore", "OpenAIWire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "LoadGen", "MockServer", "Reporting", "Workloads", "BenchCore"]),
         .testTarget(name: "accelbenchTests", dependencies: ["accelbench", "BenchCore", "Reporting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -28,7 +28,7 @@ public struct FleetTarget: RunTarget {
     public var identity: TargetIdentity {
         .cluster(.init(backend: "sim", profile: profile.name, policy: policy.rawValue, autoscaler: autoscaler.rawValue,
                        minInstances: options.minInstances, maxInstances: options.maxInstances, startupS: options.startupDelayS,
-                       jitterCV: jitterCV))
+                       jitterCV: jitterCV > 0 ? jitterCV : nil))
     }
 
     public var writesIterations: Bool { false }

@@ -73,7 +73,10 @@ public struct ScheduleFile: Sendable, Equatable {
         }
         let id = WorkloadIdentity(specDigest: workload.specDigest, seed: workload.seed, count: workload.count, rateRPS: nil)
         guard try str("profile") == profile else { throw BenchError.data(path, "the schedule is for profile '\((try? str("profile")) ?? "?")', not '\(profile)'") }
-        let policy = try PolicyName.parse(try str("policy"))
+        let policyName = try str("policy")
+        guard let policy = PolicyName(rawValue: policyName) else {
+            throw BenchError.data(path, "field 'policy': unknown policy '\(policyName)'; valid policies: \(PolicyName.list)")
+        }
         guard case .array(let ids)? = v["admitted"] else { throw BenchError.data(path, "field 'admitted': missing or not an array") }
         var admitted: [Int] = []
         for x in ids {
