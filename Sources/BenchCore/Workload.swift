@@ -246,7 +246,7 @@ public struct WorkloadHeader: Sendable, Equatable {
         let name = try f.string("spec")
         let digest = try f.string("spec_digest")
         let seedD = try f.double("seed")
-        guard seedD >= 0, seedD == seedD.rounded() else { throw f.error("seed", "must be a non-negative integer") }
+        guard let seed = UInt64(exactly: seedD) else { throw f.error("seed", "must be an integer from 0 to 2^64 − 1, got \(seedD)") }
         let rate = try f.optionalDouble("rate_rps")
         let count = try f.int("count")
         let duration = try f.double("duration_s")
@@ -261,7 +261,7 @@ public struct WorkloadHeader: Sendable, Equatable {
             try c.finish()
         }
         try f.finish()
-        return WorkloadHeader(generator: gen, specName: name, specDigest: digest, seed: UInt64(seedD), rateRps: rate,
+        return WorkloadHeader(generator: gen, specName: name, specDigest: digest, seed: seed, rateRps: rate,
                               count: count, durationS: duration, classes: classes)
     }
 }

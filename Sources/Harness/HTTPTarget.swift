@@ -17,7 +17,7 @@ public struct HTTPTarget: RunTarget {
     }
 
     public var identity: TargetIdentity {
-        .endpoint(url: options.url, model: options.request.model, api: options.request.api.rawValue)
+        .endpoint(url: options.redactedURL, model: options.request.model, api: options.request.api.rawValue)
     }
 
     public var writesIterations: Bool { false }
@@ -28,10 +28,21 @@ public struct HTTPTarget: RunTarget {
                     shouldStop: @escaping () -> Bool) throws -> TargetRun<EndpointOutcome> {
         let warmupIDs = Set(workload.requests.prefix(warmupRequests).map(\.id))
         let runner = EndpointRunner(options: options, requests: workload.requests)
+        let redacts = !options.secrets.isEmpty
+        var recorded = 0, succeeded = 0
         let outcome = try runner.run(onRecord: { record in
+            guard !warmupIDs.contains(record.id) else { return }
+            var r = record
+            // Servers echo credentials (a 401 body, an SSE error event): none is written.
+            if redacts, let e = r.error { r.error = options.redact(e) }
+            recorded += 1
+            if r.isOK { succeeded += 1 }
             // A write error is kept by the writer and thrown by `finish`.
-            if !warmupIDs.contains(record.id) { try? writer.append(record) }
+            try? writer.append(r)
         }, shouldStop: shouldStop)
-        return TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: outcome.invalidReasons, details: outcome)
+        var invalid = outcome.invalidReasons
+        // A run in which nothing succeeded measured no server.
+        if recorded > 0 && succeeded == 0 { invalid.append("no request succeeded (\(recorded) recorded, all failed)") }
+        return TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: invalid, details: outcome)
     }
 }

@@ -339,8 +339,7 @@ public final class EndpointRunner {
         list = curl_slist_append(list, "x-request-id: \(PromptBuilder.uuid(requestID: r.id, seed: options.promptSeed))")
         if let ttft = r.slo.ttftMs { list = curl_slist_append(list, "x-slo-ttft-ms: \(ttft)") }
         if let tbt = r.slo.tbtMs { list = curl_slist_append(list, "x-slo-tpot-ms: \(tbt)") }
-        for h in options.headers { list = curl_slist_append(list, h) }
-        if let key = options.apiKey { list = curl_slist_append(list, "Authorization: Bearer \(key)") }
+        for h in options.requestHeaders { list = curl_slist_append(list, h) }
         t.headers = list
         accel_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
         let opaque = Unmanaged.passUnretained(t).toOpaque()

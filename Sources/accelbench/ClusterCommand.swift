@@ -133,7 +133,7 @@ struct ClusterCommand: ParsableCommand {
                              100 * Double(outcome.settledIterations) / Double(max(1, outcome.iterations)),
                              result.run.details.simulationWallS, monotonicSeconds() - commandStart, out))
             }
-            if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+            if outcome.stopped { throw BenchExit(code: Interrupt.exitCode) }
         }
     }
 }

@@ -51,7 +51,7 @@ struct Compare: ParsableCommand {
             }
             print(Comparison.table(rows, classes: workload.header.classes.map(\.name), profile: profile))
             print("results in \(root)/<policy>")
-            if rows.contains(where: { $0.result.run.stopped }) { throw BenchExit(code: ExitCodes.interrupted) }
+            if rows.contains(where: { $0.result.run.stopped }) { throw BenchExit(code: Interrupt.exitCode) }
         }
     }
 }

@@ -75,7 +75,15 @@ struct EndpointFlags: ParsableArguments {
         guard ["auto", "tokens", "text"].contains(promptFormat) else { throw ValidationError("--prompt-format must be auto, tokens or text") }
         if api == .chat && promptFormat == "tokens" { throw ValidationError("--prompt-format tokens does not apply to --api chat") }
         if tokenizer != nil && promptFormat == "tokens" { throw ValidationError("--tokenizer shapes text prompts; it does not combine with --prompt-format tokens") }
-        for h in header where !h.contains(":") { throw ValidationError("--header '\(h)' must be 'Name: value'") }
+        guard let url = endpoint, let c = URLComponents(string: url), ["http", "https"].contains(c.scheme?.lowercased() ?? ""),
+              let host = c.host, !host.isEmpty else {
+            throw ValidationError("--endpoint '\(EndpointOptions.redactingCredentials(in: endpoint ?? ""))' is not an http:// or https:// URL with a host")
+        }
+        for h in header {
+            // CR or LF would end the header and inject others.
+            if h.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) { throw ValidationError("--header: a header may not contain CR or LF") }
+            guard h.contains(":") else { throw ValidationError("--header must be 'Name: value'") }
+        }
         for (flag, v) in [("--connect-timeout", connectTimeout), ("--drain", drain), ("--max-lag", maxLag)] where !(v > 0) {
             throw ValidationError("\(flag) must be > 0")
         }

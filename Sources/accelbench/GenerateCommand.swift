@@ -7,13 +7,14 @@ struct GenerationFlags: ParsableArguments {
     @Option(name: .long, help: "Seed (default: the spec's 'seed', else 0). Same spec + seed → byte-identical file.")
     var seed: UInt64?
 
-    @Option(name: .long, help: "Total mean offered rate in requests/s; every arrival process is scaled, other draws kept.")
+    // `.unconditional`: a negative number is the value (so `--rate -2` gets validate's message), not a flag.
+    @Option(name: .long, parsing: .unconditional, help: "Total mean offered rate in requests/s; every arrival process is scaled, other draws kept.")
     var rate: Double?
 
-    @Option(name: .long, help: "Number of requests.")
+    @Option(name: .long, parsing: .unconditional, help: "Number of requests (at most 100,000,000).")
     var count: Int?
 
-    @Option(name: .long, help: "Generate arrivals in [0, S) seconds.")
+    @Option(name: .long, parsing: .unconditional, help: "Generate arrivals in [0, S) seconds.")
     var duration: Double?
 
     func validate() throws {

@@ -3,6 +3,7 @@ import BenchCore
 import Engine
 import Foundation
 import Harness
+import LoadGen
 import Oracle
 import Reporting
 
@@ -83,7 +84,7 @@ struct Run: ParsableCommand {
                 print(String(format: "\n%d iterations, %d preemptions; simulated %.1f s in %.2f s wall. Results in %@",
                              e.iterations, e.preemptions, e.endS, result.wallS, out))
             }
-            if e.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+            if e.stopped { throw BenchExit(code: Interrupt.exitCode) }
             if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
         }
     }
@@ -91,7 +92,8 @@ struct Run: ParsableCommand {
 
 extension Run {
     var defaultEndpointOutput: String {
-        let host = remote.endpoint!.replacingOccurrences(of: "://", with: "-").replacingOccurrences(of: "/", with: "_")
+        let host = EndpointOptions.redactingCredentials(in: remote.endpoint!).replacingOccurrences(of: "://", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
         return "results/\(source.label)-\(host)"
     }
 
@@ -111,7 +113,7 @@ extension Run {
             let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
             if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
         }
-        if e.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+        if e.stopped { throw BenchExit(code: Interrupt.exitCode) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
     }
 }
@@ -151,7 +153,7 @@ extension Run {
             }
             outcome = (o.summaries, o.stopped)
         }
-        if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+        if outcome.stopped { throw BenchExit(code: Interrupt.exitCode) }
         let parsed = try RepeatSet(directory: out).summaries
         if json {
             FileHandleWriter.write(String(decoding: try FileIO.readFile(out + "/" + RepeatSet.file), as: UTF8.self), fd: 1)

@@ -143,7 +143,7 @@ struct SweepCommand: ParsableCommand {
                 print(Sweeper.table(outcome.points, classes: classNames, searches: outcome.searches, target: targetAttainment), terminator: "")
                 print("sweep in \(output)/\(SweepFile.name) (\(outcome.points.count) rates)")
             }
-            if outcome.stopped { throw BenchExit(code: ExitCodes.interrupted) }
+            if outcome.stopped { throw BenchExit(code: Interrupt.exitCode) }
         }
     }
 }

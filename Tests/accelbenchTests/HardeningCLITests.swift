@@ -1,0 +1,131 @@
+import BenchCore
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 16's probes, run as a user would: bad input exits 64 or 65 with a message, SIGTERM
+/// loses nothing, secrets stay out of everything written.
+@Suite(.serialized) struct HardeningCLITests {
+    func startMockServer(_ extra: [String] = []) throws -> (Process, Int) {
+        try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.002"] + extra)
+    }
+
+    @Test func negativeNumbersGetTheirOwnMessage() throws {
+        let r = try CLI.run(["generate", "workloads/smoke.yaml", "-o", "/tmp/accelbench-neg.jsonl", "--rate", "-2"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("--rate must be > 0"), "\(r.stderr)")
+        #expect(!r.stderr.contains("Missing value"))
+    }
+
+    @Test func aHugeCountIsAUsageErrorNotAnAllocation() throws {
+        for args in [["generate", "workloads/smoke.yaml", "-o", "/tmp/accelbench-huge.jsonl", "--count", "1000000000000"],
+                     ["run", "--spec", "workloads/smoke.yaml", "--count", "1000000000000", "-o", "/tmp/accelbench-huge"]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("at most 100000000"), "\(r.stderr)")
+        }
+    }
+
+    @Test func aSeedPast64BitsIsADataError() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("w.jsonl").path
+        #expect(try CLI.run(["generate", "workloads/smoke.yaml", "-o", path]).status == 0)
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"seed\":1,", with: "\"seed\":18446744073709551616,")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        for args in [["workload", "stats", path], ["run", "--workload", path, "-o", dir.appendingPathComponent("r").path]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 65, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("seed"), "\(r.stderr)")
+        }
+    }
+
+    @Test func endpointURLsAndHeadersAreChecked() throws {
+        let badURL = try CLI.run(["run", "--endpoint", "not a url", "--model", "m", "--spec", "workloads/smoke.yaml", "-o", "/tmp/x"])
+        #expect(badURL.status == 64, "\(badURL.stderr)")
+        #expect(badURL.stderr.contains("not an http:// or https:// URL"))
+        for header in ["X-A: 1\r\nX-Injected: 2", "X-A: 1\nX-Injected: 2"] {
+            let r = try CLI.run(["run", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--header", header,
+                                 "--spec", "workloads/smoke.yaml", "-o", "/tmp/x"])
+            #expect(r.status == 64, "\(r.stderr)")
+            #expect(r.stderr.contains("CR or LF"))
+        }
+    }
+
+    @Test func aRunWithNoSuccessfulRequestIsInvalid() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Port 1: nothing listens, every connection is refused.
+        let r = try CLI.run(["run", "--endpoint", "http://127.0.0.1:1", "--model", "m", "--spec", "workloads/smoke.yaml",
+                             "--max-lag", "1000", "-o", dir.path])
+        #expect(r.status == 3, "\(r.stderr)")
+        let summary = try JSONParser.parse(try String(contentsOfFile: dir.path + "/summary.json", encoding: .utf8))
+        #expect(summary["valid"] == .bool(false))
+        #expect(r.stdout.contains("no request succeeded"))
+    }
+
+    @Test func urlCredentialsAreWrittenNowhere() throws {
+        let (server, port) = try startMockServer()
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let password = "pw-\(UUID().uuidString)"
+        let out = dir.appendingPathComponent("creds").path
+        let r = try CLI.run(["run", "--endpoint", "http://user:\(password)@127.0.0.1:\(port)", "--model", "mock",
+                             "--spec", "workloads/smoke.yaml", "--max-lag", "1000", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains(password) && !r.stderr.contains(password))
+        for f in try FileManager.default.contentsOfDirectory(atPath: out) {
+            let text = try String(contentsOfFile: out + "/" + f, encoding: .utf8)
+            #expect(!text.contains(password), "\(f) holds the URL's password")
+        }
+        let summary = try JSONParser.parse(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+        guard case .string(let target)? = summary["target"] else { Issue.record("no target"); return }
+        #expect(target.contains("http://[REDACTED]@127.0.0.1:\(port)"), "\(target)")
+        for format in ["csv", "vllm-bench"] {
+            let export = dir.appendingPathComponent("export-\(format)").path
+            #expect(try CLI.run(["export", out, "--format", format, "-o", export]).status == 0)
+            #expect(!(try String(contentsOfFile: export, encoding: .utf8)).contains(password), "\(format) export")
+        }
+    }
+
+    /// SIGTERM is handled as Ctrl-C: requests in flight drain, every request gets a record,
+    /// summary.json is written, and the exit code is 143.
+    @Test func sigtermDrainsAndWritesEverything() throws {
+        // Long streams: 20 requests of up to a few hundred tokens at 50 ms per token.
+        let (server, port) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.05", "--tbt", "0.05"])
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                       "--max-lag", "1000", "--drain", "1", "-o", dir.path]
+        p.currentDirectoryURL = CLI.repoRoot
+        let so = Pipe()
+        p.standardOutput = so
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait until some requests are in flight (the journal exists), then send SIGTERM.
+        let journal = dir.path + "/requests.jsonl.partial"
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: journal) && Date() < deadline { usleep(20_000) }
+        usleep(500_000)
+        kill(p.processIdentifier, SIGTERM)
+        let stdout = String(decoding: so.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 143)
+        let summary = try JSONParser.parse(try String(contentsOfFile: dir.path + "/summary.json", encoding: .utf8))
+        let records = try String(contentsOfFile: dir.path + "/requests.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(summary["requests"]?["total"] == .number(Double(records.count)))
+        // Every request sent has its record (those in flight were drained or aborted).
+        let sent = stdout.range(of: #"(\d+) requests sent"#, options: .regularExpression).map { Int(stdout[$0].split(separator: " ")[0]) ?? -1 }
+        #expect(sent == records.count, "\(stdout)")
+        #expect(records.count > 0)
+        let run = try JSONParser.parse(try String(contentsOfFile: dir.path + "/run.json", encoding: .utf8))
+        #expect(run["interrupted"] == .bool(true))
+    }
+}
