@@ -8,7 +8,7 @@ struct AccelBench: ParsableCommand {
         abstract: "Benchmark and load generation for LLM inference serving under heterogeneous SLOs.",
         discussion: """
         Exit codes: 0 ok; 2 gate regression; 3 run invalid; 4 gate improvement only; 5 baseline missing;
-        64 usage error; 65 bad input data; 74 I/O error; 130 interrupted (partial results written).
+        64 usage error; 65 bad input data; 74 I/O error; 130 interrupted by SIGINT, 143 by SIGTERM (partial results written).
         """,
         version: generatorVersionString,
         subcommands: [Generate.self, WorkloadCommand.self, Run.self, Compare.self, Report.self, PlotCommand.self, ExportCommand.self, OracleCommand.self, GateCommand.self, SweepCommand.self, ClusterCommand.self, ProfileCommand.self, MockServerCommand.self, ServeCommand.self, Bench.self]
