@@ -145,11 +145,18 @@ public struct StreamDelta: Sendable, Equatable {
     }
 }
 
-public enum StreamError: Error, Sendable, Equatable {
+public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Bad JSON or an unexpected shape.
     case malformed(String)
     /// An error object in the data, or an event named `error`.
     case server(String)
+
+    /// The message alone, as records and errors show it (not the Swift case).
+    public var description: String {
+        switch self {
+        case .malformed(let m), .server(let m): return m
+        }
+    }
 }
 
 /// Interprets the events of one response stream (completions or chat).

@@ -4,11 +4,10 @@ import Foundation
 extension WorkloadSpec {
     /// Reads and validates a spec file. Relative trace paths resolve against the spec's folder.
     public static func load(path: String) throws(BenchError) -> WorkloadSpec {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw BenchError.io(path, "cannot read spec: \(error.localizedDescription)")
+        // FileIO names what went wrong (no such file, a directory, permission) in plain words.
+        let bytes = try FileIO.readFile(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw BenchError.data(path, "the spec is not UTF-8 text")
         }
         let base = (path as NSString).deletingLastPathComponent
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension

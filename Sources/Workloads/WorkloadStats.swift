@@ -136,7 +136,9 @@ public struct WorkloadStats: Sendable {
             guard let d else { return "-" }
             return "\(f(d.min, 1))–\(f(d.max, 1))\(unit)"
         }
-        var out = "workload \(header.specName)  seed \(header.seed)  \(header.count) requests over \(f(spanS, 1)) s"
+        // The rows present (a cut or edited file may hold fewer than its header's count).
+        var out = "workload \(header.specName)  seed \(header.seed)  \(overall.count) requests over \(f(spanS, 1)) s"
+        if overall.count != header.count { out += " (the header says \(header.count))" }
         if let r = header.rateRps { out += "  offered \(f(r, 3)) req/s" }
         out += "\n\(header.specDigest)\n\n"
         let cols = ["class", "kind", "count", "share", "rate/s", "CV", "prompt p50/p90/p99 (mean)", "output p50/p90/p99 (mean)", "TTFT SLO", "TBT SLO", "JCT SLO"]

@@ -48,14 +48,16 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Connect timeout, seconds.")
     var connectTimeout: Double = 10
 
-    @Option(name: .long, help: "Time-to-first-token timeout, seconds (none by default).")
-    var firstTokenTimeout: Double?
+    // Defaults (our choice) bound how long a server that holds requests can stretch a run, with
+    // room for 100K-token prompts queued behind others on a slow server; 0 disables each.
+    @Option(name: .long, parsing: .unconditional, help: "Time-to-first-token timeout, seconds (0: none).")
+    var firstTokenTimeout: Double = 600
 
-    @Option(name: .long, help: "Idle timeout between received bytes, seconds (none by default).")
-    var idleTimeout: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Idle timeout between received bytes, seconds (0: none).")
+    var idleTimeout: Double = 300
 
-    @Option(name: .long, help: "Total timeout per request, seconds (none by default).")
-    var timeout: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Total timeout per request, seconds (0: none).")
+    var timeout: Double = 3600
 
     @Option(name: .long, help: "Closed-loop cap on requests in flight; waiting for a slot shows as dispatch lag (default: open loop).")
     var maxConcurrency: Int?
@@ -88,7 +90,7 @@ struct EndpointFlags: ParsableArguments {
             throw ValidationError("\(flag) must be > 0")
         }
         for (flag, v) in [("--first-token-timeout", firstTokenTimeout), ("--idle-timeout", idleTimeout), ("--timeout", timeout)] {
-            if let v, !(v > 0) { throw ValidationError("\(flag) must be > 0") }
+            if !(v >= 0 && v.isFinite) { throw ValidationError("\(flag) must be ≥ 0 seconds (0: no timeout)") }
         }
         if let m = maxConcurrency, m <= 0 { throw ValidationError("--max-concurrency must be > 0") }
         guard warmupRequests >= 0 else { throw ValidationError("--warmup-requests must be ≥ 0") }
@@ -109,9 +111,9 @@ struct EndpointFlags: ParsableArguments {
         o.headers = header
         o.apiKey = ProcessInfo.processInfo.environment[apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
         o.connectTimeoutS = connectTimeout
-        o.firstTokenTimeoutS = firstTokenTimeout
-        o.idleTimeoutS = idleTimeout
-        o.totalTimeoutS = timeout
+        o.firstTokenTimeoutS = firstTokenTimeout > 0 ? firstTokenTimeout : nil
+        o.idleTimeoutS = idleTimeout > 0 ? idleTimeout : nil
+        o.totalTimeoutS = timeout > 0 ? timeout : nil
         o.maxConcurrency = maxConcurrency
         o.drainS = drain
         o.maxLagMs = maxLag

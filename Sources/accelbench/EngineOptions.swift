@@ -159,8 +159,14 @@ struct WorkloadFlags: ParsableArguments {
 
     static let defaultSpec = "workloads/mixed-slo.yaml"
 
+    /// The workload, which must hold at least one request (a run of none would write an empty
+    /// results directory).
     func load() throws(BenchError) -> Workload {
-        if let workload { return try Workload.decode(try FileIO.readFile(workload), file: workload) }
+        if let workload {
+            let w = try Workload.decode(try FileIO.readFile(workload), file: workload)
+            guard !w.requests.isEmpty else { throw BenchError.data(workload, "the workload has no requests (only a header)") }
+            return w
+        }
         let path = spec ?? WorkloadFlags.defaultSpec
         let parsed = try WorkloadSpec.load(path: path)
         return try WorkloadGenerator(spec: parsed, specFile: path).generate(generation.options)

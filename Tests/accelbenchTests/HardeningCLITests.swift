@@ -128,4 +128,49 @@ import Glibc
         let run = try JSONParser.parse(try String(contentsOfFile: dir.path + "/run.json", encoding: .utf8))
         #expect(run["interrupted"] == .bool(true))
     }
+
+    /// Timeouts have defaults (a holding server cannot stretch a run for ever), 0 disables them,
+    /// and a timeout that passes is recorded as such.
+    @Test func timeoutsHaveDefaultsAndZeroDisablesThem() throws {
+        let help = try CLI.run(["run", "--help"])
+        for flag in ["--first-token-timeout <first-token-timeout>", "--idle-timeout <idle-timeout>", "--timeout <timeout>"] {
+            #expect(help.stdout.contains(flag), "\(flag)")
+        }
+        #expect(help.stdout.contains("default: 600.0") && help.stdout.contains("default: 300.0") && help.stdout.contains("default: 3600.0"))
+        let negative = try CLI.run(["run", "--endpoint", "http://127.0.0.1:9", "--model", "m", "--timeout", "-1",
+                                    "--spec", "workloads/smoke.yaml", "-o", "/tmp/x"])
+        #expect(negative.status == 64 && negative.stderr.contains("--timeout must be ≥ 0"), "\(negative.stderr)")
+        // A server slower to the first token than the timeout: every request is timeout_first_token.
+        let (server, port) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "3", "--tbt", "0.002"])
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                             "--count", "3", "--first-token-timeout", "0.5", "--timeout", "0", "--idle-timeout", "0", "--max-lag", "1000",
+                             "-o", dir.path])
+        #expect(r.status == 3, "\(r.stderr)")
+        let records = try String(contentsOfFile: dir.path + "/requests.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(records.count == 3 && records.allSatisfy { $0.contains("\"status\":\"timeout_first_token\"") }, "\(records)")
+    }
+
+    @Test func aDirectoryOrAHeaderOnlyWorkloadGetsAPlainError() throws {
+        let dir = try CLI.run(["generate", "workloads", "-o", "/tmp/accelbench-dir.jsonl"])
+        #expect(dir.status == 74 && dir.stderr.contains("workloads: is a directory") && !dir.stderr.contains("NSCocoaErrorDomain"), "\(dir.stderr)")
+        let tmp = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let full = tmp.appendingPathComponent("w.jsonl").path
+        #expect(try CLI.run(["generate", "workloads/smoke.yaml", "-o", full]).status == 0)
+        let lines = try String(contentsOfFile: full, encoding: .utf8).split(separator: "\n")
+        let headerOnly = tmp.appendingPathComponent("h.jsonl").path
+        try (lines[0] + "\n").write(toFile: headerOnly, atomically: true, encoding: .utf8)
+        let out = tmp.appendingPathComponent("run").path
+        let r = try CLI.run(["run", "--workload", headerOnly, "-o", out])
+        #expect(r.status == 65 && r.stderr.contains("no requests"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "a results directory was left")
+        // workload stats counts the rows present, and says when the header disagrees.
+        let three = tmp.appendingPathComponent("3.jsonl").path
+        try (lines[0...3].joined(separator: "\n") + "\n").write(toFile: three, atomically: true, encoding: .utf8)
+        let stats = try CLI.run(["workload", "stats", three])
+        #expect(stats.stdout.contains("3 requests over") && stats.stdout.contains("the header says 20"), "\(stats.stdout)")
+    }
 }
