@@ -45,4 +45,9 @@ public struct HTTPTarget: RunTarget {
         if recorded > 0 && succeeded == 0 { invalid.append("no request succeeded (\(recorded) recorded, all failed)") }
         return TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: invalid, details: outcome)
     }
+
+    /// A directory name for runs against `url` (its credentials left out).
+    public static func directoryName(url: String) -> String {
+        EndpointOptions.redactingCredentials(in: url).replacingOccurrences(of: "://", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
 }

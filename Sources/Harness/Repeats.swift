@@ -1,4 +1,5 @@
 import BenchCore
+import Foundation
 import Reporting
 
 /// `run --repeat N`: one workload N times, each into `OUTPUT/repeat-i`, and `repeats.json`
@@ -43,5 +44,12 @@ public struct RepeatedRun<Target: RunTarget> {
         }
         try RepeatSet.write(directory: output, target: targetName, runs: outcome.directories)
         return outcome
+    }
+
+    /// The line `run --repeat` prints as each repeat ends.
+    public static func line(_ i: Int, of count: Int, _ summary: Summary, directory: String) -> String {
+        String(format: "repeat %d/%d: attainment %.4f, goodput %.3f req/s, TTFT p99 %@ ms -> %@", i, count,
+               summary.overall.attainment.overall, summary.overall.goodputRequestsPerS,
+               summary.overall.ttft.map { String(format: "%.1f", $0.p99) } ?? "-", directory)
     }
 }

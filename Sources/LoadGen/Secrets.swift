@@ -69,4 +69,20 @@ extension EndpointOptions {
         guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
         return String(url[..<scheme.upperBound]) + redactedMark + String(rest[at...])
     }
+
+    /// Why `url` cannot be an endpoint (nil when it can): an http:// or https:// URL with a host.
+    public static func urlProblem(_ url: String) -> String? {
+        guard let c = URLComponents(string: url), ["http", "https"].contains(c.scheme?.lowercased() ?? ""),
+              let host = c.host, !host.isEmpty else {
+            return "'\(redactingCredentials(in: url))' is not an http:// or https:// URL with a host"
+        }
+        return nil
+    }
+
+    /// Why `header` cannot be sent (nil when it can): it must be `Name: value`, and CR or LF would
+    /// end it and inject others. The header itself is not quoted (it may hold a credential).
+    public static func headerProblem(_ header: String) -> String? {
+        if header.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) { return "a header may not contain CR or LF" }
+        return header.contains(":") ? nil : "must be 'Name: value'"
+    }
 }

@@ -48,8 +48,7 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Connect timeout, seconds.")
     var connectTimeout: Double = 10
 
-    // Defaults (our choice) bound how long a server that holds requests can stretch a run, with
-    // room for 100K-token prompts queued behind others on a slow server; 0 disables each.
+    // Defaults (our choice): a holding server cannot stretch a run for ever; room for 100K-token prompts.
     @Option(name: .long, parsing: .unconditional, help: "Time-to-first-token timeout, seconds (0: none).")
     var firstTokenTimeout: Double = 600
 
@@ -77,15 +76,8 @@ struct EndpointFlags: ParsableArguments {
         guard ["auto", "tokens", "text"].contains(promptFormat) else { throw ValidationError("--prompt-format must be auto, tokens or text") }
         if api == .chat && promptFormat == "tokens" { throw ValidationError("--prompt-format tokens does not apply to --api chat") }
         if tokenizer != nil && promptFormat == "tokens" { throw ValidationError("--tokenizer shapes text prompts; it does not combine with --prompt-format tokens") }
-        guard let url = endpoint, let c = URLComponents(string: url), ["http", "https"].contains(c.scheme?.lowercased() ?? ""),
-              let host = c.host, !host.isEmpty else {
-            throw ValidationError("--endpoint '\(EndpointOptions.redactingCredentials(in: endpoint ?? ""))' is not an http:// or https:// URL with a host")
-        }
-        for h in header {
-            // CR or LF would end the header and inject others.
-            if h.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) { throw ValidationError("--header: a header may not contain CR or LF") }
-            guard h.contains(":") else { throw ValidationError("--header must be 'Name: value'") }
-        }
+        if let problem = EndpointOptions.urlProblem(endpoint ?? "") { throw ValidationError("--endpoint: \(problem)") }
+        if let problem = header.lazy.compactMap(EndpointOptions.headerProblem).first { throw ValidationError("--header: \(problem)") }
         for (flag, v) in [("--connect-timeout", connectTimeout), ("--drain", drain), ("--max-lag", maxLag)] where !(v > 0) {
             throw ValidationError("\(flag) must be > 0")
         }

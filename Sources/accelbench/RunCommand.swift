@@ -3,7 +3,6 @@ import BenchCore
 import Engine
 import Foundation
 import Harness
-import LoadGen
 import Oracle
 import Reporting
 
@@ -91,11 +90,7 @@ struct Run: ParsableCommand {
 }
 
 extension Run {
-    var defaultEndpointOutput: String {
-        let host = EndpointOptions.redactingCredentials(in: remote.endpoint!).replacingOccurrences(of: "://", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-        return "results/\(source.label)-\(host)"
-    }
+    var defaultEndpointOutput: String { "results/\(source.label)-" + HTTPTarget.directoryName(url: remote.endpoint!) }
 
     func runEndpoint() throws {
         let workload = try source.load()
@@ -124,34 +119,29 @@ extension Run {
     func runRepeated() throws {
         let workload = try source.load()
         Interrupt.install()
+        var progress: ProgressLine?
+        func repeated<T: RunTarget>(into out: String, _ target: @escaping (Int) -> T) throws -> (summaries: [Summary], stopped: Bool) {
+            let o = try RepeatedRun(count: repeats, metrics: metrics.options, target: target).run(
+                workload, output: out, shouldStop: { Interrupt.isRequested }) { i, r, path in
+                    progress?.clear()
+                    if !json { print(RepeatedRun<T>.line(i, of: repeats, r.summary, directory: path)) }
+                }
+            return (o.summaries, o.stopped)
+        }
         let outcome: (summaries: [Summary], stopped: Bool)
         let out: String
-        func announce(_ i: Int, _ summary: Summary, _ path: String) {
-            guard !json else { return }
-            print(String(format: "repeat %d/%d: attainment %.4f, goodput %.3f req/s, TTFT p99 %@ ms -> %@", i, repeats,
-                         summary.overall.attainment.overall, summary.overall.goodputRequestsPerS,
-                         summary.overall.ttft.map { String(format: "%.1f", $0.p99) } ?? "-", path))
-        }
         if remote.endpoint != nil {
             out = output ?? defaultEndpointOutput
             let options = try remote.options()
-            let runs = RepeatedRun(count: repeats, metrics: metrics.options) { _ in HTTPTarget(options: options, warmupRequests: remote.warmupRequests) }
-            let o = try runs.run(workload, output: out, shouldStop: { Interrupt.isRequested }) { i, r, path in announce(i, r.summary, path) }
-            outcome = (o.summaries, o.stopped)
+            outcome = try repeated(into: out) { _ in HTTPTarget(options: options, warmupRequests: remote.warmupRequests) }
         } else {
             let policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
             out = output ?? "results/\(source.label)-\(policyName.rawValue)"
-            var progress: ProgressLine?
-            let runs = RepeatedRun(count: repeats, metrics: metrics.options) { i in
+            outcome = try repeated(into: out) { i in
                 progress = ProgressLine(label: policyName.rawValue, enabled: !json)
                 return engine.target(policyName, policyFlags.options, profile: profile, jitterSeedOffset: UInt64(i - 1), progress: progress)
             }
-            let o = try runs.run(workload, output: out, shouldStop: { Interrupt.isRequested }) { i, r, path in
-                progress?.clear()
-                announce(i, r.summary, path)
-            }
-            outcome = (o.summaries, o.stopped)
         }
         if outcome.stopped { throw BenchExit(code: Interrupt.exitCode) }
         let parsed = try RepeatSet(directory: out).summaries
