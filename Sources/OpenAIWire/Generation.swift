@@ -255,8 +255,12 @@ public enum RequestValidator {
             if items.isEmpty { return .failure(.invalid("'prompt' must not be empty", param: "prompt")) }
             if items.count == 1, case .string = items[0] { return countPrompt(items[0]) }
             if items.count == 1, case .array = items[0] { return countPrompt(items[0]) }
-            for item in items {
-                guard case .number(let d) = item, d == d.rounded(), d >= 0, d < 1e12 else {
+            for (i, item) in items.enumerated() {
+                // Numbers that are not token ids are named as such; anything else is a batch.
+                if case .number(let d) = item, !(d == d.rounded() && d >= 0 && d < 1e12) {
+                    return .failure(.invalid("'prompt[\(i)]' is \(item.jsonString), not a token id (an integer ≥ 0)", param: "prompt"))
+                }
+                guard case .number = item else {
                     return .failure(.invalid("'prompt' must be a string, an array of token ids, or a batch of one; batched prompts are not supported", param: "prompt"))
                 }
             }

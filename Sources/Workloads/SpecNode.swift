@@ -13,7 +13,8 @@ struct SpecNode {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let e as YamlError {
-            throw BenchError.data(file, line: SpecNode.line(of: e), "invalid YAML: \(SpecNode.problem(of: e))")
+            throw BenchError.data(file, line: SpecNode.line(of: e) ?? SpecNode.duplicateLine(of: e, in: yaml),
+                                  "invalid YAML: \(SpecNode.problem(of: e))")
         } catch {
             throw BenchError.data(file, "invalid YAML: \(error)")
         }
@@ -28,9 +29,26 @@ struct SpecNode {
         }
     }
 
+    /// Yams reports duplicated keys without a position: the line of the first key that repeats
+    /// one before it at the same indentation (a plain scan; flow mappings are not searched).
+    static func duplicateLine(of e: YamlError, in yaml: String) -> Int? {
+        guard case .duplicatedKeysInMapping(let keys, _) = e else { return nil }
+        var seen: Set<String> = []
+        for (i, raw) in yaml.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.drop { $0 == " " || $0 == "-" }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = String(line[..<colon].filter { !" \"'".contains($0) })
+            guard keys.contains(key) else { continue }
+            let indent = raw.prefix { $0 == " " || $0 == "-" }.count
+            if !seen.insert("\(indent) \(key)").inserted { return i + 1 }
+        }
+        return nil
+    }
+
     private static func problem(of e: YamlError) -> String {
         switch e {
         case .scanner(_, let p, _, _), .parser(_, let p, _, _), .composer(_, let p, _, _): return p
+        case .duplicatedKeysInMapping(let keys, _): return "duplicated key(s) " + keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
         default: return "\(e)".split(separator: "\n").first.map(String.init) ?? "\(e)"
         }
     }

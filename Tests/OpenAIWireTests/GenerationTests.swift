@@ -132,8 +132,9 @@ import Testing
             (#"{"prompt":[],"max_tokens":1}"#, "'prompt' must not be empty"),
             (#"{"prompt":42,"max_tokens":1}"#, "'prompt' must be a string or an array of token ids, got number"),
             (#"{"prompt":["a","b"],"max_tokens":1}"#, "'prompt' must be a string, an array of token ids, or a batch of one; batched prompts are not supported"),
-            (#"{"prompt":[1,-2],"max_tokens":1}"#, "'prompt' must be a string, an array of token ids, or a batch of one; batched prompts are not supported"),
-            (#"{"prompt":[1.5],"max_tokens":1}"#, "'prompt' must be a string, an array of token ids, or a batch of one; batched prompts are not supported"),
+            (#"{"prompt":[1,-2],"max_tokens":1}"#, "'prompt[1]' is -2, not a token id (an integer ≥ 0)"),
+            (#"{"prompt":[1.5],"max_tokens":1}"#, "'prompt[0]' is 1.5, not a token id (an integer ≥ 0)"),
+            (#"{"prompt":[-1,-2,5],"max_tokens":1}"#, "'prompt[0]' is -1, not a token id (an integer ≥ 0)"),
         ]
         for (body, message) in cases {
             let e = try #require(rejected(body), "accepted \(body)")

@@ -148,6 +148,8 @@ struct BadSpecCase: Sendable, CustomTestStringConvertible {
     BadSpecCase(name: "invalid YAML: unclosed flow mapping", edits: [18: "    prompt: {dist: uniform, min: 1"], line: 19,
                 field: nil, says: ["invalid YAML"]),
     BadSpecCase(name: "invalid YAML: bad indentation", edits: [7: "   rate: 5"], line: 7, field: nil, says: ["invalid YAML"]),
+    BadSpecCase(name: "invalid YAML: a duplicated key", edits: [7: "  rate: 5\n  rate: 6"], line: 8, field: nil,
+                says: ["invalid YAML", "duplicated key(s) 'rate'"]),
 ])
 func badSpecsAreDataErrorsNamingFileLineAndField(_ c: BadSpecCase) throws {
     let yaml = baseSpec(replacing: c.edits)
