@@ -13,7 +13,7 @@ struct Run: ParsableCommand {
         With no flags: generates workloads/mixed-slo.yaml and runs it on the default profile \
         (\(HardwareProfile.defaultName)) with the accelgen policy, into results/mixed-slo-accelgen.
         The simulated engine advances time by each iteration's predicted duration; tokens are emitted at
-        iteration ends. Ctrl-C stops at the next iteration and writes the results gathered so far (exit 130).
+        iteration ends. Ctrl-C (or SIGTERM) stops at the next iteration and writes the results gathered so far (exit 130; 143 after SIGTERM).
         """)
 
     @OptionGroup var source: WorkloadFlags

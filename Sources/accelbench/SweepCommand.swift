@@ -20,7 +20,7 @@ struct SweepCommand: ParsableCommand {
         --target-attainment: it brackets by doubling or halving from the highest passing grid rate (or \
         --start-rate), then bisects until the bracket is within --precision (2.5%) of its upper end, as \
         Sarathi-Serve's capacity search does. Engine sweeps run several rates at once (--jobs); endpoint sweeps \
-        run one rate at a time. Ctrl-C writes sweep.json with the rates done (exit 130).
+        run one rate at a time. Ctrl-C or SIGTERM writes sweep.json with the rates done (exit 130 or 143).
         """)
 
     @Option(name: .long, help: "Workload spec (YAML).")
