@@ -43,7 +43,9 @@ public struct HTTPTarget: RunTarget {
         var invalid = outcome.invalidReasons
         // A run in which nothing succeeded measured no server.
         if recorded > 0 && succeeded == 0 { invalid.append("no request succeeded (\(recorded) recorded, all failed)") }
-        return TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: invalid, details: outcome)
+        var run = TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: invalid, details: outcome)
+        run.lagLimit = (options.maxLagMs, outcome.lagNote)
+        return run
     }
 
     /// A directory name for runs against `url` (its credentials left out).

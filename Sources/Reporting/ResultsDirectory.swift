@@ -106,8 +106,12 @@ public final class ResultsWriter {
 
     /// Commits the journals and writes `run.json` and `summary.json`.
     @discardableResult
+    /// - Parameter lagLimit: a load generator's `--max-lag`: the run is invalid when the
+    ///   dispatch lag p99 of its records (the one summary.json reports) exceeds `ms`; `note`
+    ///   is added to the reason.
     public func finish(runEndS: Double? = nil, interrupted: Bool = false, invalidReasons: [String] = [],
-                       engineIterations: Int? = nil, enginePreemptions: Int? = nil, cluster: JSONValue? = nil) throws(BenchError) -> Summary {
+                       engineIterations: Int? = nil, enginePreemptions: Int? = nil, cluster: JSONValue? = nil,
+                       lagLimit: (ms: Double, note: String)? = nil) throws(BenchError) -> Summary {
         precondition(!finished, "finish called twice")
         finished = true
         // As run.json stores it (microseconds), so `report` recomputes the same window.
@@ -122,6 +126,10 @@ public final class ResultsWriter {
             pending = []
             accumulator = try background.drain()
         }
+        if let lagLimit, let p99 = accumulator.lag.stats?.p99, p99 > lagLimit.ms {
+            run.invalidReasons.insert("dispatch lag p99 \(ResultsWriter.millis(p99)) ms exceeds --max-lag \(lagLimit.ms) ms"
+                                      + lagLimit.note, at: 0)
+        }
         try requests?.commit()
         try iterations?.commit()
         try writeRunFile(runEndS: runEndS)
@@ -134,6 +142,13 @@ public final class ResultsWriter {
         }
         try FileIO.writeAtomically(summary.json(), to: directory + "/" + ResultsFiles.summary)
         return summary
+    }
+
+    /// Milliseconds as summary.json writes them (3 decimals), so a reason and the summary agree.
+    static func millis(_ ms: Double) -> String {
+        var w = JSONWriter()
+        w.fixed(ms, decimals: 3)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     private func writeRunFile(runEndS: Double?) throws(BenchError) {

@@ -103,8 +103,8 @@ extension Run {
             FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
         } else {
             print(result.summary.table(), terminator: "")
-            print(String(format: "\n%d requests sent; dispatch lag p50 %.3f ms, p99 %.3f ms, max %.3f ms; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core, preempted %d times. Results in %@",
-                         e.dispatched, e.lagP50Ms, e.lagP99Ms, e.lagMaxMs, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
+            print(String(format: "\n%d requests sent; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core, preempted %d times. Results in %@",
+                         e.dispatched, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
             let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
             if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
         }

@@ -173,4 +173,25 @@ import Glibc
         let stats = try CLI.run(["workload", "stats", three])
         #expect(stats.stdout.contains("3 requests over") && stats.stdout.contains("the header says 20"), "\(stats.stdout)")
     }
+
+    /// The lag p99 that makes a run invalid is the one summary.json reports (one computation).
+    @Test func theLagReasonQuotesTheSummarysP99() throws {
+        let (server, port) = try startMockServer()
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Any lag at all exceeds a limit of a nanosecond.
+        let r = try CLI.run(["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                             "--max-lag", "0.000001", "-o", dir.path])
+        #expect(r.status == 3, "\(r.stderr)")
+        let text = try String(contentsOfFile: dir.path + "/summary.json", encoding: .utf8)
+        let summary = try JSONParser.parse(text)
+        guard case .array(let reasons)? = summary["invalid_reasons"], case .string(let first)? = reasons.first,
+              let p99 = text.range(of: #""dispatch_lag_ms":\{"p50":[0-9.]+,"p99":[0-9.]+"#, options: .regularExpression) else {
+            Issue.record("no lag reason or lag p99: \(text.prefix(400))")
+            return
+        }
+        let value = text[p99].split(separator: ":").last!
+        #expect(first.hasPrefix("dispatch lag p99 \(value) ms exceeds --max-lag 1e-06 ms"), "\(first) vs \(value)")
+    }
 }
