@@ -119,50 +119,69 @@ public struct WorkloadGenerator {
             count = spec.count
             duration = spec.durationS
         }
-
-        // Load the trace-driven processes first: their nominal rate is known only after reading.
-        var processSpecs: [(ArrivalSpec, [Int], String)] = []  // (spec, classes, field path)
-        if let shared = spec.arrival {
-            let members = spec.classes.indices.filter { spec.classes[$0].arrival == nil }
-            processSpecs.append((shared, members, "arrival"))
-        }
-        for (i, c) in spec.classes.enumerated() {
-            if let a = c.arrival { processSpecs.append((a, [i], "classes[\(i)].arrival")) }
-        }
-        var prepared: [(times: [Double], rows: [Int])?] = []
-        var traces: [Trace?] = []
-        var nominal = 0.0
-        var traceDriven = false
-        for (a, _, field) in processSpecs {
-            if case .trace(let t) = a {
-                traceDriven = true
-                let tr = try cache.trace(t, field: field + ".trace")
-                let p = try t.prepare(tr, specFile: specFile)
-                prepared.append(p)
-                traces.append(tr)
-                if p.times.count >= 2, let last = p.times.last, last > p.times[0] {
-                    nominal += Double(p.times.count - 1) / (last - p.times[0])
-                }
-            } else {
-                prepared.append(nil)
-                traces.append(nil)
-                nominal += a.nominalRate ?? 0
-            }
-        }
+        let arrivals = try loadArrivals(&cache)
         if let count, count > WorkloadGenerator.maxRequests {
             throw BenchError.usage("\(count) requests asked for (--count or 'count' in \(specFile)); a workload holds at most \(WorkloadGenerator.maxRequests)")
         }
-        if count == nil && duration == nil && !traceDriven {
+        if count == nil && duration == nil && !arrivals.traceDriven {
             throw BenchError.usage("give --count or --duration (or 'count' / 'duration_s' in \(specFile))")
         }
         var rateFactor = 1.0
         if let rate = options.rate {
             guard rate > 0, rate.isFinite else { throw BenchError.usage("--rate must be > 0") }
-            guard nominal > 0 else { throw BenchError.usage("--rate: the spec's arrival processes have no nominal rate to scale") }
-            rateFactor = rate / nominal
+            guard arrivals.nominal > 0 else { throw BenchError.usage("--rate: the spec's arrival processes have no nominal rate to scale") }
+            rateFactor = rate / arrivals.nominal
         }
+        let runtimes = try classRuntimes(&cache)
+        let processes = makeProcesses(arrivals, rateFactor: rateFactor, seed: seed)
+        let requests = try merge(processes, runtimes: runtimes, count: count, duration: duration, seed: seed)
+        let header = WorkloadHeader(generator: generatorVersion, specName: spec.name, specDigest: digest(cache), seed: seed,
+                                    rateRps: arrivals.nominal > 0 ? arrivals.nominal * rateFactor : nil, count: requests.count,
+                                    durationS: duration ?? requests.last!.arrivalS, classes: spec.classes.map {
+                                        WorkloadClassInfo(name: $0.name, kind: $0.kind, share: $0.share, sloRule: $0.sloRuleText)
+                                    })
+        return Workload(header: header, requests: requests)
+    }
 
-        // Class runtimes: samplers with their empirical tables loaded.
+    /// The spec's arrival processes (the shared one, then per class), with their traces read and
+    /// prepared first: a trace-driven process's nominal rate is known only after reading.
+    private struct Arrivals {
+        var specs: [(spec: ArrivalSpec, members: [Int], field: String)] = []
+        var prepared: [(times: [Double], rows: [Int])?] = []
+        var traces: [Trace?] = []
+        var nominal = 0.0
+        var traceDriven = false
+    }
+
+    private func loadArrivals(_ cache: inout TraceCache) throws(BenchError) -> Arrivals {
+        var a = Arrivals()
+        if let shared = spec.arrival {
+            a.specs.append((shared, spec.classes.indices.filter { spec.classes[$0].arrival == nil }, "arrival"))
+        }
+        for (i, c) in spec.classes.enumerated() {
+            if let arrival = c.arrival { a.specs.append((arrival, [i], "classes[\(i)].arrival")) }
+        }
+        for (process, _, field) in a.specs {
+            guard case .trace(let t) = process else {
+                a.prepared.append(nil)
+                a.traces.append(nil)
+                a.nominal += process.nominalRate ?? 0
+                continue
+            }
+            a.traceDriven = true
+            let tr = try cache.trace(t, field: field + ".trace")
+            let p = try t.prepare(tr, specFile: specFile)
+            a.prepared.append(p)
+            a.traces.append(tr)
+            if p.times.count >= 2, let last = p.times.last, last > p.times[0] {
+                a.nominal += Double(p.times.count - 1) / (last - p.times[0])
+            }
+        }
+        return a
+    }
+
+    /// Each class's samplers, with their empirical tables loaded.
+    private func classRuntimes(_ cache: inout TraceCache) throws(BenchError) -> [ClassRuntime] {
         var runtimes: [ClassRuntime] = []
         var groupOffset = 0
         for (i, c) in spec.classes.enumerated() {
@@ -184,9 +203,13 @@ public struct WorkloadGenerator {
                                          slo: SLOSampler(spec: c.slo), joint: joint, groupOffset: groupOffset))
             if case .groups(let n, _) = c.prefix.mode { groupOffset += n }
         }
+        return runtimes
+    }
 
+    /// One seeded arrival stream per process, with its members' cumulative shares.
+    private func makeProcesses(_ arrivals: Arrivals, rateFactor: Double, seed: UInt64) -> [Process] {
         var processes: [Process] = []
-        for (pi, (a, members, _)) in processSpecs.enumerated() {
+        for (pi, (a, members, _)) in arrivals.specs.enumerated() {
             var cum = 0.0
             var table: [(Int, Double)] = []
             for m in members {
@@ -194,26 +217,33 @@ public struct WorkloadGenerator {
                 table.append((m, cum))
             }
             table[table.count - 1].1 = .infinity  // guard against rounding in the share sum
-            let impl = ArrivalStream.Impl.make(a, rateFactor: rateFactor, traceTimes: prepared[pi])
+            let impl = ArrivalStream.Impl.make(a, rateFactor: rateFactor, traceTimes: arrivals.prepared[pi])
             var groups: [(group: Int, tokens: Int)?]?
-            if let tr = traces[pi], members.contains(where: { spec.classes[$0].prefix.mode == .fromTrace }) {
+            if let tr = arrivals.traces[pi], members.contains(where: { spec.classes[$0].prefix.mode == .fromTrace }) {
                 groups = TraceReader.prefixGroups(tr)
             }
             processes.append(Process(stream: ArrivalStream(impl, seed: seed, stream: UInt64(pi)), classes: table,
-                                     trace: traces[pi], prefixGroups: groups))
+                                     trace: arrivals.traces[pi], prefixGroups: groups))
         }
+        return processes
+    }
 
-        // Merge the processes in time order.
-        struct Pending: Comparable {
-            var time: Double
-            var process: Int
-            var local: Int
-            var row: Int?
-            static func < (a: Pending, b: Pending) -> Bool {
-                (a.time, a.process, a.local) < (b.time, b.process, b.local)
-            }
-            static func == (a: Pending, b: Pending) -> Bool { a.time == b.time && a.process == b.process && a.local == b.local }
+    /// An arrival not yet taken, ordered by time, then process, then its index in the process.
+    private struct Pending: Comparable {
+        var time: Double
+        var process: Int
+        var local: Int
+        var row: Int?
+        static func < (a: Pending, b: Pending) -> Bool {
+            (a.time, a.process, a.local) < (b.time, b.process, b.local)
         }
+        static func == (a: Pending, b: Pending) -> Bool { a.time == b.time && a.process == b.process && a.local == b.local }
+    }
+
+    /// The processes merged in time order into requests, up to `count` or `duration`.
+    private func merge(_ processes: [Process], runtimes: [ClassRuntime], count: Int?, duration: Double?,
+                       seed: UInt64) throws(BenchError) -> [WorkloadRequest] {
+        var processes = processes
         var heap = Heap<Pending>()
         var localCounts = [Int](repeating: 0, count: processes.count)
         for pi in processes.indices {
@@ -244,8 +274,11 @@ public struct WorkloadGenerator {
         guard !requests.isEmpty else {
             throw BenchError.usage("the spec produced no requests (duration shorter than the first arrival?)")
         }
+        return requests
+    }
 
-        // Digest of the spec text and every trace file it read.
+    /// Digest of the spec text and every trace file it read.
+    private func digest(_ cache: TraceCache) -> String {
         var sha = SHA256()
         sha.update("accelbench-spec\u{0}")
         sha.update(spec.text)
@@ -253,13 +286,7 @@ public struct WorkloadGenerator {
             sha.update("\u{0}\(path)\u{0}")
             sha.update(cache.bytes[path]!)
         }
-        let classes = spec.classes.map {
-            WorkloadClassInfo(name: $0.name, kind: $0.kind, share: $0.share, sloRule: $0.sloRuleText)
-        }
-        let header = WorkloadHeader(generator: generatorVersion, specName: spec.name, specDigest: "sha256:" + sha.hexDigest(),
-                                    seed: seed, rateRps: nominal > 0 ? nominal * rateFactor : nil, count: requests.count,
-                                    durationS: duration ?? requests.last!.arrivalS, classes: classes)
-        return Workload(header: header, requests: requests)
+        return "sha256:" + sha.hexDigest()
     }
 
     private func makeRequest(id: Int, time: Double, pending: (process: Int, local: Int, row: Int?),
