@@ -28,13 +28,14 @@ public struct HTTPTarget: RunTarget {
                     shouldStop: @escaping () -> Bool) throws -> TargetRun<EndpointOutcome> {
         let warmupIDs = Set(workload.requests.prefix(warmupRequests).map(\.id))
         let runner = EndpointRunner(options: options, requests: workload.requests)
-        let redacts = !options.secrets.isEmpty
+        // Computed once: a failing request's error is redacted on the sending thread.
+        let secrets = options.secrets
         var recorded = 0, succeeded = 0
         let outcome = try runner.run(onRecord: { record in
             guard !warmupIDs.contains(record.id) else { return }
             var r = record
             // Servers echo credentials (a 401 body, an SSE error event): none is written.
-            if redacts, let e = r.error { r.error = options.redact(e) }
+            if !secrets.isEmpty, let e = r.error { r.error = EndpointOptions.redact(e, secrets: secrets) }
             recorded += 1
             if r.isOK { succeeded += 1 }
             // A write error is kept by the writer and thrown by `finish`.

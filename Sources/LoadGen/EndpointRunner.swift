@@ -214,32 +214,7 @@ public final class EndpointRunner {
             if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, max(now, nextTimeoutScan)) }
             if let d = drainDeadline { wake = min(wake, d) }
             wake = min(wake, now + 0.1)  // poll shouldStop at least every 100 ms
-            if wake - now < EndpointRunner.spinS {
-                // Spin tail: even with 1 ns timer slack, a timerfd wake-up is some µs late.
-                let s0 = EndpointRunner.clock()
-                var t = s0
-                while t < wake { t = EndpointRunner.clock() }
-                spinSeconds += t - s0
-            } else {
-                armTimer(at: wake - EndpointRunner.spinS)
-                let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, Int32($0.count), -1) }
-                if n < 0 && errno != EINTR { throw BenchError.io(options.url, "epoll_wait: \(FileIO.errnoText())") }
-                var running: Int32 = 0
-                for i in 0..<Int(max(n, 0)) {
-                    let fd = events[i].data.fd
-                    if fd == timerfd {
-                        var buf: UInt64 = 0
-                        _ = read(timerfd, &buf, 8)
-                        continue
-                    }
-                    var mask: Int32 = 0
-                    let e = events[i].events
-                    if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
-                    if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
-                    if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
-                    curl_multi_socket_action(m, curl_socket_t(fd), mask, &running)
-                }
-            }
+            try wait(until: wake, now: now, multi: m, events: &events)
             if let c = curlDeadline, EndpointRunner.clock() >= c {
                 curlDeadline = nil
                 var running: Int32 = 0
@@ -251,6 +226,37 @@ public final class EndpointRunner {
         // Busy share of a core, spinning excluded (it only fills time that would be idle).
         let cpuShare = wall > 0 ? max(0, EndpointRunner.threadCPU() - cpu0 - spinSeconds) / wall : 0
         return outcome(dispatched: next, stopped: stopped, cpuShare: cpuShare, preemptions: EndpointRunner.threadPreemptions() - preempt0)
+    }
+
+    /// Waits until `wake`: spins the last stretch (even with 1 ns timer slack, a timerfd wake-up
+    /// is some µs late), else sleeps in epoll and hands each ready socket to libcurl.
+    private func wait(until wake: Double, now: Double, multi m: UnsafeMutableRawPointer,
+                      events: inout [epoll_event]) throws(BenchError) {
+        if wake - now < EndpointRunner.spinS {
+            let s0 = EndpointRunner.clock()
+            var t = s0
+            while t < wake { t = EndpointRunner.clock() }
+            spinSeconds += t - s0
+        } else {
+            armTimer(at: wake - EndpointRunner.spinS)
+            let n = events.withUnsafeMutableBufferPointer { epoll_wait(epfd, $0.baseAddress, Int32($0.count), -1) }
+            if n < 0 && errno != EINTR { throw BenchError.io(options.url, "epoll_wait: \(FileIO.errnoText())") }
+            var running: Int32 = 0
+            for i in 0..<Int(max(n, 0)) {
+                let fd = events[i].data.fd
+                if fd == timerfd {
+                    var buf: UInt64 = 0
+                    _ = read(timerfd, &buf, 8)
+                    continue
+                }
+                var mask: Int32 = 0
+                let e = events[i].events
+                if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
+                if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
+                if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
+                curl_multi_socket_action(m, curl_socket_t(fd), mask, &running)
+            }
+        }
     }
 
     func armTimer(at deadline: Double) {

@@ -52,9 +52,13 @@ extension EndpointOptions {
     }
 
     /// `text` with every configured secret replaced by `redactedMark`.
-    public func redact(_ text: String) -> String {
+    public func redact(_ text: String) -> String { EndpointOptions.redact(text, secrets: secrets) }
+
+    /// `text` with each of `secrets` (longest first, as `secrets` orders them) replaced: for a
+    /// caller that computed the list once.
+    public static func redact(_ text: String, secrets: [String]) -> String {
         var s = text
-        for secret in secrets where s.contains(secret) { s = s.replacingOccurrences(of: secret, with: EndpointOptions.redactedMark) }
+        for secret in secrets where s.contains(secret) { s = s.replacingOccurrences(of: secret, with: redactedMark) }
         return s
     }
 
