@@ -44,6 +44,17 @@ public struct EndpointOptions: Sendable {
     public var tokenizer: BPETokenizer?
     /// Vocabulary size token-id prompts draw from (the tokenizer's when one is given).
     public var vocabSize = PromptBuilder.defaultVocabSize
+    /// The longest SSE line or event, in bytes (4 MiB, our choice: a token delta is well under
+    /// 1 KiB and a final event holding a 100K-token text about 0.5 MiB). A longer one is recorded
+    /// `oversized_event` and its connection dropped, so a hostile server cannot make the client
+    /// buffer without bound or stall the sending thread.
+    public var maxEventBytes = 4 << 20
+    /// The largest non-streamed reply, in bytes (64 MiB, our choice: a 100K-token completion
+    /// with logprobs fits). A larger one is recorded `oversized_response`. Error bodies keep
+    /// only their first `errorBodyBytes`.
+    public var maxBodyBytes = 64 << 20
+    /// How much of an error reply's body is kept for its record's message.
+    public static let errorBodyBytes = 64 << 10
 
     public init(url: String, request: OpenAIRequestOptions) {
         self.url = url
@@ -56,6 +67,12 @@ public enum PromptFormat: String, Sendable, CaseIterable {
     case tokens
     /// Deterministic text of about the requested length (one common word ≈ one token).
     case text
+
+    /// The `--prompt-format` flag's value; `auto` (or anything else): token ids for vLLM's
+    /// completions API (exact prompt lengths), text for every other server.
+    public static func resolved(_ flag: String, serverKind: ServerKind, api: APIKind) -> PromptFormat {
+        PromptFormat(rawValue: flag) ?? (serverKind == .vllm && api == .completions ? .tokens : .text)
+    }
 }
 
 /// What the runner measured about itself, for the validity verdict.
@@ -343,6 +360,7 @@ public final class EndpointRunner {
         var list: UnsafeMutablePointer<curl_slist>? = nil
         list = curl_slist_append(list, "Content-Type: application/json")
         list = curl_slist_append(list, "Accept: text/event-stream")
+        list = curl_slist_append(list, "Accept-Encoding: identity")
         list = curl_slist_append(list, "Expect:")
         list = curl_slist_append(list, "x-request-id: \(PromptBuilder.uuid(requestID: r.id, seed: options.promptSeed))")
         if let ttft = r.slo.ttftMs { list = curl_slist_append(list, "x-slo-ttft-ms: \(ttft)") }
@@ -371,8 +389,21 @@ public final class EndpointRunner {
             accel_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
             t.status = code
         }
-        if t.status >= 400 || !t.isEventStream {
-            if t.raw.count < 1 << 20 { t.raw.append(contentsOf: bytes) }
+        if let problem = t.encodingProblem {
+            t.failure = ("unsupported_encoding", problem)
+            return false
+        }
+        if t.status >= 300 {
+            // An error or a redirect: only an excerpt goes into the record.
+            t.raw.append(contentsOf: bytes.prefix(max(0, EndpointOptions.errorBodyBytes - t.raw.count)))
+            return true
+        }
+        if !t.isEventStream {
+            guard t.raw.count + bytes.count <= options.maxBodyBytes else {
+                t.failure = ("oversized_response", "the reply is longer than --max-body-bytes (\(options.maxBodyBytes) bytes)")
+                return false
+            }
+            t.raw.append(contentsOf: bytes)
             return true
         }
         var ok = true
@@ -391,6 +422,10 @@ public final class EndpointRunner {
                 }
                 ok = false
             }
+        }
+        if ok && t.parser.oversized {
+            t.failure = ("oversized_event", "an SSE line or event is longer than --max-event-bytes (\(options.maxEventBytes) bytes)")
+            return false
         }
         return ok
     }
@@ -441,6 +476,8 @@ public final class EndpointRunner {
                 default: kind = "transport"
                 }
                 finish(t, kind: kind, message: String(cString: curl_easy_strerror(result)))
+            } else if (300..<400).contains(t.status) {
+                finish(t, kind: "http_\(t.status)", message: Transfer.redirectMessage(easy))
             } else if t.status >= 400 {
                 finish(t, kind: "http_\(t.status)", message: String(decoding: t.raw.prefix(512), as: UTF8.self))
             } else if t.isEventStream {
@@ -541,7 +578,7 @@ final class Transfer {
     unowned let runner: EndpointRunner
     var easy: UnsafeMutableRawPointer?
     var headers: UnsafeMutablePointer<curl_slist>?
-    var parser = SSEParser()
+    var parser: SSEParser
     var reader: OpenAIStreamReader
     var tokenTimes: [Double] = []
     var firstTokenAbs: Double?
@@ -576,7 +613,32 @@ final class Transfer {
         body.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: body.count) }
         bodyPointer = buffer
         reader = OpenAIStreamReader(api: api)
+        parser = SSEParser(maxEventBytes: runner.options.maxEventBytes)
         self.runner = runner
+    }
+
+    /// A reply in a content coding the client did not ask for (it sends `Accept-Encoding:
+    /// identity`): its bytes cannot be read as they arrive, so the request is a fault of its own
+    /// rather than a stream that "ended without [DONE]". Nil when the reply is readable.
+    lazy var encodingProblem: String? = Transfer.encodingProblem(easy)
+
+    static func encodingProblem(_ easy: UnsafeMutableRawPointer?) -> String? {
+        guard let easy else { return nil }
+        var h: UnsafeMutablePointer<curl_header>?
+        guard curl_easy_header(easy, "Content-Encoding", 0, UInt32(CURLH_HEADER), -1, &h) == CURLHE_OK, let h,
+              let v = h.pointee.value else { return nil }
+        let coding = String(cString: v).trimmingCharacters(in: .whitespaces)
+        if coding.isEmpty || coding.lowercased() == "identity" { return nil }
+        return "the server sent a \(coding)-encoded reply (Content-Encoding: \(coding)) although the request asked for identity; accelbench reads streams uncompressed"
+    }
+
+    /// A 3xx reply: libcurl does not follow it (a redirected POST would change method or lose
+    /// its body on some servers, and the latency would include a second round trip).
+    static func redirectMessage(_ easy: UnsafeMutableRawPointer) -> String {
+        var p: UnsafeMutableRawPointer?
+        accel_easy_getinfo_ptr(easy, CURLINFO_REDIRECT_URL, &p)
+        let target = p.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? "an unnamed location"
+        return "the server redirected to \(target); redirects are not followed: give --endpoint the final URL"
     }
 
     static func contentType(_ easy: UnsafeMutableRawPointer) -> String {

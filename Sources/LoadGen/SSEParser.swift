@@ -34,7 +34,15 @@ public struct SSEEvent: Sendable, Equatable {
 ///
 /// Hot path: complete lines inside a slice are interpreted in place; only a line cut by the
 /// slice's end is copied into a carry-over buffer. No regex, no Foundation.
+///
+/// Size cap: a line or an event's data longer than `maxEventBytes` sets `oversized`, and the
+/// parser ignores everything after it (a hostile server must not make the client buffer
+/// without bound; the caller records the fault and drops the connection).
 public struct SSEParser: Sendable {
+    /// The longest line, and the most data one event may accumulate, in bytes.
+    public let maxEventBytes: Int
+    /// A line or an event went over `maxEventBytes`; nothing more is parsed.
+    public private(set) var oversized = false
     /// Bytes of a line not yet terminated (cut by the end of the previous slice).
     private var partialLine: [UInt8] = []
     /// The previous slice ended with CR: an LF at the start of the next one belongs to it.
@@ -48,7 +56,9 @@ public struct SSEParser: Sendable {
     private var lastEventID: String? = nil
     private var seen = 0
 
-    public init() {}
+    public init(maxEventBytes: Int = .max) {
+        self.maxEventBytes = maxEventBytes
+    }
 
     /// Total bytes fed since `init()`.
     public var bytesSeen: Int { seen }
@@ -59,7 +69,7 @@ public struct SSEParser: Sendable {
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (SSEEvent) -> Void) {
         let n = bytes.count
-        guard n > 0, let raw = bytes.baseAddress else { return }
+        guard n > 0, !oversized, let raw = bytes.baseAddress else { return }
         seen += n
         let base = raw.assumingMemoryBound(to: UInt8.self)
         var i = 0
@@ -77,6 +87,10 @@ public struct SSEParser: Sendable {
                 continue
             }
             let line = UnsafeBufferPointer(start: base + lineStart, count: i - lineStart)
+            if line.count + partialLine.count > maxEventBytes {
+                oversized = true
+                return
+            }
             if partialLine.isEmpty {
                 processLine(line, emit)
             } else {
@@ -87,6 +101,7 @@ public struct SSEParser: Sendable {
                 carried.removeAll(keepingCapacity: true)
                 swap(&carried, &partialLine)
             }
+            if oversized { return }
             i += 1
             if c == 0x0D {
                 if i < n {
@@ -98,6 +113,10 @@ public struct SSEParser: Sendable {
             lineStart = i
         }
         if lineStart < n {
+            if n - lineStart + partialLine.count > maxEventBytes {
+                oversized = true
+                return
+            }
             partialLine.append(contentsOf: UnsafeBufferPointer(start: base + lineStart, count: n - lineStart))
         }
     }
@@ -110,7 +129,7 @@ public struct SSEParser: Sendable {
     /// Afterwards the parser is in its initial state (a following `feed` starts a new stream:
     /// BOM check re-armed, last event ID cleared), except that `bytesSeen` keeps counting.
     public mutating func finish(dispatchPartial: Bool = false, _ emit: (SSEEvent) -> Void) {
-        if dispatchPartial {
+        if dispatchPartial && !oversized {
             if !partialLine.isEmpty {
                 var carried: [UInt8] = []
                 swap(&carried, &partialLine)
@@ -124,6 +143,7 @@ public struct SSEParser: Sendable {
         skipLeadingLF = false
         atStreamStart = true
         lastEventID = nil
+        oversized = false
     }
 
     // MARK: line interpretation
@@ -152,6 +172,10 @@ public struct SSEParser: Sendable {
         let b0 = line[start]
         if nameLen == 4, b0 == 0x64, line[start + 1] == 0x61, line[start + 2] == 0x74, line[start + 3] == 0x61 {
             // data
+            if dataBuffer.count + value.count > maxEventBytes {
+                oversized = true
+                return
+            }
             dataBuffer.append(contentsOf: value)
             dataBuffer.append(0x0A)
         } else if nameLen == 5, b0 == 0x65, line[start + 1] == 0x76, line[start + 2] == 0x65, line[start + 3] == 0x6E,

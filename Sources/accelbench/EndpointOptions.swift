@@ -70,52 +70,51 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "The run is invalid when dispatch lag p99 exceeds this many milliseconds.")
     var maxLag: Double = 5
 
+    @Option(name: .long, help: "Longest SSE line or event, bytes; a longer one is recorded oversized_event (default 4 MiB).")
+    var maxEventBytes = 4 << 20
+
+    @Option(name: .long, help: "Largest non-streamed reply, bytes; a larger one is recorded oversized_response (default 64 MiB).")
+    var maxBodyBytes = 64 << 20
+
     func validate() throws {
         guard endpoint != nil else { return }
         guard let model, !model.isEmpty else { throw ValidationError("--endpoint needs --model") }
         guard ["auto", "tokens", "text"].contains(promptFormat) else { throw ValidationError("--prompt-format must be auto, tokens or text") }
         if api == .chat && promptFormat == "tokens" { throw ValidationError("--prompt-format tokens does not apply to --api chat") }
         if tokenizer != nil && promptFormat == "tokens" { throw ValidationError("--tokenizer shapes text prompts; it does not combine with --prompt-format tokens") }
-        if let problem = EndpointOptions.urlProblem(endpoint ?? "") { throw ValidationError("--endpoint: \(problem)") }
-        if let problem = header.lazy.compactMap(EndpointOptions.headerProblem).first { throw ValidationError("--header: \(problem)") }
-        for (flag, v) in [("--connect-timeout", connectTimeout), ("--drain", drain), ("--max-lag", maxLag)] where !(v > 0) {
-            throw ValidationError("\(flag) must be > 0")
-        }
-        for (flag, v) in [("--first-token-timeout", firstTokenTimeout), ("--idle-timeout", idleTimeout), ("--timeout", timeout)] {
-            if !(v >= 0 && v.isFinite) { throw ValidationError("\(flag) must be ≥ 0 seconds (0: no timeout)") }
-        }
-        if let m = maxConcurrency, m <= 0 { throw ValidationError("--max-concurrency must be > 0") }
         guard warmupRequests >= 0 else { throw ValidationError("--warmup-requests must be ≥ 0") }
-        guard vocabSize >= 16 else { throw ValidationError("--vocab-size must be ≥ 16") }
+        if let problem = plainOptions().problem { throw ValidationError(problem) }
     }
 
-    func options() throws(BenchError) -> EndpointOptions {
+    /// The options the flags set, less the tokenizer (a file to read). A timeout of 0 is none.
+    func plainOptions() -> EndpointOptions {
         var r = OpenAIRequestOptions(model: model ?? "")
         r.api = api
         r.serverKind = serverKind
         r.continuousUsage = continuousUsage
         var o = EndpointOptions(url: endpoint ?? "", request: r)
-        switch promptFormat {
-        case "tokens": o.promptFormat = .tokens
-        case "text": o.promptFormat = .text
-        default: o.promptFormat = serverKind == .vllm && api == .completions ? .tokens : .text
-        }
+        o.promptFormat = PromptFormat.resolved(promptFormat, serverKind: serverKind, api: api)
         o.headers = header
         o.apiKey = ProcessInfo.processInfo.environment[apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
         o.connectTimeoutS = connectTimeout
-        o.firstTokenTimeoutS = firstTokenTimeout > 0 ? firstTokenTimeout : nil
-        o.idleTimeoutS = idleTimeout > 0 ? idleTimeout : nil
-        o.totalTimeoutS = timeout > 0 ? timeout : nil
+        o.firstTokenTimeoutS = firstTokenTimeout == 0 ? nil : firstTokenTimeout
+        o.idleTimeoutS = idleTimeout == 0 ? nil : idleTimeout
+        o.totalTimeoutS = timeout == 0 ? nil : timeout
         o.maxConcurrency = maxConcurrency
         o.drainS = drain
         o.maxLagMs = maxLag
         o.http2 = http2
-        if http2, let url = endpoint, !url.hasPrefix("https"), EndpointRunner.h2cReuseBroken {
-            FileHandleWriter.write("accelbench: note: this libcurl cannot reuse HTTP/2 prior-knowledge connections (curl issue #10634, fixed in 7.89.0); each h2c request opens its own connection\n", fd: 2)
-        }
         o.caCertPath = cacert
         o.insecureTLS = insecure
         o.vocabSize = vocabSize
+        o.maxEventBytes = maxEventBytes
+        o.maxBodyBytes = maxBodyBytes
+        return o
+    }
+
+    func options() throws(BenchError) -> EndpointOptions {
+        var o = plainOptions()
+        if let note = o.h2cNote { FileHandleWriter.write("accelbench: note: \(note)\n", fd: 2) }
         if let tokenizer {
             o.tokenizer = try BPETokenizer(path: tokenizer)
             if promptFormat == "auto" { o.promptFormat = .text }

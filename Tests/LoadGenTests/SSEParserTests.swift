@@ -258,3 +258,30 @@ extension String {
         return out
     }
 }
+
+@Suite struct SSEParserCapTests {
+    /// The cap's verdict does not depend on how the stream is split, and events before the
+    /// oversized one are still dispatched.
+    @Test func oversizedAtEverySplit() {
+        let stream = Array("data: a\n\ndata: \(String(repeating: "b", count: 300))\n\ndata: c\n\n".utf8)
+        for cut in 0...stream.count {
+            var p = SSEParser(maxEventBytes: 100)
+            var got: [String] = []
+            p.feed(Array(stream[..<cut])) { got.append($0.data) }
+            p.feed(Array(stream[cut...])) { got.append($0.data) }
+            #expect(p.oversized, "cut \(cut)")
+            #expect(got == ["a"], "cut \(cut): \(got)")
+        }
+        var fits = SSEParser(maxEventBytes: 400)
+        var got: [String] = []
+        fits.feed(stream) { got.append($0.data) }
+        #expect(!fits.oversized && got.count == 3)
+    }
+
+    /// Many short data lines add up: the event's data counts, not only one line.
+    @Test func manyLinesOneEvent() {
+        var p = SSEParser(maxEventBytes: 1000)
+        p.feed(Array(String(repeating: "data: 0123456789\n", count: 200).utf8)) { _ in }
+        #expect(p.oversized)
+    }
+}
