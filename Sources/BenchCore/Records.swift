@@ -33,7 +33,7 @@ public struct RequestRecord: Sendable, Equatable {
     /// One entry per output token; a chunk carrying k tokens gives k equal entries.
     public var tokenTimesS: [Double]
     public var doneS: Double?
-    /// "ok", or an error kind such as "http_500", "timeout", "connection", "aborted", "rejected".
+    /// "ok", or an error kind (`RecordStatus.known`, or "http_<code>").
     public var status: String
     public var error: String?
     public var promptTokens: Int

@@ -46,6 +46,13 @@ public struct RealTimeStats: Sendable {
     /// `lateSumS` this is how far the driver moves served latencies from the profile's.
     public var overheadSumS = 0.0
     public var invariantViolations: [String] = []
+
+    /// The line `serve` prints when it stops.
+    public var stoppedLine: String {
+        let n = Double(max(1, iterations))
+        return String(format: "stopped: %d requests, %d completed, %d aborted, %d iterations; driver overhead per iteration: mean %.1f µs (schedule + apply), woke late by mean %.1f µs, max %.3f ms",
+                      submitted, completed, aborted, iterations, overheadSumS / n * 1e6, lateSumS / n * 1e6, lateMaxS * 1e3)
+    }
 }
 
 /// Observes the engine (metrics): `iteration` and `state` are called on the engine thread, `token` and

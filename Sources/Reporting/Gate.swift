@@ -358,11 +358,28 @@ public struct GatedRuns: Sendable {
     public init(directory: String) throws(BenchError) {
         repeated = RepeatSet.isRepeated(directory)
         source = directory + "/" + (repeated ? RepeatSet.file : ResultsFiles.summary)
-        summaries = repeated ? try RepeatSet(directory: directory).summaries : [try SummaryFile.read(source)]
+        let set = repeated ? try RepeatSet(directory: directory) : nil
+        if let set { summaries = set.summaries } else { summaries = [try SummaryFile.read(source)] }
         guard let target = summaries[0].target, summaries[0].workload != nil else {
             throw BenchError.data(SourceLocation(file: source), "not an accelbench summary (target, workload.spec_digest, seed, count)")
         }
         self.target = target
+        let runs = set.map { s in s.runs.map { directory + "/" + $0 } } ?? [directory]
+        for (run, summary) in zip(runs, summaries) { try GatedRuns.checkRecords(run, summary: summary) }
+    }
+
+    /// Reads every record of `directory`, checked as `report` reads them, and counts them
+    /// against its summary.json: a gate must not pass on a summary whose records are corrupt or
+    /// gone.
+    static func checkRecords(_ directory: String, summary: SummaryFile) throws(BenchError) {
+        let reader = try ResultsReader(directory: directory)
+        var count = 0
+        try reader.forEachRecord { _ in count += 1 }
+        guard let total = summary.numbers["requests.total"] else { return }
+        let expected = total + (summary.numbers["requests.excluded_by_window"] ?? 0)
+        guard Double(count) == expected else {
+            throw BenchError.data(SourceLocation(file: reader.requestsPath), "holds \(count) records, but \(ResultsFiles.summary) counts \(expected == expected.rounded() && expected.magnitude < 1e15 ? String(Int(expected)) : String(expected)) requests")
+        }
     }
 }
 

@@ -251,24 +251,31 @@ public struct ResultsReader {
         let end = windowEnd
         let workers = ResultsReader.workerCount
         var total = MetricsAccumulator(options: options, classes: classes, windowEndS: end)
+        var ids = IDSet()
         let reader = UncheckedSendable(self)
         try forEachBlock(blockBytes: blockBytes) { (block: [UInt8], firstLine: Int, isLast: Bool) throws(BenchError) in
             let parts = ResultsReader.split(block, parts: block.count < (1 << 20) ? 1 : workers)
-            let results = WorkerSlots<Result<MetricsAccumulator, BenchError>>(count: parts.count)
+            let results = WorkerSlots<Result<(MetricsAccumulator, [(id: Int, line: Int)]), BenchError>>(count: parts.count)
             let shared = UncheckedSendable(block)
             DispatchQueue.concurrentPerform(iterations: parts.count) { i in
                 var acc = MetricsAccumulator(options: options, classes: classes, windowEndS: end)
+                var seen: [(id: Int, line: Int)] = []
                 do throws(BenchError) {
                     try reader.value.parseLines(shared.value, range: parts[i].range, firstLine: firstLine + parts[i].firstLine - 1,
-                                                finalBlock: isLast && i == parts.count - 1) { r in acc.add(r) }
-                    results.set(i, .success(acc))
+                                                finalBlock: isLast && i == parts.count - 1) { r, line in
+                        acc.add(r)
+                        seen.append((r.id, line))
+                    }
+                    results.set(i, .success((acc, seen)))
                 } catch {
                     results.set(i, .failure(error))
                 }
             }
             for r in results.values {
                 switch r! {
-                case .success(let acc): total.merge(acc)
+                case .success(let (acc, seen)):
+                    total.merge(acc)
+                    if let dup = seen.first(where: { !ids.insert($0.id) }) { throw duplicateError(line: dup.line) }
                 case .failure(let e): throw e
                 }
             }
@@ -289,19 +296,39 @@ public struct ResultsReader {
     }
 
     /// Every record in file order, streamed.
+    /// Every record in file order, streamed. Each is checked (`check`), and an id seen before
+    /// is refused, naming its line.
     public func forEachRecord(blockBytes: Int = 32 << 20, _ body: (RequestRecord) -> Void) throws(BenchError) {
+        var ids = IDSet()
+        var duplicate: Int?
         try forEachBlock(blockBytes: blockBytes) { (block: [UInt8], firstLine: Int, isLast: Bool) throws(BenchError) in
-            try parseLines(block, range: 0..<block.count, firstLine: firstLine, finalBlock: isLast, body)
+            try parseLines(block, range: 0..<block.count, firstLine: firstLine, finalBlock: isLast) { r, line in
+                if duplicate == nil, !ids.insert(r.id) { duplicate = line }
+                body(r)
+            }
+            if let line = duplicate { throw duplicateError(line: line) }
         }
     }
 
+    func duplicateError(line: Int) -> BenchError {
+        BenchError.data(SourceLocation(file: requestsPath, line: line, field: "id"), "a second record of the same request id")
+    }
+
+    /// The longest record line read, in bytes (256 MiB, our choice: a record with a million
+    /// token times is about 10 MiB). A longer line is not a record, and holding it would take
+    /// the reader's memory with it.
+    public static let maxLineBytes = 256 << 20
+
     /// Reads the requests file in blocks that end at a newline (the last block may not: a torn
-    /// final line of an interrupted run). `body` gets each block and its first line number.
-    func forEachBlock(blockBytes: Int, _ body: ([UInt8], Int, Bool) throws(BenchError) -> Void) throws(BenchError) {
+    /// final line of an interrupted run). `body` gets each block and its first line number. A
+    /// line longer than a block is gathered in one growing buffer, so its cost is linear in its
+    /// length; past `maxLineBytes` the file is refused, naming the line.
+    func forEachBlock(blockBytes: Int, maxLineBytes: Int = ResultsReader.maxLineBytes,
+                      _ body: ([UInt8], Int, Bool) throws(BenchError) -> Void) throws(BenchError) {
         let fd = open(requestsPath, O_RDONLY)
         guard fd >= 0 else { throw BenchError.io(requestsPath, "cannot open: \(FileIO.errnoText())") }
         defer { close(fd) }
-        var carry: [UInt8] = []
+        var carry: [UInt8] = []  // bytes after the last newline read so far
         var line = 1
         var buffer = [UInt8](repeating: 0, count: max(blockBytes, 4096))
         var eof = false
@@ -312,17 +339,18 @@ public struct ResultsReader {
                 throw BenchError.io(requestsPath, "read failed: \(FileIO.errnoText())")
             }
             eof = n == 0
-            var block = carry
-            block.append(contentsOf: buffer[0..<n])
-            if !eof {
-                guard let lastNL = block.lastIndex(of: 0x0A) else {
-                    carry = block  // a line longer than the block: keep reading
-                    continue
+            var block: [UInt8] = []
+            swap(&block, &carry)
+            if let lastNL = buffer[0..<n].lastIndex(of: 0x0A) {
+                block.append(contentsOf: buffer[0...lastNL])
+                carry.append(contentsOf: buffer[(lastNL + 1)..<n])
+            } else if !eof {
+                swap(&block, &carry)
+                carry.append(contentsOf: buffer[0..<n])
+                if carry.count > maxLineBytes {
+                    throw BenchError.data(requestsPath, line: line, "the line is longer than \(maxLineBytes >> 20) MiB: not a record")
                 }
-                carry = Array(block[(lastNL + 1)...])
-                block.removeSubrange((lastNL + 1)...)
-            } else {
-                carry = []
+                continue
             }
             if block.isEmpty { continue }
             try body(block, line, eof)
@@ -330,10 +358,24 @@ public struct ResultsReader {
         }
     }
 
+    /// The workload's class names, when run.json names them (records of other classes are refused).
+    var classNames: Set<String>? {
+        guard let classes = run.workload?.classes, !classes.isEmpty else { return nil }
+        return Set(classes.map(\.name))
+    }
+
+    /// Refuses a record that contradicts itself or the run (`RequestRecord.consistencyProblem`).
+    func check(_ record: RequestRecord, line: Int, classes: Set<String>?) throws(BenchError) {
+        if let (field, message) = record.consistencyProblem(classes: classes) {
+            throw BenchError.data(SourceLocation(file: requestsPath, line: line, field: field), message)
+        }
+    }
+
     func parseLines(_ bytes: [UInt8], range: Range<Int>, firstLine: Int, finalBlock: Bool,
-                    _ body: (RequestRecord) -> Void) throws(BenchError) {
+                    _ body: (RequestRecord, Int) -> Void) throws(BenchError) {
         let file = requestsPath
         let recovered = self.recovered
+        let classes = classNames
         let slice = Array(bytes[range])
         let endsClean = slice.last == 0x0A
         var lastLine = 0
@@ -343,7 +385,8 @@ public struct ResultsReader {
             let lineNo = n + firstLine - 1
             lastLine = lineNo
             if let record = RequestRecord.decodeFast(line) {
-                body(record)
+                try check(record, line: lineNo, classes: classes)
+                body(record, lineNo)
                 return
             }
             let value: JSONValue
@@ -354,7 +397,9 @@ public struct ResultsReader {
                 pending = (lineNo, error)
                 return
             }
-            body(try RequestRecord.read(value, file: file, line: lineNo))
+            let record = try RequestRecord.read(value, file: file, line: lineNo)
+            try check(record, line: lineNo, classes: classes)
+            body(record, lineNo)
         }
         if let (ln, e) = pending, !(recovered && finalBlock && ln == lastLine && !endsClean) {
             throw BenchError.data(file, line: ln, "\(e)")
@@ -473,5 +518,23 @@ final class BackgroundSink: @unchecked Sendable {
         queue.sync { consume(takeArrived()) }
         if let failure { throw failure }
         return accumulator
+    }
+}
+
+/// Request ids seen so far: a bit per id for the dense range workloads use (0 up to
+/// `denseLimit`, which costs at most 16 MiB), a hash set for the rest.
+struct IDSet {
+    static let denseLimit = 1 << 27
+    private var bits: [UInt64] = []
+    private var others: Set<Int> = []
+
+    /// Adds `id`; false when it was there already.
+    mutating func insert(_ id: Int) -> Bool {
+        guard id >= 0, id < IDSet.denseLimit else { return others.insert(id).inserted }
+        let word = id >> 6, mask = UInt64(1) << UInt64(id & 63)
+        if word >= bits.count { bits.append(contentsOf: repeatElement(0, count: max(word + 1 - bits.count, bits.count))) }
+        if bits[word] & mask != 0 { return false }
+        bits[word] |= mask
+        return true
     }
 }

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import OpenAIWire
@@ -27,9 +28,38 @@ public struct ServeConfig: Sendable {
     public var defaultSLO = SLO()
     /// Class of requests that name none.
     public var defaultClass = "default"
+    /// Seconds a connection may sit with no request in progress, a request head half sent
+    /// included, before it is closed (30 s, our choice: a benchmark client's keep-alive gaps
+    /// are far shorter, and a slow-header client then holds a descriptor at most this long).
+    public var connectionIdleTimeoutS = 30.0
+    /// Connections served at once; more wait in the listen backlog until one closes (default:
+    /// 4,096, or the process's descriptor limit less 64 when that is lower, so the server
+    /// never runs out of descriptors to answer with).
+    public var maxConnections = ServeConfig.defaultMaxConnections
+
+    public static var defaultMaxConnections: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 4096 }
+        return Int(max(1, min(4096, Int64(clamping: limit.rlim_cur) - 64)))
+    }
 
     public init(modelNames: [String]) {
         self.modelNames = modelNames
+    }
+
+    /// What makes this configuration unusable, naming the flag; nil when it is fine.
+    public var problem: String? {
+        if modelNames.isEmpty || modelNames.contains(where: \.isEmpty) { return "--model must name at least one model" }
+        if maxWaiting < 1 { return "--max-waiting must be ≥ 1" }
+        if retryAfterS < 0 { return "--retry-after must be ≥ 0" }
+        if maxBodyBytes < 1024 { return "--max-body-bytes must be ≥ 1024" }
+        if !(drainS >= 0 && drainS.isFinite) { return "--drain must be ≥ 0 seconds" }
+        for (flag, v) in [("--default-ttft-ms", defaultSLO.ttftMs), ("--default-tbt-ms", defaultSLO.tbtMs), ("--default-jct-s", defaultSLO.jctS)] {
+            if let v, !(v > 0 && v.isFinite) { return "\(flag) must be > 0" }
+        }
+        if !(connectionIdleTimeoutS > 0 && connectionIdleTimeoutS.isFinite) { return "--connection-idle-timeout must be > 0 seconds" }
+        if maxConnections < 1 { return "--max-connections must be ≥ 1" }
+        return nil
     }
 }
 
@@ -220,20 +250,17 @@ public final class ServeServer: Sendable {
         if let rid = request.headers[.xRequestID] { headers[.xRequestID] = rid }
 
         if !g.stream {
-            // Wait for the whole output; a client that goes away aborts the request.
-            let (count, reason, message) = try await req.body.consumeWithInboundCloseHandler { _ in
-                var n = 0
-                var reason = FinishReason.aborted
-                var message: String?
-                for await e in stream {
-                    switch e {
-                    case .token: n += 1
-                    case .finished(let r, let m): reason = r; message = m
-                    }
+            // Wait for the whole output. A client whose side of the connection closed is still
+            // answered: TCP cannot tell a half-close (shutdown(SHUT_WR), as some clients send
+            // after the body) from a close, and a closed one only costs the engine the work.
+            var count = 0
+            var reason = FinishReason.aborted
+            var message: String?
+            for await e in stream {
+                switch e {
+                case .token: count += 1
+                case .finished(let r, let m): reason = r; message = m
                 }
-                return (n, reason, message)
-            } onInboundClosed: {
-                loop.abort(served, reason: "client disconnected")
             }
             guard reason == .completed else { throw fail(ServeServer.engineError(reason, message)) }
             headers[.contentType] = "application/json"
@@ -298,8 +325,11 @@ public final class ServeServer: Sendable {
     public func run(host: String, port: Int, onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         var logger = Logger(label: "accelbench.serve")
         logger.logLevel = .warning
+        let idle = TimeAmount.nanoseconds(Int64(config.connectionIdleTimeoutS * 1e9))
         let app = Application(router: router(),
-                              configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "accelbench"),
+                              server: .http1(configuration: .init(idleTimeout: idle)),
+                              configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "accelbench",
+                                                                      availableConnectionsDelegate: MaximumAvailableConnections(config.maxConnections)),
                               onServerRunning: { channel in onBound(channel.localAddress?.port ?? port) },
                               logger: logger)
         let g = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)

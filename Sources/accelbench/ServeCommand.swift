@@ -51,29 +51,34 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Class of requests that name none.")
     var defaultClass = "default"
 
+    @Option(name: .long, help: "Seconds a connection may sit with no request in progress (a half-sent request head included) before it is closed.")
+    var connectionIdleTimeout = 30.0
+    @Option(name: .long, help: "Connections served at once; more wait in the listen backlog (default: 4096, or the descriptor limit less 64).")
+    var maxConnections = ServeConfig.defaultMaxConnections
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-        guard maxWaiting >= 1 else { throw ValidationError("--max-waiting must be ≥ 1") }
-        guard retryAfter >= 0 else { throw ValidationError("--retry-after must be ≥ 0") }
-        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be ≥ 1024") }
-        guard drain >= 0, drain.isFinite else { throw ValidationError("--drain must be ≥ 0 seconds") }
-        for (flag, v) in [("--default-ttft-ms", defaultTtftMs), ("--default-tbt-ms", defaultTbtMs), ("--default-jct-s", defaultJctS)] {
-            if let v, !(v > 0 && v.isFinite) { throw ValidationError("\(flag) must be > 0") }
-        }
-        if let model, model.split(separator: ",").isEmpty { throw ValidationError("--model must name at least one model") }
+        if let problem = config(model: model ?? "default").problem { throw ValidationError(problem) }
+    }
+
+    func config(model: String) -> ServeConfig {
+        var config = ServeConfig(modelNames: model.split(separator: ",").map { String($0) })
+        config.maxWaiting = maxWaiting
+        config.retryAfterS = retryAfter
+        config.maxBodyBytes = maxBodyBytes
+        config.drainS = drain
+        config.defaultSLO = SLO(ttftMs: defaultTtftMs, tbtMs: defaultTbtMs, jctS: defaultJctS)
+        config.defaultClass = defaultClass
+        config.connectionIdleTimeoutS = connectionIdleTimeout
+        config.maxConnections = maxConnections
+        return config
     }
 
     func run() throws {
         try guarded {
             let profile = try engineFlags.resolveProfile()
             let policyName = try PolicyName.parse(policy)
-            var config = ServeConfig(modelNames: (model ?? profile.model.name).split(separator: ",").map { String($0) })
-            config.maxWaiting = maxWaiting
-            config.retryAfterS = retryAfter
-            config.maxBodyBytes = maxBodyBytes
-            config.drainS = drain
-            config.defaultSLO = SLO(ttftMs: defaultTtftMs, tbtMs: defaultTbtMs, jctS: defaultJctS)
-            config.defaultClass = defaultClass
+            let config = config(model: model ?? profile.model.name)
             // Stop signals are blocked before any thread starts (threads inherit the mask) and
             // taken by one thread with sigwait.
             let set = Interrupt.blockStopSignals()
@@ -91,10 +96,7 @@ struct ServeCommand: ParsableCommand {
             } catch {
                 throw BenchError.io("\(host):\(port)", "\(error)")
             }
-            let s = server.loop.snapshot
-            let n = Double(max(1, s.iterations))
-            print(String(format: "stopped: %d requests, %d completed, %d aborted, %d iterations; driver overhead per iteration: mean %.1f µs (schedule + apply), woke late by mean %.1f µs, max %.3f ms",
-                         s.submitted, s.completed, s.aborted, s.iterations, s.overheadSumS / n * 1e6, s.lateSumS / n * 1e6, s.lateMaxS * 1e3))
+            print(server.loop.snapshot.stoppedLine)
         }
     }
 }

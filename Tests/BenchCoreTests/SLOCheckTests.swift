@@ -51,7 +51,7 @@ private func misses(_ itts: [Double], ttft: Double = 1.0, tbt: Double = 0.1) -> 
     }
 
     @Test func failedRequestsNeverMeet() {
-        let r = record(times: [0.25, 0.375], done: nil, status: "timeout", slo: SLO(ttftMs: 500, tbtMs: 125, jctS: 10))
+        let r = record(times: [0.25, 0.375], done: nil, status: "timeout_total", slo: SLO(ttftMs: 500, tbtMs: 125, jctS: 10))
         let v = SLOVerdict.evaluate(r)
         #expect(!v.met && !v.ttftMet && !v.tbtMet && !v.jctMet)
         // Even with no SLO at all.

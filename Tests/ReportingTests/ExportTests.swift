@@ -34,7 +34,7 @@ import Testing
                 r.error = "upstream said \"no\", sorry"
             }
             if i == 22 {
-                r = rec(i, cls, intended: intended, sent: sent, times: [first, first + 0.01], status: "timeout", prompt: 90, output: 2, slo: slo)
+                r = rec(i, cls, intended: intended, sent: sent, times: [first, first + 0.01], status: "timeout_total", prompt: 90, output: 2, slo: slo)
                 r.doneS = first + 3
             }
             out.append(r.quantized())

@@ -37,7 +37,7 @@ import Testing
         let s = try Metrics.summarize([
             rec(0, intended: 0, times: [0.25, 0.375], prompt: 10, slo: slo),
             rec(1, intended: 0.5, times: [], status: "http_500", prompt: 20, output: 0, slo: slo),
-            rec(2, intended: 1, times: [1.25, 1.375], status: "timeout", prompt: 30, slo: slo),
+            rec(2, intended: 1, times: [1.25, 1.375], status: "timeout_total", prompt: 30, slo: slo),
         ])
         let g = s.overall
         #expect(g.total == 3 && g.completed == 1 && g.failed == 2 && g.met == 1)
@@ -278,7 +278,7 @@ import Testing
             rec(1, intended: 1, times: [2.25, 2.375], slo: slo),
             rec(2, intended: 2, times: [3.0, 3.5], slo: slo),
             rec(3, intended: 3, times: [3.25, 3.5, 3.875], slo: slo),
-            rec(4, intended: 3, times: [9, 20], status: "timeout", slo: slo),
+            rec(4, intended: 3, times: [9, 20], status: "timeout_total", slo: slo),
             rec(5, intended: 3, times: [9, 20], slo: SLO(ttftMs: 1000)),
         ]
         let s = try Metrics.summarize(records)

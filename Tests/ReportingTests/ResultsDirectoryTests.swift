@@ -201,7 +201,7 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
             var r = RequestRecord(
                 id: i, className: classes[cls], intendedS: Double(intendedUs) / 1e6, sentS: Double(intendedUs + lagUs) / 1e6,
                 firstTokenS: times[0], tokenTimesS: failed ? Array(times.prefix(3)) : times,
-                doneS: failed ? nil : Double(t + 1000) / 1e6, status: failed ? "timeout" : "ok", error: failed ? "timed out" : nil,
+                doneS: failed ? nil : Double(t + 1000) / 1e6, status: failed ? "timeout_total" : "ok", error: failed ? "timed out" : nil,
                 promptTokens: 100 + i % 900, outputTokens: failed ? 3 : 400, tokenCountSource: .engine, slo: slos[cls], metSLO: false)
             r.metSLO = SLOVerdict.evaluate(r).met
             records.append(r)
@@ -308,5 +308,77 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
             }
             #expect(expectedStart == text.count, "parts \(parts)")
         }
+    }
+}
+
+/// Issue 16, items 15 and 16: records that contradict themselves or each other are refused by
+/// the reader, naming the line and field; a line longer than a read block costs time linear in
+/// its length, and one past the cap is refused.
+@Suite struct RecordConsistencyTests {
+    static func directory(_ records: [RequestRecord]) throws -> TempDir {
+        let dir = try TempDir()
+        let w = try ResultsWriter(directory: dir.path, run: ResultsDirectoryTests.run)
+        for r in records { try w.append(r) }
+        _ = try? w.finish()
+        return dir
+    }
+
+    static func location(_ dir: TempDir) -> BenchCore.SourceLocation? {
+        do {
+            _ = try ResultsReader(directory: dir.path).records()
+            return nil
+        } catch {
+            if case .data(let loc, _) = error { return loc }
+            return nil
+        }
+    }
+
+    @Test func eachInconsistencyNamesItsLineAndField() throws {
+        let good = MetricsTests.mixed
+        var cases: [(String, [RequestRecord])] = []
+        var r = good
+        r.append(good[1])
+        cases.append(("id", r))
+        r = good; r[2].className = "nonesuch"; cases.append(("class", r))
+        r = good; r[2].status = "teapot"; cases.append(("status", r))
+        r = good; r[2].doneS = -5; cases.append(("done_s", r))
+        r = good; r[2].firstTokenS = r[2].intendedS - 1; cases.append(("first_token_s", r))
+        r = good; r[2].tokenTimesS[1] = r[2].tokenTimesS[0] - 1; cases.append(("token_times_s", r))
+        r = good; r[2].tokenCountSource = .engine; r[2].outputTokens += 1; cases.append(("output_tokens", r))
+        r = good; r[2].sentS = r[2].intendedS - 1; cases.append(("sent_s", r))
+        for (field, records) in cases {
+            let loc = Self.location(try Self.directory(records))
+            #expect(loc?.field?.hasPrefix(field) == true, "\(field): \(String(describing: loc))")
+            #expect(loc?.line == (field == "id" ? good.count + 1 : 3), "\(field): \(String(describing: loc))")
+        }
+        #expect(Self.location(try Self.directory(good)) == nil)
+        // The parallel summary path refuses the same records.
+        let dup = try Self.directory(good + [good[0]])
+        #expect(throws: BenchError.self) { try ResultsReader(directory: dup.path).summarize(options: .init()) }
+    }
+
+    @Test func httpStatusesAndTheKnownKindsPass() {
+        for s in ["ok", "http_302", "http_500", "oversized_event", "rejected", "failed"] { #expect(RecordStatus.isKnown(s), "\(s)") }
+        for s in ["http_5000", "http_abc", "timeout", "", "OK"] { #expect(!RecordStatus.isKnown(s), "\(s)") }
+    }
+
+    @Test func aLongLineIsReadAcrossBlocksAndCapped() throws {
+        var long = MetricsTests.mixed[1]
+        long.tokenTimesS = (0..<60_000).map { 1 + Double($0) * 1e-4 }
+        long.outputTokens = long.tokenTimesS.count
+        long.doneS = long.tokenTimesS.last
+        long.firstTokenS = 1
+        let dir = try Self.directory([MetricsTests.mixed[0], long, MetricsTests.mixed[2]])
+        let reader = try ResultsReader(directory: dir.path)
+        var seen: [Int] = []
+        try reader.forEachRecord(blockBytes: 4096) { seen.append($0.tokenTimesS.count) }
+        #expect(seen == [3, 60_000, MetricsTests.mixed[2].tokenTimesS.count])
+        var line: Int?
+        do {
+            try reader.forEachBlock(blockBytes: 4096, maxLineBytes: 64 << 10) { _, _, _ in }
+        } catch {
+            if case .data(let loc, let message) = error { line = loc.line; #expect(message.contains("longer than")) }
+        }
+        #expect(line == 2)
     }
 }

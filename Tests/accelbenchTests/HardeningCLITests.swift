@@ -195,3 +195,155 @@ import Glibc
         #expect(first.hasPrefix("dispatch lag p99 \(value) ms exceeds --max-lag 1e-06 ms"), "\(first) vs \(value)")
     }
 }
+
+/// Issue 16, item 15: every reader of a results directory refuses inconsistent records with
+/// exit 65, naming the file, line and field; `gate` reads the records too.
+@Suite(.serialized) struct ResultReadersCLITests {
+    /// A small engine run to corrupt, and a baseline taken from it.
+    static func freshRun(_ dir: URL) throws -> (results: String, baseline: String) {
+        let results = dir.appendingPathComponent("r").path
+        let baseline = dir.appendingPathComponent("b.json").path
+        #expect(try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--count", "20", "-o", results]).status == 0)
+        #expect(try CLI.run(["gate", results, "--baseline", baseline, "--update"]).status == 0)
+        return (results, baseline)
+    }
+
+    static func edit(_ results: String, line: Int, _ change: (String) -> String) throws {
+        let path = results + "/requests.jsonl"
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[line - 1] = change(lines[line - 1])
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func replacing(_ pattern: String, with new: String) -> (String) -> String {
+        { line in line.replacingOccurrences(of: pattern, with: new, options: .regularExpression) }
+    }
+
+    @Test func inconsistentRecordsAreRefusedByEveryReader() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, (String) -> String, String)] = [
+            ("class", Self.replacing(#""class":"[^"]*""#, with: #""class":"nonesuch""#), "requests.jsonl:3: field 'class'"),
+            ("status", Self.replacing(#""status":"ok""#, with: #""status":"weird""#), "requests.jsonl:3: field 'status'"),
+            ("done", Self.replacing(#""done_s":[0-9.]+"#, with: #""done_s":-5"#), "requests.jsonl:3: field 'done_s'"),
+            ("first token", Self.replacing(#""first_token_s":[0-9.]+"#, with: #""first_token_s":0.000001"#), "requests.jsonl:3: field 'first_token_s'"),
+            ("output tokens", Self.replacing(#""output_tokens":[0-9]+"#, with: #""output_tokens":999"#), "requests.jsonl:3: field 'output_tokens'"),
+        ]
+        for (name, change, expected) in cases {
+            let (results, baseline) = try Self.freshRun(dir.appendingPathComponent(name.replacingOccurrences(of: " ", with: "-")))
+            try Self.edit(results, line: 3, change)
+            for args in [["report", results], ["export", results, "--format", "csv", "-o", results + "/x.csv"],
+                         ["plot", results, "-o", results + "/plots"], ["gate", results, "--baseline", baseline]] {
+                let r = try CLI.run(args)
+                #expect(r.status == 65, "\(name): \(args[0]) exited \(r.status): \(r.stderr)")
+                #expect(r.stderr.contains(expected), "\(name): \(args[0]): \(r.stderr)")
+            }
+        }
+    }
+
+    @Test func duplicateIDsAndMissingRecordsAreRefused() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (results, baseline) = try Self.freshRun(dir)
+        let path = results + "/requests.jsonl"
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        let second = original.split(separator: "\n")[1]
+        try (original + second + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        for args in [["report", results], ["export", results, "--format", "csv", "-o", results + "/x.csv"], ["gate", results, "--baseline", baseline]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 65, "\(args[0]): \(r.stderr)")
+            #expect(r.stderr.contains("requests.jsonl:21: field 'id'"), "\(args[0]): \(r.stderr)")
+        }
+        // gate counts the records against summary.json, and needs them.
+        try original.split(separator: "\n").dropLast().joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+        var r = try CLI.run(["gate", results, "--baseline", baseline])
+        #expect(r.status == 65 && r.stderr.contains("19 records") && r.stderr.contains("20"), "\(r.stderr)")
+        try FileManager.default.removeItem(atPath: path)
+        r = try CLI.run(["gate", results, "--baseline", baseline])
+        #expect(r.status == 65 && r.stderr.contains("requests.jsonl"), "\(r.stderr)")
+    }
+}
+
+/// One HTTP/1.1 exchange over a plain socket, for what URLSession cannot do (half-close).
+enum RawHTTP {
+    static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard r == 0 else { close(fd); throw BenchError.io("127.0.0.1:\(port)", "connect failed") }
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ text: String) {
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    static func setReadTimeout(_ fd: Int32, seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Everything the server sends until it closes (or `timeoutS` passes with nothing).
+    static func readAll(_ fd: Int32, timeoutS: Int) -> String {
+        setReadTimeout(fd, seconds: timeoutS)
+        var out = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func completion(port: Int, halfClose: Bool, timeoutS: Int = 60) throws -> String {
+        let fd = try connect(port: port)
+        defer { close(fd) }
+        let body = #"{"model":"tiny","prompt":[1,2,3,4],"max_tokens":4}"#
+        send(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+        return readAll(fd, timeoutS: timeoutS)
+    }
+}
+
+/// Issue 16, items 13 and 14: `serve` closes connections that never finish a request head,
+/// caps the connections it holds below its descriptor limit, and answers a client that
+/// half-closed after sending its request.
+@Suite(.serialized) struct ServeConnectionTests {
+    @Test func aHalfClosedClientIsAnswered() throws {
+        let (server, port) = try CLI.startServer(["serve", "--port", "0", "--model", "tiny"])
+        defer { server.terminate(); server.waitUntilExit() }
+        let reply = try RawHTTP.completion(port: port, halfClose: true)
+        #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply.prefix(300))")
+        #expect(reply.contains("\"completion_tokens\":4"), "\(reply.prefix(600))")
+    }
+
+    @Test func slowHeadsTimeOutAndTheCapKeepsDescriptorsFree() throws {
+        let (server, port) = try CLI.startServer(["serve", "--port", "0", "--model", "tiny", "--connection-idle-timeout", "1"],
+                                                 descriptorLimit: 128)
+        defer { server.terminate(); server.waitUntilExit() }
+        // More half-sent request heads than the server has descriptors.
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for _ in 0..<150 {
+            let fd = try RawHTTP.connect(port: port)
+            RawHTTP.send(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\n")
+            held.append(fd)
+        }
+        let reply = try RawHTTP.completion(port: port, halfClose: false, timeoutS: 30)
+        #expect(reply.hasPrefix("HTTP/1.1 200"), "a request after 150 slow heads: '\(reply.prefix(300))'")
+        // The server closed the slow connections (a read sees the end, not a timeout).
+        var closed = 0
+        for fd in held.prefix(20) {
+            RawHTTP.setReadTimeout(fd, seconds: 10)
+            var buf = [UInt8](repeating: 0, count: 4096)
+            var n = read(fd, &buf, buf.count)
+            while n > 0 { n = read(fd, &buf, buf.count) }
+            if n == 0 || errno == ECONNRESET { closed += 1 }
+        }
+        #expect(closed == 20)
+    }
+}
