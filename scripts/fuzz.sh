@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# libFuzzer targets over the parsers that read untrusted input (issue 16):
+#   sse              SSE parser: every split of a stream gives the same events
+#   records          fast vs strict record and workload-line decoders: no divergence
+#   spec             workload spec parser: a spec or an error, never a trap
+#   serve-validator  serve's request validator: a request within the rules or an error
+# Usage: scripts/fuzz.sh [SECONDS per target] [TARGET...]   (default 30 s, every target)
+# The libraries are built with coverage and AddressSanitizer in .build/fuzz; each target starts
+# from its seed corpus in Fuzz/corpus/<target> (new inputs go to a scratch copy, not the repo).
+# A crash leaves its input in .build/fuzz/crashes/<target>/ and fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(sse records spec serve-validator)
+out=.build/fuzz
+flags=(-sanitize=fuzzer,address -parse-as-library -g)
+log() { echo "fuzz: $*" >&2; }
+
+# The libraries under test, instrumented (library targets only: nothing is linked here).
+swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target Workloads -q 2>&1 | grep -v '^\[' || true
+swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target OpenAIWire -q 2>&1 | grep -v '^\[' || true
+dbg="$out/debug"
+objects() { for m in "$@"; do find "$dbg/$m.build" -name '*.o'; done; }
+
+build_target() {
+    local t=$1 bin="$out/bin/$1"
+    mkdir -p "$out/bin"
+    case "$t" in
+        sse) swiftc "${flags[@]}" -module-name FuzzSSE Fuzz/sse/main.swift Sources/LoadGen/SSEParser.swift -o "$bin" ;;
+        records) swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/records/main.swift $(objects BenchCore) -o "$bin" ;;
+        spec) swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/spec/main.swift \
+                  $(objects BenchCore Workloads Yams CYaml HeapModule InternalCollectionsUtilities) -o "$bin" ;;
+        serve-validator) swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/serve-validator/main.swift $(objects BenchCore OpenAIWire) -o "$bin" ;;
+        *) log "unknown target '$t' (sse, records, spec, serve-validator)"; exit 64 ;;
+    esac
+}
+
+failed=()
+for t in "${targets[@]}"; do
+    build_target "$t"
+    scratch=$(mktemp -d)
+    cp Fuzz/corpus/"$t"/* "$scratch"/
+    mkdir -p "$out/crashes/$t"
+    log "$t: ${seconds} s"
+    if ! "$out/bin/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+            -artifact_prefix="$out/crashes/$t/" "$scratch" 2>"$out/$t.log"; then
+        tail -40 "$out/$t.log" >&2
+        failed+=("$t")
+    else
+        grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$out/$t.log" | sed "s/^/fuzz: $t: /" >&2 || true
+    fi
+    rm -rf "$scratch"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    log "crashes in: ${failed[*]} (inputs in $out/crashes/)"
+    exit 1
+fi
+echo "checks: fuzz targets ${targets[*]} ran ${seconds} s each without a crash"
