@@ -149,6 +149,8 @@ test_job() {
     echo "checks: every shipped workload spec generates deterministically"
     baselines_job .build/debug/accelbench
     bash scripts/check-identical.sh .build/debug/accelbench
+    # Each libFuzzer target for a short while (./run.sh fuzz SECONDS for longer).
+    bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 }
 
 check_swift
@@ -168,5 +170,6 @@ case "${1:-}" in
     test) test_job ;;
     baselines) build_release; baselines_job .build/release/accelbench "${2:-check}" ;;
     interop) shift; interop_job "$@" ;;
-    *) log "usage: ./run.sh [test | baselines [update] | interop [llama|vllm|all|ramp [RATES...]|h2|serve]]"; exit 64 ;;
+    fuzz) shift; bash scripts/fuzz.sh "$@" ;;
+    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | interop [llama|vllm|all|ramp [RATES...]|h2|serve]]"; exit 64 ;;
 esac

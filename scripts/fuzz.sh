@@ -22,24 +22,32 @@ log() { echo "fuzz: $*" >&2; }
 swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target Workloads -q 2>&1 | grep -v '^\[' || true
 swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target OpenAIWire -q 2>&1 | grep -v '^\[' || true
 dbg="$out/debug"
-objects() { for m in "$@"; do find "$dbg/$m.build" -name '*.o'; done; }
+# The object files of modules (some names hold spaces, hence the NUL-separated list).
+objs=()
+objects() { objs=(); for m in "$@"; do while IFS= read -r -d '' o; do objs+=("$o"); done < <(find "$dbg/$m.build" -name '*.o' -print0); done; }
 
 build_target() {
     local t=$1 bin="$out/bin/$1"
     mkdir -p "$out/bin"
     case "$t" in
         sse) swiftc "${flags[@]}" -module-name FuzzSSE Fuzz/sse/main.swift Sources/LoadGen/SSEParser.swift -o "$bin" ;;
-        records) swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/records/main.swift $(objects BenchCore) -o "$bin" ;;
-        spec) swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/spec/main.swift \
-                  $(objects BenchCore Workloads Yams CYaml HeapModule InternalCollectionsUtilities) -o "$bin" ;;
-        serve-validator) swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/serve-validator/main.swift $(objects BenchCore OpenAIWire) -o "$bin" ;;
+        records) objects BenchCore
+            swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/records/main.swift "${objs[@]}" -o "$bin" ;;
+        spec) objects BenchCore Workloads Yams CYaml HeapModule InternalCollectionsUtilities
+            swiftc "${flags[@]}" -I "$dbg/Modules" -I "$out/checkouts/Yams/Sources/CYaml/include" Fuzz/spec/main.swift "${objs[@]}" -o "$bin" ;;
+        serve-validator) objects BenchCore OpenAIWire
+            swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/serve-validator/main.swift "${objs[@]}" -o "$bin" ;;
         *) log "unknown target '$t' (sse, records, spec, serve-validator)"; exit 64 ;;
     esac
 }
 
 failed=()
 for t in "${targets[@]}"; do
-    build_target "$t"
+    # ld.gold warns about every sanitizer symbol; the output is kept for a failed link only.
+    if ! build_target "$t" >"$out/$t.build.log" 2>&1; then
+        grep -v "Cannot export local symbol" "$out/$t.build.log" >&2
+        exit 1
+    fi
     scratch=$(mktemp -d)
     cp Fuzz/corpus/"$t"/* "$scratch"/
     mkdir -p "$out/crashes/$t"

@@ -16,6 +16,18 @@ public struct PolicyOptions: Sendable, Equatable {
     public var accelgen = AccelGenOptions()
 
     public init() {}
+
+    /// What makes these settings unusable, naming the flag that sets each; nil when they are fine.
+    public var problem: String? {
+        if let m = maxNumBatchedTokens, m <= 0 { return "--max-num-batched-tokens must be > 0" }
+        for (flag, v) in [("--vllm-max-num-seqs", vllmMaxNumSeqs), ("--token-budget", tokenBudget), ("--max-num-seqs", maxNumSeqs),
+                          ("--long-prompt-tokens", accelgen.longPromptTokens), ("--waiting-candidates", accelgen.waitingCandidates)] where v <= 0 {
+            return "\(flag) must be > 0"
+        }
+        if !(accelgen.gammaS >= 0 && accelgen.gammaS.isFinite) { return "--gamma must be ≥ 0 seconds" }
+        if let m = accelgen.maxBudgetTokens, m <= 0 { return "--max-budget-tokens must be > 0" }
+        return nil
+    }
 }
 
 public enum PolicyName: String, CaseIterable, Sendable {

@@ -12,6 +12,7 @@ extension EndpointOptions {
             if let v, !(v > 0 && v.isFinite) { return "\(flag) must be ≥ 0 seconds (0: no timeout)" }
         }
         if let m = maxConcurrency, m <= 0 { return "--max-concurrency must be > 0" }
+        if maxConnections < 1 { return "--max-connections must be ≥ 1" }
         if vocabSize < 16 { return "--vocab-size must be ≥ 16" }
         if maxEventBytes < 1024 { return "--max-event-bytes must be ≥ 1024" }
         if maxBodyBytes < 1024 { return "--max-body-bytes must be ≥ 1024" }

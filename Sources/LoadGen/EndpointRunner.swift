@@ -26,6 +26,22 @@ public struct EndpointOptions: Sendable {
     /// Closed-loop cap on requests in flight (nil: open loop). Time waiting for a slot shows as
     /// dispatch lag.
     public var maxConcurrency: Int?
+    /// The connection pool: at most this many requests in flight, each on a kept-alive
+    /// connection that the next request reuses. An open-loop request due while all are busy
+    /// waits for one, and the wait counts as dispatch lag (the run is then invalid, its reason
+    /// naming the pool), instead of opening connections without bound until the client's ports
+    /// and CPU run out. Default: 4,096, or the descriptor limit less 64 when that is lower (our
+    /// choice: far above a benchmark's concurrency at 10k req/s, about 60).
+    public var maxConnections = EndpointOptions.defaultMaxConnections
+
+    public static var defaultMaxConnections: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 4096 }
+        return Int(max(1, min(4096, Int64(clamping: limit.rlim_cur) - 64)))
+    }
+
+    /// How many requests may be in flight now (the pool, and the closed loop's cap).
+    var inflightCap: Int { min(maxConnections, maxConcurrency ?? .max) }
     /// After Ctrl-C: seconds to let requests in flight finish before aborting them.
     public var drainS = 30.0
     /// Use HTTP/2 where the server offers it (h2 over TLS, or h2c with prior knowledge).
@@ -92,10 +108,18 @@ public struct EndpointOutcome: Sendable {
     public var httpVersions: [String: Int] = [:]
     /// Involuntary context switches of the runner's thread during the run.
     public var preemptions = 0
+    /// Open loop: requests that were due while every pooled connection was busy, and the pool's size.
+    public var poolWaits = 0
+    public var maxConnections = 0
 
     /// Added to a dispatch-lag reason: why the client may have been late.
     public var lagNote: String {
-        preemptions > 0 ? " (the client thread was preempted \(preemptions) times: does another process share its core?)" : ""
+        var notes: [String] = []
+        if poolWaits > 0 {
+            notes.append("\(poolWaits) requests waited for one of the \(maxConnections) pooled connections (--max-connections): the server holds more requests than the pool")
+        }
+        if preemptions > 0 { notes.append("the client thread was preempted \(preemptions) times: does another process share its core?") }
+        return notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"
     }
 }
 
@@ -130,6 +154,15 @@ public final class EndpointRunner {
     var emit: ((RequestRecord) -> Void)?
     /// Closed loop: when the last slot freed (a request queued behind the cap counts from here).
     var inflightAtCapSince: Double?
+    /// Open loop: requests that were due while every pooled connection was busy.
+    var poolWaits = 0
+    private var lastPoolWait = -1
+
+    func notePoolWait(_ index: Int) {
+        guard options.maxConcurrency == nil, index != lastPoolWait else { return }
+        lastPoolWait = index
+        poolWaits += 1
+    }
 
     public init(options: EndpointOptions, requests: [WorkloadRequest]) {
         self.options = options
@@ -189,6 +222,10 @@ public final class EndpointRunner {
         accel_multi_setopt_timer_cb(m, endpointTimerCallback)
         accel_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me)
         accel_multi_setopt_long(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
+        // Keep every pooled connection open between requests: a smaller cache would close some
+        // after each burst, and the next requests would open new ones (TIME_WAIT, port search).
+        accel_multi_setopt_long(m, CURLMOPT_MAXCONNECTS, options.maxConnections)
+        accel_multi_setopt_long(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.maxConnections)
         let h2cOneShot = options.http2 && !fullURL.hasPrefix("https") && EndpointRunner.h2cReuseBroken
         accel_multi_setopt_long(m, CURLMOPT_PIPELINING, options.http2 && !h2cOneShot ? Int(CURLPIPE_MULTIPLEX) : 0)
 
@@ -210,8 +247,11 @@ public final class EndpointRunner {
             }
             var now = EndpointRunner.clock()
             // Dispatch every request that is due (and allowed by the concurrency cap).
-            while !stopped, next < requests.count, t0 + requests[next].arrivalS <= now,
-                  options.maxConcurrency.map({ inflight.count < $0 }) ?? true {
+            while !stopped, next < requests.count, t0 + requests[next].arrivalS <= now {
+                guard inflight.count < options.inflightCap else {
+                    notePoolWait(next)
+                    break
+                }
                 start(requests[next], index: next, now: now)
                 next += 1
                 now = EndpointRunner.clock()
@@ -224,7 +264,7 @@ public final class EndpointRunner {
             checkTimeouts(now: now)
             // Next wake-up: the next dispatch, curl's timer, a timeout check, the drain end.
             var wake = Double.infinity
-            if !stopped, next < requests.count, options.maxConcurrency.map({ inflight.count < $0 }) ?? true {
+            if !stopped, next < requests.count, inflight.count < options.inflightCap {
                 wake = t0 + requests[next].arrivalS
             }
             if let c = curlDeadline { wake = min(wake, c) }
@@ -304,7 +344,7 @@ public final class EndpointRunner {
         if cpuShare > 0.95 { reasons.append(String(format: "the client's thread used %.0f%% of a core (saturated)", cpuShare * 100)) }
         return EndpointOutcome(endS: endS, dispatched: dispatched, lagP50Ms: pct(0.5), lagP99Ms: p99, lagMaxMs: (sorted.last ?? 0) * 1000,
                                offeredRate: offered, achievedRate: achieved, cpuShare: cpuShare, stopped: stopped, invalidReasons: reasons,
-                               httpVersions: httpVersions, preemptions: preemptions)
+                               httpVersions: httpVersions, preemptions: preemptions, poolWaits: poolWaits, maxConnections: options.maxConnections)
     }
 
     // MARK: transfers

@@ -304,6 +304,7 @@ final class EventLoop {
             }
             conns[Int(slot)] = c
             delta.openConnections += 1
+            delta.connectionsAccepted += 1
             deltaDirty = true
         }
     }
@@ -712,6 +713,7 @@ final class EventLoop {
             s.chunksSent += d.chunksSent
             s.faultsInjected += d.faultsInjected
             s.openConnections += d.openConnections
+            s.connectionsAccepted += d.connectionsAccepted
             s.bytesSent += d.bytesSent
         }
     }

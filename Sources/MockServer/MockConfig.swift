@@ -160,8 +160,9 @@ public struct MockServerStats: Sendable, Equatable {
     public var chunksSent = 0
     /// Faults actually applied (a request whose client left before the fault point is not counted).
     public var faultsInjected = 0
-    /// Client connections open now.
+    /// Client connections open now, and accepted since the start.
     public var openConnections = 0
+    public var connectionsAccepted = 0
     /// Bytes accepted by the kernel for sending.
     public var bytesSent = 0
 

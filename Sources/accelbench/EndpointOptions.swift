@@ -61,6 +61,9 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Closed-loop cap on requests in flight; waiting for a slot shows as dispatch lag (default: open loop).")
     var maxConcurrency: Int?
 
+    @Option(name: .long, help: "Connection pool: most requests in flight, on reused connections; a request due while all are busy waits (dispatch lag). Default: 4096, or the descriptor limit less 64.")
+    var maxConnections = EndpointOptions.defaultMaxConnections
+
     @Option(name: .long, help: "Send but leave out of the results the first N requests (warm-up).")
     var warmupRequests = 0
 
@@ -101,6 +104,7 @@ struct EndpointFlags: ParsableArguments {
         o.idleTimeoutS = idleTimeout == 0 ? nil : idleTimeout
         o.totalTimeoutS = timeout == 0 ? nil : timeout
         o.maxConcurrency = maxConcurrency
+        o.maxConnections = maxConnections
         o.drainS = drain
         o.maxLagMs = maxLag
         o.http2 = http2

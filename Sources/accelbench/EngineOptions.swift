@@ -98,14 +98,7 @@ struct PolicyFlags: ParsableArguments {
     var noDemoteLost = false
 
     func validate() throws {
-        if let m = maxNumBatchedTokens, m <= 0 { throw ValidationError("--max-num-batched-tokens must be > 0") }
-        guard vllmMaxNumSeqs > 0 else { throw ValidationError("--vllm-max-num-seqs must be > 0") }
-        guard tokenBudget > 0 else { throw ValidationError("--token-budget must be > 0") }
-        guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be > 0") }
-        guard gamma >= 0, gamma.isFinite else { throw ValidationError("--gamma must be ≥ 0 seconds") }
-        guard longPromptTokens > 0 else { throw ValidationError("--long-prompt-tokens must be > 0") }
-        if let m = maxBudgetTokens, m <= 0 { throw ValidationError("--max-budget-tokens must be > 0") }
-        guard waitingCandidates > 0 else { throw ValidationError("--waiting-candidates must be > 0") }
+        if let problem = options.problem { throw ValidationError(problem) }
     }
 
     var options: PolicyOptions {

@@ -169,3 +169,29 @@ extension EndpointTests {
         #expect(llama.allSatisfy { $0 >= 1000 && $0 < 30_000 })
     }
 }
+
+/// Issue 16, item 27: the connection pool caps the requests in flight, its connections are
+/// reused, and a load the server cannot absorb shows as lag that names the pool.
+@Suite(.serialized) struct ConnectionPoolTests {
+    @Test func pooledConnectionsAreReused() throws {
+        let server = try startMock { $0.ttft = .fixed(0.001); $0.tbt = .fixed(0.001) }
+        defer { server.stop() }
+        let (records, outcome) = try runAgainst(server, workload(count: 200, rate: 400, output: 4)) { $0.maxConnections = 8 }
+        #expect(records.allSatisfy { $0.status == "ok" })
+        #expect(outcome.poolWaits == 0)
+        let accepted = server.stats.connectionsAccepted
+        #expect(accepted <= 8, "200 requests opened \(accepted) connections with a pool of 8")
+    }
+
+    @Test func aFullPoolMakesRequestsWaitAndSaysSo() throws {
+        let server = try startMock { $0.ttft = .fixed(0.2); $0.tbt = .fixed(0.001) }
+        defer { server.stop() }
+        let (records, outcome) = try runAgainst(server, workload(count: 20, rate: 200, output: 2)) { $0.maxConnections = 4 }
+        #expect(records.count == 20 && records.allSatisfy { $0.status == "ok" })
+        #expect(server.stats.connectionsAccepted <= 4)
+        #expect(outcome.poolWaits == 16, "\(outcome.poolWaits)")
+        // Each batch of 4 waits for the one before: the lag shows it, and the note names the pool.
+        #expect(outcome.lagP99Ms > 500, "\(outcome.lagP99Ms)")
+        #expect(outcome.lagNote.contains("16 requests waited for one of the 4 pooled connections (--max-connections)"), "\(outcome.lagNote)")
+    }
+}
