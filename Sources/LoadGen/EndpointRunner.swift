@@ -133,17 +133,20 @@ public final class EndpointRunner {
     let requests: [WorkloadRequest]
     let fullURL: String
 
-    var multi: UnsafeMutableRawPointer?
+    /// The multi handles transfers are spread over (`CurlShard`), made as the load needs them.
+    var shards: [CurlShard] = []
     var epfd: Int32 = -1
     var timerfd: Int32 = -1
-    var curlDeadline: Double?
-    var watched: [Int32: UInt32] = [:]
+    /// Sockets watched in epoll, with the shard each belongs to.
+    var watched: [Int32: (mask: UInt32, shard: CurlShard)] = [:]
     var inflight: [ObjectIdentifier: Transfer] = [:]
     var t0 = 0.0
     /// Send lag of every finished request: when it went on the wire minus when it was meant to.
     var lags: [Double] = []
     var sentMin = Double.infinity, sentMax = -Double.infinity
     static let timeoutScanS = 0.01
+    /// Ready sockets handled per wake-up before due sends are looked at again.
+    static let epollBatch = 64
     /// The last stretch before a send is spun rather than slept (20 µs, our choice: with 1 µs
     /// timer slack the wire-send lag p50 measured 13–26 µs from 1k to 12k req/s; the goal is
     /// p99 ≤ 1 ms, and spinning 150 µs cost 44% of a core at 5k req/s).
@@ -204,30 +207,17 @@ public final class EndpointRunner {
         emit = onRecord
         signal(SIGPIPE, SIG_IGN)
         guard curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK else { throw BenchError.io(options.url, "libcurl initialisation failed") }
-        guard let m = curl_multi_init() else { throw BenchError.io(options.url, "curl_multi_init failed") }
-        multi = m
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         timerfd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
         guard epfd >= 0, timerfd >= 0 else { throw BenchError.io(options.url, "epoll/timerfd: \(FileIO.errnoText())") }
         defer {
-            curl_multi_cleanup(m)
+            shards.removeAll()
             close(epfd)
             close(timerfd)
         }
         var ev = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: timerfd))
         epoll_ctl(epfd, EPOLL_CTL_ADD, timerfd, &ev)
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        accel_multi_setopt_socket_cb(m, endpointSocketCallback)
-        accel_multi_setopt_ptr(m, CURLMOPT_SOCKETDATA, me)
-        accel_multi_setopt_timer_cb(m, endpointTimerCallback)
-        accel_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me)
-        accel_multi_setopt_long(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
-        // Keep every pooled connection open between requests: a smaller cache would close some
-        // after each burst, and the next requests would open new ones (TIME_WAIT, port search).
-        accel_multi_setopt_long(m, CURLMOPT_MAXCONNECTS, options.maxConnections)
-        accel_multi_setopt_long(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.maxConnections)
-        let h2cOneShot = options.http2 && !fullURL.hasPrefix("https") && EndpointRunner.h2cReuseBroken
-        accel_multi_setopt_long(m, CURLMOPT_PIPELINING, options.http2 && !h2cOneShot ? Int(CURLPIPE_MULTIPLEX) : 0)
+        guard shardForNewTransfer() != nil else { throw BenchError.io(options.url, "curl_multi_init failed") }
 
         t0 = EndpointRunner.clock() + options.startDelayS
         let cpu0 = EndpointRunner.threadCPU()
@@ -238,7 +228,7 @@ public final class EndpointRunner {
         var next = 0
         var stopped = false
         var drainDeadline: Double?
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var events = [epoll_event](repeating: epoll_event(), count: EndpointRunner.epollBatch)
         lags.reserveCapacity(requests.count)
         while true {
             if !stopped && shouldStop() {
@@ -271,12 +261,9 @@ public final class EndpointRunner {
             if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, max(now, nextTimeoutScan)) }
             if let d = drainDeadline { wake = min(wake, d) }
             wake = min(wake, now + 0.1)  // poll shouldStop at least every 100 ms
-            try wait(until: wake, now: now, multi: m, events: &events)
-            if let c = curlDeadline, EndpointRunner.clock() >= c {
-                curlDeadline = nil
-                var running: Int32 = 0
-                curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running)
-            }
+            try wait(until: wake, now: now, events: &events)
+            let after = EndpointRunner.clock()
+            for shard in shards { shard.fireTimerIfDue(now: after) }
             drainCompleted()
         }
         let wall = EndpointRunner.clock() - wall0
@@ -287,7 +274,7 @@ public final class EndpointRunner {
 
     /// Waits until `wake`: spins the last stretch (even with 1 ns timer slack, a timerfd wake-up
     /// is some µs late), else sleeps in epoll and hands each ready socket to libcurl.
-    private func wait(until wake: Double, now: Double, multi m: UnsafeMutableRawPointer,
+    private func wait(until wake: Double, now: Double,
                       events: inout [epoll_event]) throws(BenchError) {
         if wake - now < EndpointRunner.spinS {
             let s0 = EndpointRunner.clock()
@@ -311,7 +298,8 @@ public final class EndpointRunner {
                 if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
                 if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
                 if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
-                curl_multi_socket_action(m, curl_socket_t(fd), mask, &running)
+                guard let shard = watched[fd]?.shard else { continue }
+                curl_multi_socket_action(shard.multi, curl_socket_t(fd), mask, &running)
             }
         }
     }
@@ -414,8 +402,14 @@ public final class EndpointRunner {
         accel_easy_setopt_ptr(easy, CURLOPT_PRIVATE, opaque)
         accel_easy_setopt_ptr(easy, CURLOPT_READDATA, opaque)
         accel_easy_setopt_ptr(easy, CURLOPT_SEEKDATA, opaque)
+        guard let shard = shardForNewTransfer() else {
+            finish(t, kind: "client_error", message: "curl_multi_init failed")
+            return
+        }
+        t.shard = shard
+        shard.inflight += 1
         inflight[ObjectIdentifier(t)] = t
-        if curl_multi_add_handle(multi, easy) != CURLM_OK {
+        if curl_multi_add_handle(shard.multi, easy) != CURLM_OK {
             finish(t, kind: "client_error", message: "curl_multi_add_handle failed")
         }
     }
@@ -485,19 +479,23 @@ public final class EndpointRunner {
     }
 
     func abort(_ t: Transfer, kind: String, message: String?) {
-        if let easy = t.easy { curl_multi_remove_handle(multi, easy) }
+        if let easy = t.easy, let shard = t.shard { curl_multi_remove_handle(shard.multi, easy) }
         finish(t, kind: kind, message: message)
     }
 
     /// Collects transfers curl has finished.
     func drainCompleted() {
+        for shard in shards { drainCompleted(shard) }
+    }
+
+    func drainCompleted(_ shard: CurlShard) {
         var left: Int32 = 0
-        while let msg = curl_multi_info_read(multi, &left) {
+        while let msg = curl_multi_info_read(shard.multi, &left) {
             guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
             let result = msg.pointee.data.result
             var priv: UnsafeMutableRawPointer?
             accel_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &priv)
-            curl_multi_remove_handle(multi, easy)
+            curl_multi_remove_handle(shard.multi, easy)
             guard let priv else { continue }
             let t = Unmanaged<Transfer>.fromOpaque(priv).takeUnretainedValue()
             if t.status == 0 {
@@ -538,6 +536,8 @@ public final class EndpointRunner {
         let done = EndpointRunner.clock()
         if let cap = options.maxConcurrency, inflight.count >= cap { inflightAtCapSince = done }
         inflight[ObjectIdentifier(t)] = nil
+        t.shard?.inflight -= 1
+        t.shard = nil
         var outputTokens = t.tokenTimes.count
         var source = t.reader.countSource
         var promptTokens = t.request.promptTokens
@@ -586,7 +586,7 @@ public final class EndpointRunner {
 
     // MARK: callbacks from libcurl
 
-    func updateSocket(_ fd: Int32, what: Int32) {
+    func updateSocket(_ fd: Int32, what: Int32, shard: CurlShard) {
         if what == CURL_POLL_REMOVE {
             if watched.removeValue(forKey: fd) != nil { epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil) }
             return
@@ -600,11 +600,7 @@ public final class EndpointRunner {
         } else {
             epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
         }
-        watched[fd] = mask
-    }
-
-    func updateTimer(_ ms: Int) {
-        curlDeadline = ms < 0 ? nil : EndpointRunner.clock() + Double(ms) / 1000
+        watched[fd] = (mask, shard)
     }
 }
 
@@ -617,6 +613,8 @@ final class Transfer {
     let bodyCount: Int
     unowned let runner: EndpointRunner
     var easy: UnsafeMutableRawPointer?
+    /// The multi handle the transfer is in (nil once finished).
+    var shard: CurlShard?
     var headers: UnsafeMutablePointer<curl_slist>?
     var parser: SSEParser
     var reader: OpenAIStreamReader
@@ -726,16 +724,4 @@ let endpointSeekCallback: accel_seek_cb = { userdata, offset, origin in
     guard offset >= 0, Int(offset) <= t.bodyCount else { return CURL_SEEKFUNC_FAIL }
     t.bodyOffset = Int(offset)
     return CURL_SEEKFUNC_OK
-}
-
-let endpointSocketCallback: accel_socket_cb = { _, fd, what, userp, _ in
-    guard let userp else { return 0 }
-    Unmanaged<EndpointRunner>.fromOpaque(userp).takeUnretainedValue().updateSocket(fd, what: what)
-    return 0
-}
-
-let endpointTimerCallback: accel_timer_cb = { _, ms, userp in
-    guard let userp else { return 0 }
-    Unmanaged<EndpointRunner>.fromOpaque(userp).takeUnretainedValue().updateTimer(ms)
-    return 0
 }
