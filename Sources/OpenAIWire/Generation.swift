@@ -82,167 +82,177 @@ public struct APIError: Error, Sendable {
 
 public enum RequestValidator {
     public static func validate(_ body: UnsafeBufferPointer<UInt8>, endpoint: Endpoint, rules config: ValidationRules) -> Result<GenRequest, APIError> {
+        do throws(APIError) {
+            return .success(try parse(body, endpoint: endpoint, rules: config))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The body's top-level fields; a null value counts as absent (as in vLLM).
+    struct Fields {
+        let pairs: [(String, JSONValue)]
+        subscript(_ k: String) -> JSONValue? {
+            for (key, v) in pairs where key == k { return v.isNull ? nil : v }
+            return nil
+        }
+    }
+
+    /// The phases of validation, in the order a client's mistakes are reported.
+    static func parse(_ body: UnsafeBufferPointer<UInt8>, endpoint: Endpoint, rules config: ValidationRules) throws(APIError) -> GenRequest {
+        let f = try fields(body)
+        let model = try modelName(f, rules: config)
+        var limit = try requestedMaxTokens(f, endpoint: endpoint, rules: config)
+        if let n = f["n"] {
+            guard case .number(let d) = n, d == 1 else { throw .invalid("only n = 1 is supported, got \(n.jsonString)", param: "n") }
+        }
+        let streaming = try streamOptions(f, rules: config)
+        let promptTokens: Int
+        switch endpoint {
+        case .completions:
+            guard let p = f["prompt"] else { throw .invalid("'prompt' is required", param: "prompt") }
+            promptTokens = try countPrompt(p).get()
+        case .chat:
+            guard let m = f["messages"] else { throw .invalid("'messages' is required", param: "messages") }
+            promptTokens = try countMessages(m).get()
+        }
+        try fitContext(&limit, promptTokens: promptTokens, endpoint: endpoint, rules: config)
+        var req = GenRequest(endpoint: endpoint, model: model, maxTokens: limit.tokens, stream: streaming.stream,
+                             includeUsage: streaming.includeUsage, continuousUsage: streaming.continuous, promptTokens: promptTokens)
+        try readGenerationHints(f, into: &req)
+        if config.sloHints, let v = f["slo"] { try readSLO(v, into: &req) }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let p = f[endpoint == .chat ? "messages" : "prompt"] {
+            for b in p.jsonString.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        }
+        req.promptDigest = h
+        return req
+    }
+
+    static func fields(_ body: UnsafeBufferPointer<UInt8>) throws(APIError) -> Fields {
         let json: JSONValue
         do {
             json = try JSONParser.parse(body)
         } catch {
-            return .failure(.invalid("request body is not valid JSON: \(error)", param: nil))
+            throw .invalid("request body is not valid JSON: \(error)", param: nil)
         }
-        guard case .object(let fields) = json else {
-            return .failure(.invalid("request body must be a JSON object, got \(json.typeName)", param: nil))
-        }
-        func field(_ k: String) -> JSONValue? {
-            for (key, v) in fields where key == k { return v.isNull ? nil : v }
-            return nil
-        }
+        guard case .object(let pairs) = json else { throw .invalid("request body must be a JSON object, got \(json.typeName)", param: nil) }
+        return Fields(pairs: pairs)
+    }
 
-        // model (optional, as in vLLM: defaults to the first served model)
-        var model = config.models[0]
-        if let m = field("model") {
-            guard case .string(let s) = m else {
-                return .failure(.invalid("'model' must be a string, got \(m.typeName)", param: "model"))
-            }
-            guard config.models.contains(s) else {
-                return .failure(.invalid("The model `\(s)` does not exist (served: \(config.models.joined(separator: ", "))).", param: "model"))
-            }
-            model = s
+    /// `model` is optional, as in vLLM: it defaults to the first served model.
+    static func modelName(_ f: Fields, rules config: ValidationRules) throws(APIError) -> String {
+        guard let m = f["model"] else { return config.models[0] }
+        guard case .string(let s) = m else { throw .invalid("'model' must be a string, got \(m.typeName)", param: "model") }
+        guard config.models.contains(s) else {
+            throw .invalid("The model `\(s)` does not exist (served: \(config.models.joined(separator: ", "))).", param: "model")
         }
+        return s
+    }
 
-        // max tokens
-        var maxTokens = config.defaultMaxTokens ?? 0
-        // Chat prefers max_completion_tokens (OpenAI's newer name); either endpoint takes either.
-        var tokenKey = "max_tokens"
-        if field("max_completion_tokens") != nil, endpoint == .chat || field("max_tokens") == nil {
-            tokenKey = "max_completion_tokens"
-        }
-        if let v = field(tokenKey) {
-            guard case .number(let d) = v, d == d.rounded(), abs(d) < 9e15 else {
-                return .failure(.invalid("'\(tokenKey)' must be an integer, got \(v.jsonString)", param: tokenKey))
-            }
-            guard d >= 1 else {
-                return .failure(.invalid("'\(tokenKey)' must be at least 1, got \(Int(d))", param: tokenKey))
-            }
-            guard d <= Double(config.maxTokensLimit) else {
-                return .failure(.invalid("'\(tokenKey)' must be at most \(config.maxTokensLimit), got \(Int(d))", param: tokenKey))
-            }
-            maxTokens = Int(d)
-        }
-        var explicitMax = field(tokenKey) != nil
+    /// The output limit, the field that set it, and whether the request set it.
+    struct TokenLimit {
+        var tokens: Int
+        var key: String
+        var explicit: Bool
+    }
 
-        if let n = field("n") {
-            guard case .number(let d) = n, d == 1 else {
-                return .failure(.invalid("only n = 1 is supported, got \(n.jsonString)", param: "n"))
-            }
-        }
+    /// Chat prefers max_completion_tokens (OpenAI's newer name); either endpoint takes either.
+    static func requestedMaxTokens(_ f: Fields, endpoint: Endpoint, rules config: ValidationRules) throws(APIError) -> TokenLimit {
+        var limit = TokenLimit(tokens: config.defaultMaxTokens ?? 0, key: "max_tokens", explicit: false)
+        if f["max_completion_tokens"] != nil, endpoint == .chat || f["max_tokens"] == nil { limit.key = "max_completion_tokens" }
+        guard let v = f[limit.key] else { return limit }
+        let key = limit.key
+        guard case .number(let d) = v, d == d.rounded(), abs(d) < 9e15 else { throw .invalid("'\(key)' must be an integer, got \(v.jsonString)", param: key) }
+        guard d >= 1 else { throw .invalid("'\(key)' must be at least 1, got \(Int(d))", param: key) }
+        guard d <= Double(config.maxTokensLimit) else { throw .invalid("'\(key)' must be at most \(config.maxTokensLimit), got \(Int(d))", param: key) }
+        limit.tokens = Int(d)
+        limit.explicit = true
+        return limit
+    }
 
+    static func streamOptions(_ f: Fields, rules config: ValidationRules) throws(APIError) -> (stream: Bool, includeUsage: Bool, continuous: Bool) {
         var stream = false
-        if let s = field("stream") {
-            guard case .bool(let b) = s else {
-                return .failure(.invalid("'stream' must be a boolean, got \(s.typeName)", param: "stream"))
-            }
+        if let s = f["stream"] {
+            guard case .bool(let b) = s else { throw .invalid("'stream' must be a boolean, got \(s.typeName)", param: "stream") }
             stream = b
         }
         var includeUsage = false
         var continuous = false
-        if let so = field("stream_options") {
-            guard case .object(let opts) = so else {
-                return .failure(.invalid("'stream_options' must be an object, got \(so.typeName)", param: "stream_options"))
-            }
+        if let so = f["stream_options"] {
+            guard case .object(let opts) = so else { throw .invalid("'stream_options' must be an object, got \(so.typeName)", param: "stream_options") }
             for (k, v) in opts {
                 switch (k, v) {
                 case ("include_usage", .bool(let b)): includeUsage = b
                 case ("continuous_usage_stats", .bool(let b)): continuous = b
                 case ("include_usage", .null), ("continuous_usage_stats", .null): break
                 case ("include_usage", _), ("continuous_usage_stats", _):
-                    return .failure(.invalid("'stream_options.\(k)' must be a boolean, got \(v.typeName)", param: "stream_options.\(k)"))
+                    throw .invalid("'stream_options.\(k)' must be a boolean, got \(v.typeName)", param: "stream_options.\(k)")
                 default: break
                 }
             }
         }
         // As vLLM: continuous usage only applies together with include_usage.
-        continuous = continuous && includeUsage
-        if !config.usage {
-            includeUsage = false
-            continuous = false
-        }
+        guard config.usage else { return (stream, false, false) }
+        return (stream, includeUsage, continuous && includeUsage)
+    }
 
-        let promptTokens: Int
-        switch endpoint {
-        case .completions:
-            guard let p = field("prompt") else {
-                return .failure(.invalid("'prompt' is required", param: "prompt"))
-            }
-            switch countPrompt(p) {
-            case .success(let n): promptTokens = n
-            case .failure(let e): return .failure(e)
-            }
-        case .chat:
-            guard let m = field("messages") else {
-                return .failure(.invalid("'messages' is required", param: "messages"))
-            }
-            switch countMessages(m) {
-            case .success(let n): promptTokens = n
-            case .failure(let e): return .failure(e)
-            }
-        }
+    /// The prompt and the output must fit the context; without a limit the output gets what is left.
+    static func fitContext(_ limit: inout TokenLimit, promptTokens: Int, endpoint: Endpoint, rules config: ValidationRules) throws(APIError) {
         if let ctx = config.contextTokens {
             if promptTokens >= ctx {
-                return .failure(.invalid("This model's maximum context length is \(ctx) tokens; the prompt has \(promptTokens).",
-                                         param: endpoint == .chat ? "messages" : "prompt"))
+                throw .invalid("This model's maximum context length is \(ctx) tokens; the prompt has \(promptTokens).",
+                               param: endpoint == .chat ? "messages" : "prompt")
             }
-            if !explicitMax && config.defaultMaxTokens == nil {
-                maxTokens = ctx - promptTokens
-                explicitMax = true
+            if !limit.explicit && config.defaultMaxTokens == nil {
+                limit.tokens = ctx - promptTokens
+                limit.explicit = true
             }
-            if promptTokens + maxTokens > ctx {
-                return .failure(.invalid("This model's maximum context length is \(ctx) tokens; the prompt (\(promptTokens)) plus \(tokenKey) (\(maxTokens)) exceeds it.",
-                                         param: tokenKey))
+            if promptTokens + limit.tokens > ctx {
+                throw .invalid("This model's maximum context length is \(ctx) tokens; the prompt (\(promptTokens)) plus \(limit.key) (\(limit.tokens)) exceeds it.",
+                               param: limit.key)
             }
         }
-        if maxTokens < 1 {
-            return .failure(.invalid("'\(tokenKey)' is required", param: tokenKey))
-        }
-        var req = GenRequest(endpoint: endpoint, model: model, maxTokens: maxTokens, stream: stream,
-                             includeUsage: includeUsage, continuousUsage: continuous, promptTokens: promptTokens)
-        if let v = field("ignore_eos") {
-            guard case .bool(let b) = v else { return .failure(.invalid("'ignore_eos' must be a boolean, got \(v.typeName)", param: "ignore_eos")) }
+        if limit.tokens < 1 { throw .invalid("'\(limit.key)' is required", param: limit.key) }
+    }
+
+    /// vLLM's `ignore_eos` and `min_tokens`.
+    static func readGenerationHints(_ f: Fields, into req: inout GenRequest) throws(APIError) {
+        if let v = f["ignore_eos"] {
+            guard case .bool(let b) = v else { throw .invalid("'ignore_eos' must be a boolean, got \(v.typeName)", param: "ignore_eos") }
             req.ignoreEOS = b
         }
-        if let v = field("min_tokens") {
-            guard case .number(let d) = v, d == d.rounded(), d >= 0, d <= Double(maxTokens) else {
-                return .failure(.invalid("'min_tokens' must be an integer from 0 to max_tokens (\(maxTokens)), got \(v.jsonString)", param: "min_tokens"))
+        if let v = f["min_tokens"] {
+            guard case .number(let d) = v, d == d.rounded(), d >= 0, d <= Double(req.maxTokens) else {
+                throw .invalid("'min_tokens' must be an integer from 0 to max_tokens (\(req.maxTokens)), got \(v.jsonString)", param: "min_tokens")
             }
             req.minTokens = Int(d)
         }
-        if config.sloHints, let v = field("slo") {
-            guard case .object(let pairs) = v else { return .failure(.invalid("'slo' must be an object, got \(v.typeName)", param: "slo")) }
-            for (k, x) in pairs where !x.isNull {
-                switch k {
-                case "ttft_ms", "tbt_ms", "tpot_ms", "jct_s":
-                    guard case .number(let d) = x, d > 0, d.isFinite else {
-                        return .failure(.invalid("'slo.\(k)' must be a positive number, got \(x.jsonString)", param: "slo.\(k)"))
-                    }
-                    switch k {
-                    case "ttft_ms": req.slo.ttftMs = d
-                    case "jct_s": req.slo.jctS = d
-                    default: req.slo.tbtMs = d
-                    }
-                case "class":
-                    guard case .string(let c) = x, !c.isEmpty, c.utf8.count <= 64 else {
-                        return .failure(.invalid("'slo.class' must be a non-empty string of at most 64 bytes", param: "slo.class"))
-                    }
-                    req.sloClass = c
-                default:
-                    return .failure(.invalid("'slo.\(k)' is not a known SLO field (ttft_ms, tbt_ms, jct_s, class)", param: "slo.\(k)"))
+    }
+
+    /// accelbench's `slo` body field: {ttft_ms, tbt_ms (or tpot_ms), jct_s, class}.
+    static func readSLO(_ v: JSONValue, into req: inout GenRequest) throws(APIError) {
+        guard case .object(let pairs) = v else { throw .invalid("'slo' must be an object, got \(v.typeName)", param: "slo") }
+        for (k, x) in pairs where !x.isNull {
+            switch k {
+            case "ttft_ms", "tbt_ms", "tpot_ms", "jct_s":
+                guard case .number(let d) = x, d > 0, d.isFinite else {
+                    throw .invalid("'slo.\(k)' must be a positive number, got \(x.jsonString)", param: "slo.\(k)")
                 }
+                switch k {
+                case "ttft_ms": req.slo.ttftMs = d
+                case "jct_s": req.slo.jctS = d
+                default: req.slo.tbtMs = d
+                }
+            case "class":
+                guard case .string(let c) = x, !c.isEmpty, c.utf8.count <= 64 else {
+                    throw .invalid("'slo.class' must be a non-empty string of at most 64 bytes", param: "slo.class")
+                }
+                req.sloClass = c
+            default:
+                throw .invalid("'slo.\(k)' is not a known SLO field (ttft_ms, tbt_ms, jct_s, class)", param: "slo.\(k)")
             }
         }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        if let p = field(endpoint == .chat ? "messages" : "prompt") {
-            for b in p.jsonString.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        }
-        req.promptDigest = h
-        return .success(req)
     }
 
     /// A prompt: a string, an array of token ids, or a one-element batch of either.

@@ -244,12 +244,16 @@ public final class ServeServer: Sendable {
         let encoder = ChunkEncoder(endpoint: endpoint, id: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(served.id),
                                    created: Int(Date().timeIntervalSince1970), model: g.model, promptTokens: g.promptTokens,
                                    continuousUsage: g.continuousUsage, vocabOffset: Int(g.promptDigest & 31))
-        let loop = self.loop
-        let req = request
         var headers: HTTPFields = [:]
         if let rid = request.headers[.xRequestID] { headers[.xRequestID] = rid }
+        if !g.stream { return try await completeResponse(stream, encoder: encoder, headers: headers) }
+        return streamingResponse(stream, served: served, request: g, encoder: encoder, headers: headers)
+    }
 
-        if !g.stream {
+    /// A non-streamed reply: the whole output at once.
+    func completeResponse(_ stream: AsyncStream<TokenEvent>, encoder: ChunkEncoder, headers: HTTPFields) async throws -> Response {
+        var headers = headers
+        do {
             // Wait for the whole output. A client whose side of the connection closed is still
             // answered: TCP cannot tell a half-close (shutdown(SHUT_WR), as some clients send
             // after the body) from a close, and a closed one only costs the engine the work.
@@ -266,7 +270,14 @@ public final class ServeServer: Sendable {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: encoder.body(completion: count))))
         }
+    }
 
+    /// A streamed reply: one SSE event per token as the engine produces it.
+    func streamingResponse(_ stream: AsyncStream<TokenEvent>, served: ServedRequest, request g: GenRequest, encoder: ChunkEncoder,
+                           headers: HTTPFields) -> Response {
+        var headers = headers
+        let loop = self.loop
+        let endpoint = g.endpoint
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         let includeUsage = g.includeUsage
