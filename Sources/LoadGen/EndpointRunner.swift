@@ -137,6 +137,9 @@ public final class EndpointRunner {
     var shards: [CurlShard] = []
     var epfd: Int32 = -1
     var timerfd: Int32 = -1
+    /// The deadline the timerfd is armed for (it stays armed once it has fired; the loop re-arms
+    /// with a new deadline before sleeping again).
+    var armedDeadline = -1.0
     /// Sockets watched in epoll, with the shard each belongs to.
     var watched: [Int32: (mask: UInt32, shard: CurlShard)] = [:]
     var inflight: [ObjectIdentifier: Transfer] = [:]
@@ -291,6 +294,7 @@ public final class EndpointRunner {
                 if fd == timerfd {
                     var buf: UInt64 = 0
                     _ = read(timerfd, &buf, 8)
+                    armedDeadline = -1  // fired: the next sleep arms it again
                     continue
                 }
                 var mask: Int32 = 0
@@ -305,6 +309,9 @@ public final class EndpointRunner {
     }
 
     func armTimer(at deadline: Double) {
+        // The loop re-arms for the same send or curl deadline on many wake-ups; one syscall does.
+        if deadline == armedDeadline { return }
+        armedDeadline = deadline
         var spec = itimerspec()
         let d = max(deadline, 1e-6)
         spec.it_value.tv_sec = Int(d)
@@ -594,6 +601,7 @@ public final class EndpointRunner {
         var mask: UInt32 = 0
         if what & CURL_POLL_IN != 0 { mask |= EPOLLIN.rawValue }
         if what & CURL_POLL_OUT != 0 { mask |= EPOLLOUT.rawValue }
+        if let w = watched[fd], w.mask == mask, w.shard === shard { return }  // no change: no syscall
         var ev = epoll_event(events: mask, data: epoll_data_t(fd: fd))
         if watched[fd] == nil {
             epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)

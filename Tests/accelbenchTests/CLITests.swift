@@ -423,7 +423,7 @@ struct CLI {
         print("TTFT p50 \(t2) vs \(t1) ms; TBT p50 \(g2) vs \(g1) ms")
         // The same ×1.3 room as the attainment bound above: a loaded 2-core machine delays the served run.
         #expect(t2 <= 1.3 * t1 && t2 >= 0.95 * t1)
-        #expect(g2 <= 1.1 * g1 && g2 >= 0.95 * g1)
+        #expect(g2 <= 1.3 * g1 && g2 >= 0.95 * g1)
     }
 
     @Test func sigtermDrainsAndExitsZero() throws {

@@ -347,3 +347,15 @@ enum RawHTTP {
         #expect(closed == 20)
     }
 }
+
+/// Issue 16, item 17: the documented status table names every status a record may carry.
+@Suite struct StatusTableTests {
+    @Test func everyKnownStatusIsDocumented() throws {
+        let text = try String(contentsOf: CLI.repoRoot.appendingPathComponent("docs/endpoints.md"), encoding: .utf8)
+        let rows = Set(text.split(separator: "\n").filter { $0.hasPrefix("| `") }.compactMap { $0.split(separator: "`").dropFirst().first.map(String.init) })
+        for status in RecordStatus.known.subtracting(["ok"]).sorted() {
+            #expect(rows.contains(status), "docs/endpoints.md has no row for '\(status)'")
+        }
+        #expect(rows.contains("http_<code>"))
+    }
+}
