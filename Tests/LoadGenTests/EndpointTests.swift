@@ -189,9 +189,10 @@ extension EndpointTests {
         let (records, outcome) = try runAgainst(server, workload(count: 20, rate: 200, output: 2)) { $0.maxConnections = 4 }
         #expect(records.count == 20 && records.allSatisfy { $0.status == "ok" })
         #expect(server.stats.connectionsAccepted <= 4)
-        #expect(outcome.poolWaits == 16, "\(outcome.poolWaits)")
+        // 16 when the thread keeps up; on a loaded machine a late wake-up can find a slot free.
+        #expect((12...16).contains(outcome.poolWaits), "\(outcome.poolWaits)")
         // Each batch of 4 waits for the one before: the lag shows it, and the note names the pool.
         #expect(outcome.lagP99Ms > 500, "\(outcome.lagP99Ms)")
-        #expect(outcome.lagNote.contains("16 requests waited for one of the 4 pooled connections (--max-connections)"), "\(outcome.lagNote)")
+        #expect(outcome.lagNote.contains("\(outcome.poolWaits) requests waited for one of the 4 pooled connections (--max-connections)"), "\(outcome.lagNote)")
     }
 }
