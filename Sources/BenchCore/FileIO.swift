@@ -99,6 +99,15 @@ public enum FileIO {
     }
 
     public static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// A default number of connections to hold open: `cap`, or the process's descriptor limit
+    /// less `reserve` (descriptors for files, the listener, epoll) when that is lower. The
+    /// client's pool and serve's connection cap both use it.
+    public static func connectionLimit(cap: Int = 4096, reserve: Int = 64) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return cap }
+        return Int(max(1, min(Int64(cap), Int64(clamping: limit.rlim_cur) - Int64(reserve))))
+    }
 }
 
 /// An append-only JSONL journal. Lines are written whole with one write(2) each, so after a

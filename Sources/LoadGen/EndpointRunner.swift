@@ -34,11 +34,7 @@ public struct EndpointOptions: Sendable {
     /// choice: far above a benchmark's concurrency at 10k req/s, about 60).
     public var maxConnections = EndpointOptions.defaultMaxConnections
 
-    public static var defaultMaxConnections: Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 4096 }
-        return Int(max(1, min(4096, Int64(clamping: limit.rlim_cur) - 64)))
-    }
+    public static var defaultMaxConnections: Int { FileIO.connectionLimit() }
 
     /// How many requests may be in flight now (the pool, and the closed loop's cap).
     var inflightCap: Int { min(maxConnections, maxConcurrency ?? .max) }

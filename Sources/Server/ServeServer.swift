@@ -37,11 +37,7 @@ public struct ServeConfig: Sendable {
     /// never runs out of descriptors to answer with).
     public var maxConnections = ServeConfig.defaultMaxConnections
 
-    public static var defaultMaxConnections: Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 4096 }
-        return Int(max(1, min(4096, Int64(clamping: limit.rlim_cur) - 64)))
-    }
+    public static var defaultMaxConnections: Int { FileIO.connectionLimit() }
 
     public init(modelNames: [String]) {
         self.modelNames = modelNames
