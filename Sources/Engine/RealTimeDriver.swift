@@ -12,7 +12,7 @@ public enum TokenEvent: Sendable, Equatable {
 
 /// One request handed to the engine loop; the HTTP side keeps it to abort it.
 public final class ServedRequest: @unchecked Sendable {
-    let request: EngineRequest
+    public let request: EngineRequest
     let onEvent: @Sendable (TokenEvent) -> Void
     /// Touched only on the engine thread.
     var emitted = 0
@@ -148,6 +148,22 @@ public final class RealTimeDriver: @unchecked Sendable {
         condition.signal()
         return s
     }
+
+    /// Hands a prepared request to the engine (an in-process run: its id, token ids and arrival
+    /// time, on this driver's time axis, are the caller's). Returns nil while draining.
+    public func submit(_ r: EngineRequest, onEvent: @escaping @Sendable (TokenEvent) -> Void) -> ServedRequest? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard drainDeadline == nil, !stopRequested else { return nil }
+        let s = ServedRequest(request: r, onEvent: onEvent)
+        inbox.append(s)
+        condition.signal()
+        return s
+    }
+
+    /// Called on the engine thread after every iteration (an in-process run's iteration
+    /// records). Set before `start`.
+    public var onStep: ((StepOutcome) -> Void)?
 
     /// Aborts a request (its client disconnected). Applied between iterations; its KV blocks
     /// are freed then. Harmless when it already finished.
@@ -323,6 +339,7 @@ public final class RealTimeDriver: @unchecked Sendable {
         stats.lateSumS += late
         stats.lateMaxS = max(stats.lateMaxS, late)
         stats.overheadSumS += (begun.startS - t) + (now() - reached)  // delivery excluded: it overlaps the next step
+        onStep?(step)
         let record = step.record
         observer?.iteration(durationS: begun.result.durationS, lateS: late, budgetTokens: record.budgetTokens,
                             predictedS: record.predictedS, prefillTokens: record.prefillTokens, decodes: record.decodeCount)

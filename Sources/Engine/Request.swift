@@ -55,6 +55,9 @@ public final class EngineRequest {
     public let prefixGroup: Int?
     public let prefixTokens: Int?
 
+    /// Token ids, for backends that run a real model (nil on the simulated GPU).
+    public var tokens: RequestTokens?
+
     public internal(set) var finishReason: FinishReason?
     public internal(set) var rejectReason: String?
     public internal(set) var preemptions = 0

@@ -66,7 +66,7 @@ extension EngineCore {
 
     /// Applies an iteration begun with `beginStep` that ended at `endS`.
     public func finishStep(_ s: StepInFlight, endS: Double) -> StepOutcome {
-        let finished = apply(s.plan, now: endS)
+        let finished = apply(s.plan, sampled: s.result.sampledTokens, now: endS)
         return StepOutcome(plan: s.plan, result: s.result, startS: s.startS, endS: endS, finished: finished,
                            index: iterationCount - 1, kvUsedBlocks: kv.usedBlocks, kvFreeBlocks: kv.freeBlocks,
                            waiting: policy.waitingCount)

@@ -3,12 +3,25 @@ import BenchCore
 import Engine
 import Harness
 import Foundation
+import Models
 import Workloads
 
 /// The bundled engine's flags, shared by `run` and `compare`.
 struct EngineFlags: ParsableArguments {
-    @Option(name: .long, help: "Execution backend. Available: sim (simulated GPU; iteration times from the profile).")
+    @Option(name: .long, help: "Execution backend: sim (simulated GPU; iteration times from the profile) or cpu (a real model on this machine's CPU, in real time).")
     var engine = "sim"
+
+    @Option(name: .long, help: "cpu: the model, a GGUF file (default: \(LoadedModel.defaultModelFile), which ./run.sh installs).")
+    var modelFile: String?
+
+    @Option(name: .long, help: "cpu: seeded random weights at a real architecture's shapes instead of a model file: \(LlamaConfig.known.keys.sorted().joined(separator: ", ")).")
+    var syntheticWeights: String?
+
+    @Option(name: .long, help: "cpu: memory for the KV cache, GiB (our choice; fp32 keys and values).")
+    var kvMemoryGib = 2.0
+
+    @Option(name: .long, help: "cpu: OpenBLAS threads (default: every core).")
+    var threads: Int?
 
     @Option(name: .long, help: "Hardware profile: a built-in name (see 'accelbench profile list') or a JSON file. Default: \(HardwareProfile.defaultName).")
     var profile = HardwareProfile.defaultName
@@ -29,7 +42,12 @@ struct EngineFlags: ParsableArguments {
     var blockSize: Int?
 
     func validate() throws {
-        guard engine == "sim" else { throw ValidationError("--engine: '\(engine)' is not available; valid engines: sim") }
+        guard engine == "sim" || engine == "cpu" else { throw ValidationError("--engine: '\(engine)' is not available; valid engines: sim, cpu") }
+        if engine != "cpu" && (modelFile != nil || syntheticWeights != nil) {
+            throw ValidationError("--model-file and --synthetic-weights need --engine cpu")
+        }
+        guard kvMemoryGib > 0, kvMemoryGib.isFinite else { throw ValidationError("--kv-memory-gib must be > 0") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be > 0") }
         guard jitterCV >= 0, jitterCV.isFinite else { throw ValidationError("--jitter-cv must be ≥ 0") }
         if let kvBlocks, kvBlocks <= 0 { throw ValidationError("--kv-blocks must be > 0") }
         if let blockSize, blockSize <= 0 { throw ValidationError("--block-size must be > 0") }
@@ -168,6 +186,18 @@ struct WorkloadFlags: ParsableArguments {
 
 
 extension EngineFlags {
+    /// The CPU engine with these flags: the model loaded, its profile sized from `--kv-memory-gib`.
+    func cpuTarget(_ policy: PolicyName, _ options: PolicyOptions, progress: ProgressLine? = nil) throws(BenchError) -> CPUEngineTarget {
+        let model = try ModelSource.resolve(modelFile: modelFile, syntheticWeights: syntheticWeights).load()
+        let profile = CPUEngineTarget.profile(for: model, base: try HardwareProfile.resolve(self.profile), kvMemoryGiB: kvMemoryGib,
+                                              blockSize: blockSize ?? 16)
+        var t = CPUEngineTarget(profile: profile, policy: policy, policyOptions: options, model: model,
+                                threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        t.prefixCaching = prefixCaching
+        t.onProgress = progress?.show
+        return t
+    }
+
     /// The bundled engine with these flags, `policy` and its options.
     func target(_ policy: PolicyName, _ options: PolicyOptions, profile: HardwareProfile, jitterSeedOffset: UInt64 = 0,
                 progress: ProgressLine? = nil) -> EngineTarget {

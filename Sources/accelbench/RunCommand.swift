@@ -50,6 +50,7 @@ struct Run: ParsableCommand {
         try guarded {
             if repeats > 1 { return try runRepeated() }
             if remote.endpoint != nil { return try runEndpoint() }
+            if engine.engine == "cpu" { return try runCPU() }
             var policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
             let workload = try source.load()
@@ -90,6 +91,29 @@ struct Run: ParsableCommand {
 }
 
 extension Run {
+    /// `--engine cpu`: the workload against the real model, in real time.
+    func runCPU() throws {
+        if replaySchedule != nil { throw BenchError.usage("--replay-schedule needs the simulated engine") }
+        let policyName = try PolicyName.parse(policy)
+        let workload = try source.load()
+        let progress = ProgressLine(label: "cpu \(policyName.rawValue)", enabled: !json)
+        let target = try engine.cpuTarget(policyName, policyFlags.options, progress: progress)
+        if !json { print("cpu engine: \(target.model.name), \(target.profile.kvCapacityBlocks) KV blocks of \(target.profile.blockSizeTokens) tokens (--kv-memory-gib \(engine.kvMemoryGib)), \(target.threads) threads") }
+        Interrupt.install()
+        let out = output ?? "results/\(source.label)-cpu-\(policyName.rawValue)"
+        let result = try Harness.run(workload, on: target, output: out, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
+        progress?.clear()
+        if json {
+            FileHandleWriter.write(String(decoding: result.summary.json(), as: UTF8.self), fd: 1)
+        } else {
+            print(result.summary.table(), terminator: "")
+            print(String(format: "\n%d iterations, %d preemptions; %.1f s of real time. Results in %@",
+                         result.run.engineIterations ?? 0, result.run.enginePreemptions ?? 0, result.run.endS, out))
+        }
+        if result.run.stopped { throw BenchExit(code: Interrupt.exitCode) }
+        if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }
+    }
+
     var defaultEndpointOutput: String { "results/\(source.label)-" + HTTPTarget.directoryName(url: remote.endpoint!) }
 
     func runEndpoint() throws {

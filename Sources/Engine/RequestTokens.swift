@@ -1,0 +1,52 @@
+import BenchCore
+
+/// How the next token is drawn from a row of logits. Temperature 0 is greedy (argmax, lowest id
+/// on ties); otherwise logits are divided by the temperature, cut to the `topK` most likely
+/// (0: no cut), then to the smallest set whose probability reaches `topP` (1: no cut), and one
+/// token is drawn with the request's own seeded generator, so a request's text does not depend
+/// on what it was batched with. Backends that produce no text ignore it.
+public struct SamplingParams: Sendable, Equatable {
+    public var temperature: Double
+    public var topK: Int
+    public var topP: Double
+    public var seed: UInt64
+
+    public init(temperature: Double = 0, topK: Int = 0, topP: Double = 1, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.seed = seed
+    }
+
+    public static let greedy = SamplingParams()
+}
+
+/// A request's token ids, for backends that run a real model: the prompt, then every token
+/// generated so far. The engine appends what the backend samples; a preempted request's
+/// recompute reads the same ids back, so it rebuilds exactly the KV it lost.
+public final class RequestTokens: @unchecked Sendable {
+    public private(set) var ids: [Int32]
+    public let promptCount: Int
+    public let sampling: SamplingParams
+    /// Tokens that end the request early (EOS, end of turn) unless `ignoreEOS`.
+    public let stopIDs: Set<Int32>
+    /// Generate exactly the request's `maxOutputTokens` (benchmark runs fix output lengths, as
+    /// vLLM's `ignore_eos` does).
+    public let ignoreEOS: Bool
+
+    public init(prompt: [Int32], sampling: SamplingParams = .greedy, stopIDs: Set<Int32> = [], ignoreEOS: Bool = true) {
+        ids = prompt
+        promptCount = prompt.count
+        self.sampling = sampling
+        self.stopIDs = stopIDs
+        self.ignoreEOS = ignoreEOS
+    }
+
+    public var outputIDs: ArraySlice<Int32> { ids[promptCount...] }
+
+    /// Appends a sampled token; true when it ends the request.
+    func append(_ token: Int32) -> Bool {
+        ids.append(token)
+        return !ignoreEOS && stopIDs.contains(token)
+    }
+}

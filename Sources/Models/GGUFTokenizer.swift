@@ -1,0 +1,95 @@
+import BenchCore
+import Tokenizer
+
+/// The tokenizer a GGUF file carries (`tokenizer.ggml.*`), as the project's BPE tokenizer.
+///
+/// GGUF stores a byte-level BPE vocabulary the way `tokenizer.json` does (token strings in
+/// GPT-2's byte-to-character mapping, merges as "left right"), plus the name of the pre-tokenizer
+/// (`tokenizer.ggml.pre`) where `tokenizer.json` has the pre-tokenizer itself. The names map to
+/// the Hugging Face pre-tokenizers that llama.cpp's own table reproduces; an unknown name is an
+/// error naming it, never a silently different tokenization.
+public struct ModelTokenizer: Sendable {
+    public let bpe: BPETokenizer
+    public let bosID: Int32?
+    public let eosID: Int32?
+    /// Control tokens that end a turn as well as EOS (ChatML's `<|im_end|>`), so chat replies stop.
+    public let stopIDs: Set<Int32>
+    public let addBOS: Bool
+
+    public func encode(_ text: String) -> [Int32] {
+        var ids = bpe.encode(text).map { Int32($0) }
+        if addBOS, let b = bosID { ids.insert(b, at: 0) }
+        return ids
+    }
+
+    public func decode(_ ids: [Int32]) -> String { bpe.decode(ids.map { Int($0) }) }
+
+    /// Pre-tokenizer names (llama.cpp's `tokenizer.ggml.pre`) → the steps of a `tokenizer.json`.
+    static let preTokenizers: [String: String] = [
+        "default": #"{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}"#,
+        "gpt2": #"{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}"#,
+        "smollm": digitsThenByteLevel, "starcoder": digitsThenByteLevel, "refact": digitsThenByteLevel,
+        "codeshell": digitsThenByteLevel,
+        "llama-bpe": splitThenByteLevel(#"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#),
+        "llama3": splitThenByteLevel(#"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#),
+        "qwen2": splitThenByteLevel(#"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#),
+    ]
+    static let digitsThenByteLevel = #"{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}]}"#
+    static func splitThenByteLevel(_ regex: String) -> String {
+        var w = JSONWriter()
+        w.string(regex)
+        return #"{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"# + w.string
+            + #"},"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]}"#
+    }
+
+    public init(gguf f: GGUFFile) throws(BenchError) {
+        let model = try f.string("tokenizer.ggml.model")
+        guard model == "gpt2" else {
+            throw BenchError.data(f.path, field: "tokenizer.ggml.model",
+                                  "tokenizer model '\(model)' is not supported yet (only 'gpt2', byte-level BPE)")
+        }
+        let pre = (try? f.string("tokenizer.ggml.pre")) ?? "default"
+        guard let preJSON = Self.preTokenizers[pre] else {
+            let known = Self.preTokenizers.keys.sorted().joined(separator: ", ")
+            throw BenchError.data(f.path, field: "tokenizer.ggml.pre", "pre-tokenizer '\(pre)' is not supported (supported: \(known))")
+        }
+        let tokens = try f.stringArray("tokenizer.ggml.tokens")
+        let merges = try f.stringArray("tokenizer.ggml.merges")
+        let types = try f.intArray("tokenizer.ggml.token_type") ?? []
+        var w = JSONWriter(reservingCapacity: 4 << 20)
+        w.beginObject()
+        w.key("model"); w.beginObject()
+        w.key("type"); w.string("BPE")
+        w.key("vocab"); w.beginObject()
+        for (id, t) in tokens.enumerated() { w.key(t); w.int(id) }
+        w.endObject()
+        w.key("merges"); w.beginArray()
+        for m in merges { w.string(m) }
+        w.endArray()
+        w.endObject()
+        w.key("pre_tokenizer"); w.raw(Array(preJSON.utf8))
+        w.key("decoder"); w.raw(Array(#"{"type":"ByteLevel"}"#.utf8))
+        // Control (3) and user-defined (4) tokens are matched whole in the text, as special tokens.
+        w.key("added_tokens"); w.beginArray()
+        for (id, type) in types.enumerated() where (type == 3 || type == 4) && id < tokens.count {
+            w.beginObject()
+            w.key("id"); w.int(id)
+            w.key("content"); w.string(tokens[id])
+            w.key("special"); w.bool(type == 3)
+            w.key("normalized"); w.bool(false)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        bpe = try BPETokenizer(json: w.bytes, file: "\(f.path) (tokenizer.ggml.*)")
+        bosID = try f.optionalInt("tokenizer.ggml.bos_token_id").map { Int32($0) }
+        let eos = try f.optionalInt("tokenizer.ggml.eos_token_id").map { Int32($0) }
+        eosID = eos
+        addBOS = f.optionalBool("tokenizer.ggml.add_bos_token") ?? false
+        var stops = Set<Int32>()
+        if let eos { stops.insert(eos) }
+        if let eot = try f.optionalInt("tokenizer.ggml.eot_token_id") { stops.insert(Int32(eot)) }
+        if let i = tokens.firstIndex(of: "<|im_end|>") { stops.insert(Int32(i)) }
+        stopIDs = stops
+    }
+}
