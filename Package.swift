@@ -66,7 +66,7 @@ let package = Package(
         // `accelbench serve`: the engine behind an OpenAI-compatible HTTP/SSE server (Hummingbird),
         // with a real-time driver and Prometheus metrics. The Engine target stays free of networking.
         .target(name: "Server", dependencies: [
-            "BenchCore", "Engine", "OpenAIWire",
+            "BenchCore", "Engine", "Models", "OpenAIWire",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),

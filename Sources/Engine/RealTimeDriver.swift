@@ -3,8 +3,9 @@ import Foundation
 
 /// What a served request hears from the engine thread.
 public enum TokenEvent: Sendable, Equatable {
-    /// Output token `index` (0-based) was emitted at `timeS` (seconds since the loop started).
-    case token(index: Int, timeS: Double)
+    /// Output token `index` (0-based) was emitted at `timeS` (seconds since the loop started);
+    /// `id` is a real model's token id (-1 on the simulated GPU), read on the engine thread.
+    case token(index: Int, timeS: Double, id: Int32)
     /// The request left the engine: completed, rejected (never fits) or aborted (client gone,
     /// drain ran out).
     case finished(FinishReason, String?)
@@ -135,13 +136,14 @@ public final class RealTimeDriver: @unchecked Sendable {
     }
 
     /// Hands a request to the engine. Its arrival time is now. Returns nil while draining.
-    public func submit(className: String, promptTokens: Int, maxOutputTokens: Int, slo: SLO,
+    public func submit(className: String, promptTokens: Int, maxOutputTokens: Int, slo: SLO, tokens: RequestTokens? = nil,
                        onEvent: @escaping @Sendable (TokenEvent) -> Void) -> ServedRequest? {
         condition.lock()
         defer { condition.unlock() }
         guard drainDeadline == nil, !stopRequested else { return nil }
         let r = EngineRequest(id: nextID, className: className, arrivalS: now(), promptTokens: promptTokens,
                               maxOutputTokens: maxOutputTokens, slo: slo)
+        r.tokens = tokens
         nextID += 1
         let s = ServedRequest(request: r, onEvent: onEvent)
         inbox.append(s)
@@ -231,7 +233,7 @@ public final class RealTimeDriver: @unchecked Sendable {
             if last { break }
             for (s, e) in batch {
                 switch e {
-                case .token(let i, let t): observer?.token(s.request, index: i, timeS: t)
+                case .token(let i, let t, _): observer?.token(s.request, index: i, timeS: t)
                 case .finished: observer?.finished(s.request)
                 }
                 s.onEvent(e)
@@ -358,7 +360,8 @@ public final class RealTimeDriver: @unchecked Sendable {
             while s.emitted < r.numOutputTokens {
                 let i = s.emitted
                 s.emitted += 1
-                deliveries.append((s, .token(index: i, timeS: step.endS)))
+                let id = r.tokens.map { $0.ids[$0.promptCount + i] } ?? -1
+                deliveries.append((s, .token(index: i, timeS: step.endS, id: id)))
             }
         }
         for r in step.finished {

@@ -33,13 +33,19 @@ public final class RequestTokens: @unchecked Sendable {
     /// Generate exactly the request's `maxOutputTokens` (benchmark runs fix output lengths, as
     /// vLLM's `ignore_eos` does).
     public let ignoreEOS: Bool
+    /// Stop tokens count only once this many tokens are out (vLLM's `min_tokens`).
+    public let minTokens: Int
+    /// Whether a stop token ended the request (an OpenAI `finish_reason` of "stop").
+    public private(set) var stopped = false
 
-    public init(prompt: [Int32], sampling: SamplingParams = .greedy, stopIDs: Set<Int32> = [], ignoreEOS: Bool = true) {
+    public init(prompt: [Int32], sampling: SamplingParams = .greedy, stopIDs: Set<Int32> = [], ignoreEOS: Bool = true,
+                minTokens: Int = 0) {
         ids = prompt
         promptCount = prompt.count
         self.sampling = sampling
         self.stopIDs = stopIDs
         self.ignoreEOS = ignoreEOS
+        self.minTokens = minTokens
     }
 
     public var outputIDs: ArraySlice<Int32> { ids[promptCount...] }
@@ -47,6 +53,7 @@ public final class RequestTokens: @unchecked Sendable {
     /// Appends a sampled token; true when it ends the request.
     func append(_ token: Int32) -> Bool {
         ids.append(token)
-        return !ignoreEOS && stopIDs.contains(token)
+        stopped = !ignoreEOS && ids.count - promptCount - 1 >= minTokens && stopIDs.contains(token)
+        return stopped
     }
 }

@@ -57,15 +57,20 @@ public struct CPUEngineTarget: RunTarget {
     public var writesIterations: Bool { true }
     public var recordWriting: RecordWriting { .inline }
 
-    public func run(_ workload: Workload, into writer: ResultsWriter,
-                    shouldStop: @escaping () -> Bool) throws -> TargetRun<RealTimeStats> {
+    /// The backend: the model over a KV pool of the profile's blocks, on `threads` threads.
+    public func makeBackend() -> CPUBackend {
         LlamaCPU.setThreads(threads)
         let c = model.weights.config
         let cache = PagedKVCache(numBlocks: profile.kvCapacityBlocks, blockSize: profile.blockSizeTokens,
                                  numLayers: c.numLayers, numKVHeads: c.numKVHeads, headDim: c.headDim)
+        return CPUBackend(model: LlamaCPU(weights: model.weights, cache: cache))
+    }
+
+    public func run(_ workload: Workload, into writer: ResultsWriter,
+                    shouldStop: @escaping () -> Bool) throws -> TargetRun<RealTimeStats> {
+        let c = model.weights.config
         let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile), prefixCaching: prefixCaching)
-        let driver = RealTimeDriver(engine: engine, backend: CPUBackend(model: LlamaCPU(weights: model.weights, cache: cache)),
-                                    clock: MonotonicClock())
+        let driver = RealTimeDriver(engine: engine, backend: makeBackend(), clock: MonotonicClock())
         let mailbox = Mailbox()
         driver.onStep = { mailbox.put(.iteration($0.record)) }
         let requests = workload.requests.sorted { ($0.arrivalS, $0.id) < ($1.arrivalS, $1.id) }
@@ -173,9 +178,9 @@ final class Mailbox: @unchecked Sendable {
     }
 }
 
-enum ModelNames {
+public enum ModelNames {
     /// "…/SmolLM2-135M-Instruct.Q4_1.gguf" → "smollm2-135m-instruct.q4_1".
-    static func short(_ name: String) -> String {
+    public static func short(_ name: String) -> String {
         var base = name.split(separator: "/").last.map(String.init) ?? name
         if base.hasSuffix(".gguf") { base.removeLast(5) }
         return base.lowercased()

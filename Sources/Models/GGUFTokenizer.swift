@@ -93,3 +93,34 @@ public struct ModelTokenizer: Sendable {
         stopIDs = stops
     }
 }
+
+/// Turns a stream of generated token ids into text deltas. Byte-level BPE tokens can split a
+/// UTF-8 character, so a delta is held back while the decoded text ends in an incomplete
+/// character (U+FFFD); stop tokens (EOS, end of turn) produce no text.
+public struct IncrementalDecoder: Sendable {
+    let tokenizer: ModelTokenizer
+    private var ids: [Int32] = []
+    private var emittedBytes = 0
+
+    public init(tokenizer: ModelTokenizer) { self.tokenizer = tokenizer }
+
+    /// The text `id` adds (possibly empty).
+    public mutating func push(_ id: Int32) -> String {
+        guard !tokenizer.stopIDs.contains(id) else { return "" }
+        ids.append(id)
+        let text = tokenizer.decode(ids)
+        if text.hasSuffix("\u{FFFD}") { return "" }
+        return take(text)
+    }
+
+    /// Whatever was held back (at the end of the output).
+    public mutating func flush() -> String { take(tokenizer.decode(ids)) }
+
+    private mutating func take(_ text: String) -> String {
+        let utf8 = Array(text.utf8)
+        guard utf8.count > emittedBytes else { return "" }
+        let delta = String(decoding: utf8[emittedBytes...], as: UTF8.self)
+        emittedBytes = utf8.count
+        return delta
+    }
+}

@@ -78,6 +78,26 @@ public struct ChunkEncoder: Sendable {
         s.appendASCII("}\n\n")
     }
 
+    /// `data: {…}\n\n` carrying a real model's `text` after `completion` tokens; `finishReason`
+    /// on the last event ("stop" or "length"), nil before it.
+    public func content(into s: inout [UInt8], text: String, completion: Int, finishReason: String?) {
+        s.removeAll(keepingCapacity: true)
+        s.appendASCII("data: ")
+        s.append(contentsOf: chunkHead)
+        s.appendASCII(endpoint == .chat ? "{\"index\":0,\"delta\":{\"content\":" : "{\"index\":0,\"text\":")
+        s.appendJSONString(text)
+        if endpoint == .chat { s.append(UInt8(ascii: "}")) }
+        s.appendASCII(",\"logprobs\":null,\"finish_reason\":")
+        if let finishReason { s.appendJSONString(finishReason) } else { s.appendASCII("null") }
+        s.appendASCII(",\"stop_reason\":null}]")
+        if continuousUsage {
+            ChunkEncoder.appendUsage(into: &s, prompt: promptTokens, completion: completion)
+        } else if endpoint == .completions {
+            s.appendASCII(",\"usage\":null")
+        }
+        s.appendASCII("}\n\n")
+    }
+
     /// The chat stream's first event: the assistant role with empty content.
     public func role(into s: inout [UInt8]) {
         s.removeAll(keepingCapacity: true)
@@ -98,8 +118,9 @@ public struct ChunkEncoder: Sendable {
         s.appendASCII("}\n\n")
     }
 
-    /// A whole non-streamed response with `completion` output tokens.
-    public func body(completion: Int, finishReason: String = "length") -> [UInt8] {
+    /// A whole non-streamed response with `completion` output tokens (a real model's `text`, or
+    /// the fixed vocabulary's).
+    public func body(completion: Int, finishReason: String = "length", text: String? = nil) -> [UInt8] {
         var w = JSONWriter(reservingCapacity: 256 + completion * 5)
         w.beginObject()
         w.key("id"); w.string(id)
@@ -110,10 +131,7 @@ public struct ChunkEncoder: Sendable {
         w.beginArray()
         w.beginObject()
         w.key("index"); w.int(0)
-        var text: [UInt8] = []
-        text.reserveCapacity(completion * 5)
-        Vocabulary.append(vocabOffset ..< vocabOffset + completion, to: &text)
-        let s = String(decoding: text, as: UTF8.self)
+        let s = text ?? Vocabulary.text(range: vocabOffset ..< vocabOffset + completion)
         if endpoint == .chat {
             w.key("message")
             w.beginObject()

@@ -24,6 +24,33 @@ public struct GenRequest: Sendable {
     public var minTokens: Int?
     /// FNV-1a of the prompt's JSON text: the same prompt gets the same output tokens.
     public var promptDigest: UInt64 = 0
+    /// The prompt itself, for a server that runs a real model.
+    public var prompt: PromptInput = .text("")
+    /// The prompt's token ids, when the rules carry a tokenizer.
+    public var promptIDs: [Int32]?
+    /// Sampling: `temperature` (0: greedy; OpenAI's default is 1, vLLM's too), `top_p`, `top_k`
+    /// (vLLM's extension; 0 or -1: off), `seed`.
+    public var temperature: Double?
+    public var topP: Double?
+    public var topK: Int?
+    public var seed: UInt64?
+}
+
+/// What a request asks the model to continue.
+public enum PromptInput: Sendable, Equatable {
+    case text(String)
+    case tokenIDs([Int])
+    /// Chat messages, role and text content, in order.
+    case messages([(role: String, content: String)])
+
+    public static func == (a: PromptInput, b: PromptInput) -> Bool {
+        switch (a, b) {
+        case (.text(let x), .text(let y)): return x == y
+        case (.tokenIDs(let x), .tokenIDs(let y)): return x == y
+        case (.messages(let x), .messages(let y)): return x.elementsEqual(y) { $0.role == $1.role && $0.content == $1.content }
+        default: return false
+        }
+    }
 }
 
 /// What a server accepts.
@@ -40,6 +67,9 @@ public struct ValidationRules: Sendable {
     public var maxTokensLimit = 1_000_000
     /// Parse the `slo` body field (accelbench serve).
     public var sloHints = false
+    /// A real model's tokenizer (and chat template): prompt lengths are its token counts, not
+    /// words. Returns nil with a message when the prompt cannot be tokenized.
+    public var tokenize: (@Sendable (PromptInput) -> Result<[Int32], APIError>)?
 
     public init(models: [String], defaultMaxTokens: Int? = nil) {
         self.models = models
@@ -107,19 +137,30 @@ public enum RequestValidator {
             guard case .number(let d) = n, d == 1 else { throw .invalid("only n = 1 is supported, got \(n.jsonString)", param: "n") }
         }
         let streaming = try streamOptions(f, rules: config)
-        let promptTokens: Int
+        var promptTokens: Int
+        let input: PromptInput
         switch endpoint {
         case .completions:
             guard let p = f["prompt"] else { throw .invalid("'prompt' is required", param: "prompt") }
             promptTokens = try countPrompt(p).get()
+            input = promptInput(p)
         case .chat:
             guard let m = f["messages"] else { throw .invalid("'messages' is required", param: "messages") }
             promptTokens = try countMessages(m).get()
+            input = messagesInput(m)
+        }
+        var ids: [Int32]?
+        if let tokenize = config.tokenize {
+            ids = try tokenize(input).get()
+            promptTokens = ids!.count
         }
         try fitContext(&limit, promptTokens: promptTokens, endpoint: endpoint, rules: config)
         var req = GenRequest(endpoint: endpoint, model: model, maxTokens: limit.tokens, stream: streaming.stream,
                              includeUsage: streaming.includeUsage, continuousUsage: streaming.continuous, promptTokens: promptTokens)
+        req.prompt = input
+        req.promptIDs = ids
         try readGenerationHints(f, into: &req)
+        try readSampling(f, into: &req)
         if config.sloHints, let v = f["slo"] { try readSLO(v, into: &req) }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         if let p = f[endpoint == .chat ? "messages" : "prompt"] {
@@ -230,6 +271,61 @@ public enum RequestValidator {
         }
     }
 
+    /// `temperature` (0–2), `top_p` (0–1], `top_k` (-1, 0 or ≥ 1) and `seed` (an integer).
+    static func readSampling(_ f: Fields, into req: inout GenRequest) throws(APIError) {
+        func number(_ key: String) throws(APIError) -> Double? {
+            guard let v = f[key], !v.isNull else { return nil }
+            guard case .number(let d) = v, d.isFinite else { throw .invalid("'\(key)' must be a number, got \(v.typeName)", param: key) }
+            return d
+        }
+        if let t = try number("temperature") {
+            guard (0...2).contains(t) else { throw .invalid("'temperature' must be from 0 to 2, got \(t)", param: "temperature") }
+            req.temperature = t
+        }
+        if let p = try number("top_p") {
+            guard p > 0 && p <= 1 else { throw .invalid("'top_p' must be in (0, 1], got \(p)", param: "top_p") }
+            req.topP = p
+        }
+        if let k = try number("top_k") {
+            guard k == k.rounded(), k >= -1, k < 1e9 else { throw .invalid("'top_k' must be -1, 0 or a positive integer, got \(k)", param: "top_k") }
+            req.topK = max(0, Int(k))
+        }
+        if let s = try number("seed") {
+            guard s == s.rounded(), abs(s) < 9.2e18 else { throw .invalid("'seed' must be an integer, got \(s)", param: "seed") }
+            req.seed = UInt64(bitPattern: Int64(s))
+        }
+    }
+
+    /// The prompt as given (already checked by `countPrompt`).
+    static func promptInput(_ p: JSONValue) -> PromptInput {
+        switch p {
+        case .string(let s): return .text(s)
+        case .array(let items) where items.count == 1:
+            if case .string(let s) = items[0] { return .text(s) }
+            if case .array = items[0] { return promptInput(items[0]) }
+            if case .number(let d) = items[0] { return .tokenIDs([Int(d)]) }
+            return .text("")
+        case .array(let items):
+            return .tokenIDs(items.compactMap { if case .number(let d) = $0 { return Int(d) } else { return nil } })
+        default: return .text("")
+        }
+    }
+
+    /// The messages' roles and text (parts joined), as checked by `countMessages`.
+    static func messagesInput(_ m: JSONValue) -> PromptInput {
+        guard case .array(let msgs) = m else { return .messages([]) }
+        return .messages(msgs.map { msg in
+            let role: String
+            if case .string(let r)? = msg["role"] { role = r } else { role = "user" }
+            switch msg["content"] {
+            case .string(let s)?: return (role, s)
+            case .array(let parts)?:
+                return (role, parts.compactMap { if case .string(let s)? = $0["text"] { return s } else { return nil } }.joined())
+            default: return (role, "")
+            }
+        })
+    }
+
     /// accelbench's `slo` body field: {ttft_ms, tbt_ms (or tpot_ms), jct_s, class}.
     static func readSLO(_ v: JSONValue, into req: inout GenRequest) throws(APIError) {
         guard case .object(let pairs) = v else { throw .invalid("'slo' must be an object, got \(v.typeName)", param: "slo") }
@@ -335,6 +431,13 @@ public enum Vocabulary {
         tokens.withUnsafeBufferPointer { t in
             for i in range { out.append(contentsOf: t[i & 31]) }
         }
+    }
+
+    public static func text(range: Range<Int>) -> String {
+        var b: [UInt8] = []
+        b.reserveCapacity(range.count * 5)
+        append(range, to: &b)
+        return String(decoding: b, as: UTF8.self)
     }
 
     public static func text(count: Int) -> String {

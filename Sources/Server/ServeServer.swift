@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import Models
 import NIOCore
 import OpenAIWire
 import NIOConcurrencyHelpers
@@ -124,11 +125,14 @@ public final class ServeServer: Sendable {
     let kvTotalBlocks: Int
     let contextTokens: Int
     let modelsBody: [UInt8]
+    /// A real model's tokenizer and chat template (nil: the simulated GPU's word tokens).
+    let text: ServedText?
     private let group = NIOLockedValueBox<ServiceGroup?>(nil)
     private let shutdownRequested = NIOLockedValueBox(false)
 
     public init(profile: HardwareProfile, policy: SchedulingPolicy, backend: any ExecutionBackend, config: ServeConfig,
-                prefixCaching: Bool = false, checkInvariants: Bool = false) {
+                prefixCaching: Bool = false, checkInvariants: Bool = false, text: ServedText? = nil) {
+        self.text = text
         let engine = EngineCore(profile: profile, policy: policy, prefixCaching: prefixCaching)
         metrics = ServerMetrics()
         loop = RealTimeDriver(engine: engine, backend: backend, clock: MonotonicClock(), observer: metrics, checkInvariants: checkInvariants)
@@ -136,6 +140,10 @@ public final class ServeServer: Sendable {
         var rules = ValidationRules(models: config.modelNames)
         rules.contextTokens = profile.model.maxContextTokens
         rules.sloHints = true
+        if let text {
+            let vocab = profile.model.vocabSize
+            rules.tokenize = { text.tokenize($0, vocabSize: vocab) }
+        }
         self.rules = rules
         blockSizeTokens = profile.blockSizeTokens
         kvTotalBlocks = profile.kvCapacityBlocks
@@ -229,8 +237,9 @@ public final class ServeServer: Sendable {
                        headers: [.retryAfter: String(config.retryAfterS)])
         }
         let (stream, continuation) = AsyncStream.makeStream(of: TokenEvent.self, bufferingPolicy: .unbounded)
+        let tokens = text.map { $0.requestTokens(g) }
         let submitted = loop.submit(className: g.sloClass ?? config.defaultClass, promptTokens: g.promptTokens, maxOutputTokens: g.maxTokens,
-                                    slo: slo) { event in
+                                    slo: slo, tokens: tokens) { event in
             continuation.yield(event)
             if case .finished = event { continuation.finish() }
         }
@@ -242,6 +251,10 @@ public final class ServeServer: Sendable {
                                    continuousUsage: g.continuousUsage, vocabOffset: Int(g.promptDigest & 31))
         var headers: HTTPFields = [:]
         if let rid = request.headers[.xRequestID] { headers[.xRequestID] = rid }
+        if let text, let tokens {
+            if !g.stream { return try await text.completeResponse(stream, tokens: tokens, encoder: encoder, headers: headers) }
+            return text.streamingResponse(stream, served: served, tokens: tokens, request: g, encoder: encoder, headers: headers, loop: loop)
+        }
         if !g.stream { return try await completeResponse(stream, encoder: encoder, headers: headers) }
         return streamingResponse(stream, served: served, request: g, encoder: encoder, headers: headers)
     }
@@ -290,7 +303,7 @@ public final class ServeServer: Sendable {
                     for await e in stream {
                         out.clear()
                         switch e {
-                        case .token(let i, _):
+                        case .token(let i, _, _):
                             if endpoint == .chat && i == 0 {
                                 encoder.role(into: &scratch)
                                 out.writeBytes(scratch)

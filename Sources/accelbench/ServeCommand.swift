@@ -12,9 +12,13 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         Endpoints: GET /v1/models, POST /v1/completions and /v1/chat/completions (streaming SSE or not), GET /health, \
         GET /metrics (Prometheus). The engine runs the same policies as `run --engine sim`, in real time: each iteration \
-        lasts the profile's predicted time.
+        lasts the profile's predicted time, or with --engine cpu, the time the real model takes on this machine's CPU.
 
-        Prompts are token-id arrays or text; text is counted one token per whitespace-separated word (the documented \
+        With --engine cpu the model is real: prompts are tokenized with its tokenizer, chat messages go through its \
+        chat template (ChatML), output is sampled (temperature, top_p, top_k, seed; temperature 1 by default) and \
+        stops at its end-of-turn tokens unless ignore_eos (min_tokens is honoured).
+
+        On the simulated GPU, prompts are token-id arrays or text; text is counted one token per whitespace-separated word (the documented \
         deterministic tokenizer; accelbench's own text prompts are built that way). Outputs are deterministic words \
         from a 32-word vocabulary, exactly max_tokens of them (the model never stops early; ignore_eos is accepted).
 
@@ -76,15 +80,23 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let profile = try engineFlags.resolveProfile()
             let policyName = try PolicyName.parse(policy)
-            let config = config(model: model ?? profile.model.name)
+            let cpu = engineFlags.engine == "cpu" ? try engineFlags.cpuTarget(policyName, policyFlags.options) : nil
+            let profile = try cpu?.profile ?? engineFlags.resolveProfile()
+            let text = try cpu.map { (t: CPUEngineTarget) throws(BenchError) -> ServedText in
+                guard let tokenizer = t.model.tokenizer else {
+                    throw BenchError.usage("serve --engine cpu needs a model with a tokenizer (a GGUF file), not --synthetic-weights")
+                }
+                return ServedText(tokenizer: tokenizer, chatTemplate: t.model.chatTemplate)
+            }
+            let config = config(model: model ?? cpu.map { ModelNames.short($0.model.name) } ?? profile.model.name)
             // Stop signals are blocked before any thread starts (threads inherit the mask) and
             // taken by one thread with sigwait.
             let set = Interrupt.blockStopSignals()
-            let backend = SimulatedBackend(profile: profile, jitterCV: engineFlags.jitterCV, seed: engineFlags.jitterSeed)
+            let backend: any ExecutionBackend = cpu?.makeBackend()
+                ?? SimulatedBackend(profile: profile, jitterCV: engineFlags.jitterCV, seed: engineFlags.jitterSeed)
             let server = ServeServer(profile: profile, policy: policyName.make(policyFlags.options, profile: profile), backend: backend,
-                                     config: config, prefixCaching: engineFlags.prefixCaching)
+                                     config: config, prefixCaching: engineFlags.prefixCaching, text: text)
             let names = config.modelNames.joined(separator: ", ")
             let (host, drain) = (self.host, self.drain)
             do {

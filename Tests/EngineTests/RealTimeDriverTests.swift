@@ -32,7 +32,7 @@ import Testing
                 "finished \(log.finishedCount) of \(shapes.count): \(driver.snapshot)")
         for (tag, (_, output)) in shapes.enumerated() {
             let events = log.events(tag)
-            let tokens = events.compactMap { e -> (Int, Double)? in if case .token(let i, let t) = e { return (i, t) } else { return nil } }
+            let tokens = events.compactMap { e -> (Int, Double)? in if case .token(let i, let t, _) = e { return (i, t) } else { return nil } }
             #expect(tokens.map(\.0) == Array(0..<output), "request \(tag)")
             #expect(zip(tokens, tokens.dropFirst()).allSatisfy { $0.1 <= $1.1 }, "request \(tag): token times go back")
             #expect(events.last == .finished(.completed, nil) && events.count == output + 1, "request \(tag): \(events.suffix(2))")
