@@ -97,7 +97,7 @@ let package = Package(
         // fleet or an HTTP server) into one results writer, repeated runs and rate sweeps.
         .target(name: "Harness", dependencies: ["BenchCore", "Cluster", "Engine", "EngineCPU", "Models", "LoadGen", "Reporting", "Oracle"]),
         // `accelbench bench …`: measurements of accelbench's own hot paths.
-        .target(name: "Benchmarks", dependencies: ["BenchCore", "Engine", "Harness", "LoadGen", "MockServer", "Reporting", "Workloads"]),
+        .target(name: "Benchmarks", dependencies: ["BenchCore", "Engine", "EngineCPU", "Models", "Harness", "LoadGen", "MockServer", "Reporting", "Workloads"]),
         .executableTarget(name: "accelbench", dependencies: [
             "BenchCore", "Workloads", "Reporting", "Engine", "Tokenizer", "LoadGen", "MockServer", "Server", "Oracle", "Plotting", "Cluster",
             "Harness", "Benchmarks", "Models",

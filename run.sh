@@ -10,6 +10,8 @@
 #   ./run.sh interop serve            vllm bench, AIPerf, GuideLLM, openai SDK against accelbench serve
 #   ./run.sh interop reference        llama.cpp (and transformers) logits for SmolLM2-135M ->
 #                                     Tests/EngineCPUTests/Fixtures/smollm2-reference.json
+#   ./run.sh interop cpu [--threads N]  CPU engine prefill/decode tokens/s beside llama.cpp's
+#                                       (scripts/interop/cpu_bench.sh; run on an idle machine)
 # Idempotent: a second run installs nothing and prints only the job's output.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -80,6 +82,11 @@ default_job() {
         $B sweep --spec workloads/mixed-slo.yaml --count 500 --rates 2:10:2 --search --target-attainment 0.9 \
             --oracle --policy "$p" -o "results/sweep-$p" 2>/dev/null | grep '^capacity' | sed "s/^/$p: /"
     done
+    echo
+    # The same engine on a real model (SmolLM2-135M on this machine's CPU), in real time.
+    bash scripts/install-model.sh
+    $B run --engine cpu --spec workloads/smoke.yaml --count 24 --rate 1 --policy sarathi -o results/smoke-cpu-sarathi \
+        | grep -E '^(cpu engine|all) |iterations' | sed 's/^/cpu: /'
     echo
     $B report results/mixed-slo-accelgen --html results/report.html
     echo
@@ -167,6 +174,7 @@ interop_job() {
         ramp) shift; bash scripts/interop/ramp.sh "$@" ;;
         h2) bash scripts/interop/h2.sh ;;
         serve) bash scripts/interop/serve_clients.sh ;;
+        cpu) shift; bash scripts/interop/cpu_bench.sh "$@" ;;
         *) bash scripts/interop/run_interop.sh "${1:-all}" ;;
     esac
 }
@@ -177,5 +185,5 @@ case "${1:-}" in
     baselines) build_release; baselines_job .build/release/accelbench "${2:-check}" ;;
     interop) shift; interop_job "$@" ;;
     fuzz) shift; bash scripts/fuzz.sh "$@" ;;
-    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference]]"; exit 64 ;;
+    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference|cpu]]"; exit 64 ;;
 esac

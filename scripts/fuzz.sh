@@ -4,6 +4,7 @@
 #   records          fast vs strict record and workload-line decoders: no divergence
 #   spec             workload spec parser: a spec or an error, never a trap
 #   serve-validator  serve's request validator: a request within the rules or an error
+#   gguf             GGUF reader, Llama config and weights, GGUF tokenizer, chat template: a model or an error
 # Usage: scripts/fuzz.sh [SECONDS per target] [TARGET...]   (default 30 s, every target)
 # The libraries are built with coverage and AddressSanitizer in .build/fuzz; each target starts
 # from its seed corpus in Fuzz/corpus/<target> (new inputs go to a scratch copy, not the repo).
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(sse records spec serve-validator)
+[ ${#targets[@]} -eq 0 ] && targets=(sse records spec serve-validator gguf)
 out=.build/fuzz
 flags=(-sanitize=fuzzer,address -parse-as-library -g)
 log() { echo "fuzz: $*" >&2; }
@@ -21,6 +22,7 @@ log() { echo "fuzz: $*" >&2; }
 # The libraries under test, instrumented (library targets only: nothing is linked here).
 swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target Workloads -q 2>&1 | grep -v '^\[' || true
 swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target OpenAIWire -q 2>&1 | grep -v '^\[' || true
+swift build --build-path "$out" -Xswiftc -sanitize=fuzzer,address --target Models -q 2>&1 | grep -v '^\[' || true
 dbg="$out/debug"
 # The object files of modules (some names hold spaces, hence the NUL-separated list).
 objs=()
@@ -37,7 +39,9 @@ build_target() {
             swiftc "${flags[@]}" -I "$dbg/Modules" -I "$out/checkouts/Yams/Sources/CYaml/include" Fuzz/spec/main.swift "${objs[@]}" -o "$bin" ;;
         serve-validator) objects BenchCore OpenAIWire
             swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/serve-validator/main.swift "${objs[@]}" -o "$bin" ;;
-        *) log "unknown target '$t' (sse, records, spec, serve-validator)"; exit 64 ;;
+        gguf) objects BenchCore Tokenizer Models
+            swiftc "${flags[@]}" -I "$dbg/Modules" Fuzz/gguf/main.swift "${objs[@]}" -o "$bin" ;;
+        *) log "unknown target '$t' (sse, records, spec, serve-validator, gguf)"; exit 64 ;;
     esac
 }
 

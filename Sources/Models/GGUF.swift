@@ -29,6 +29,11 @@ public final class GGUFFile: @unchecked Sendable {
         try self.init(mapping: FileMapping(path: path), path: path)
     }
 
+    /// A GGUF held in memory (tests, the fuzz target); `path` names it in errors.
+    public convenience init(bytes: [UInt8], path: String) throws(BenchError) {
+        try self.init(mapping: FileMapping(copying: bytes), path: path)
+    }
+
     init(mapping: FileMapping, path: String) throws(BenchError) {
         self.path = path
         self.mapping = mapping
@@ -349,10 +354,19 @@ struct GGUFCursor {
     }
 }
 
-/// A read-only memory map of a whole file, unmapped when released.
+/// A read-only memory map of a whole file, unmapped when released (or a copy of bytes in memory).
 final class FileMapping: @unchecked Sendable {
     let base: UnsafeRawPointer
     let count: Int
+    private let mapped: Bool
+
+    init(copying bytes: [UInt8]) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 64)
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(p), byteCount: bytes.count) }
+        base = UnsafeRawPointer(p)
+        count = bytes.count
+        mapped = false
+    }
 
     init(path: String) throws(BenchError) {
         if FileIO.isDirectory(path) { throw BenchError.io(path, "is a directory, expected a model file") }
@@ -367,7 +381,10 @@ final class FileMapping: @unchecked Sendable {
             throw BenchError.io(path, "mmap: \(FileIO.errnoText())")
         }
         base = UnsafeRawPointer(p)
+        mapped = true
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    deinit {
+        if mapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { UnsafeMutableRawPointer(mutating: base).deallocate() }
+    }
 }

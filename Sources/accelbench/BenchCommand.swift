@@ -1,12 +1,16 @@
 import ArgumentParser
+import BenchCore
 import Benchmarks
 import Engine
+import Foundation
+import Harness
 
 /// Reproducible performance measurements of accelbench's own hot paths (release build).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure accelbench's own speed: generation, metrics, scheduler steps and whole simulations.",
-        subcommands: [GenerateBench.self, MetricsBench.self, SchedulerBench.self, SimulateBench.self, EndpointBench.self, ServeBench.self])
+        subcommands: [GenerateBench.self, MetricsBench.self, SchedulerBench.self, SimulateBench.self, EndpointBench.self, ServeBench.self,
+                      CPUBench.self])
 
     struct GenerateBench: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -103,6 +107,59 @@ extension Bench {
 
         func run() throws {
             try guarded { for line in try SelfBenchmarks.simulate(spec: spec, policies: policies, profile: profile) { print(line) } }
+        }
+    }
+}
+
+extension Bench {
+    /// The CPU backend's prefill and decode speed (issue 17's performance table; the peer is
+    /// llama.cpp, `./run.sh interop cpu`).
+    struct CPUBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cpu",
+            abstract: "Prefill and batched decode speed of the CPU engine's forward pass (no scheduler).",
+            discussion: """
+            Prefill: one sequence of P tokens in one forward pass from an empty cache, median over --reps after a \
+            warm-up. Decode: B sequences of --context tokens, then --steps steps of one token per sequence in one \
+            batched pass; median step time. scripts/interop/cpu_peer.py measures llama.cpp the same way.
+            """)
+
+        @Option(name: .long, help: "The model, a GGUF file (default: the shipped SmolLM2-135M).")
+        var modelFile: String?
+        @Option(name: .long, help: "Seeded random weights at a real architecture's shapes instead of a model file.")
+        var syntheticWeights: String?
+        @Option(name: .long, help: "OpenBLAS threads (default: every core).")
+        var threads: Int?
+        @Option(name: .long, help: "Prefill lengths, comma-separated.")
+        var prefill = "128,512"
+        @Option(name: .long, help: "Decode batch sizes, comma-separated.")
+        var batches = "1,8,32"
+        @Option(name: .long, help: "Context of each decoding sequence, tokens.")
+        var context = 128
+        @Option(name: .long, help: "Timed decode steps per batch size.")
+        var steps = 32
+        @Option(name: .long, help: "Timed prefill repetitions.")
+        var reps = 5
+        @Flag(name: .long, help: "One JSON object per measurement (cpu_peer.py's shape).")
+        var json = false
+
+        func run() throws {
+            try guarded {
+                func list(_ s: String, _ flag: String) throws(BenchError) -> [Int] {
+                    let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                    guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { throw BenchError.usage("--\(flag): positive integers, comma-separated") }
+                    return v
+                }
+                let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+                var b = CPUBenchmark(model: try ModelSource.resolve(modelFile: modelFile, syntheticWeights: syntheticWeights), threads: threads)
+                b.prefillTokens = try list(prefill, "prefill")
+                b.batches = try list(batches, "batches")
+                guard context > 0, steps > 0, reps > 0 else { throw BenchError.usage("--context, --steps and --reps must be > 0") }
+                b.context = context
+                b.steps = steps
+                b.repetitions = reps
+                for m in try b.run() { print(json ? CPUBenchmark.jsonLine(m, threads: threads) : CPUBenchmark.tableLine(m)) }
+            }
         }
     }
 }

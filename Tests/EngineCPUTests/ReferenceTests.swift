@@ -121,6 +121,17 @@ enum SmolLM2 {
         }
     }
 
+    /// The chat case's prompt as the GGUF's template renders it (Jinja, in the reference script)
+    /// and llama.cpp tokenizes it, from our ChatML rendering and tokenizer.
+    @Test func chatTemplateAndTokenizerGiveTheReferencePrompt() throws {
+        let m = try SmolLM2.load()
+        let tok = try #require(m.tokenizer), template = try #require(m.chatTemplate)
+        let chat = try #require(try Self.cases().first { $0["name"]?.stringValue == "chat" })
+        let rendered = template.render([.init(role: "user", content: "What is the tallest mountain in the world?")])
+        #expect(rendered == chat["prompt_text"]?.stringValue)
+        #expect(tok.encode(rendered) == Self.ints(chat["prompt_ids"]))
+    }
+
     @Test func tokenizerMatchesLlamaCpp() throws {
         let m = try SmolLM2.load()
         let tok = try #require(m.tokenizer)
