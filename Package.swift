@@ -55,7 +55,10 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // The engine's CPU backend: a Llama-architecture forward pass over the paged KV cache,
         // sampling, and the ExecutionBackend that runs a StepPlan for real.
-        .target(name: "EngineCPU", dependencies: ["BenchCore", "Engine", "Models", "COpenBLAS"],
+        // C kernels over ggml's quantized weights as stored (AVX2 when the CPU has it), for the
+        // small-batch GEMMs where reading the weights is the whole cost. Optimized in every build.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "EngineCPU", dependencies: ["BenchCore", "Engine", "Models", "COpenBLAS", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // Open-loop load generation against OpenAI-compatible endpoints. Never imports Engine.
         .target(name: "LoadGen", dependencies: ["BenchCore", "Tokenizer", "CCurlShim", "CLibCurl"]),
@@ -107,7 +110,7 @@ let package = Package(
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "BenchCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "BenchCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "EngineCPUTests", dependencies: ["EngineCPU", "Models", "Engine", "BenchCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "EngineCPUTests", dependencies: ["EngineCPU", "Models", "Engine", "BenchCore", "CKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "BenchCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Tokenizer", "BenchCore", "MockServer"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),

@@ -18,6 +18,8 @@ public struct CPUBenchmark {
     public var context = 128
     public var steps = 32
     public var repetitions = 5
+    /// `LlamaCPU.quantizedMaxRows` for this measurement (nil: the default).
+    public var quantizedMaxRows: Int?
 
     public init(model: ModelSource, threads: Int) {
         self.model = model
@@ -36,6 +38,7 @@ public struct CPUBenchmark {
     public func run() throws(BenchError) -> [Measurement] {
         let loaded = try model.load()
         LlamaCPU.setThreads(threads)
+        if let q = quantizedMaxRows { LlamaCPU.quantizedMaxRows = q }
         let c = loaded.weights.config
         let blockSize = 16
         let longest = max(prefillTokens.max() ?? 0, context + steps)

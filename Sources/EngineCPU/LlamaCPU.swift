@@ -1,4 +1,5 @@
 import BenchCore
+import CKernels
 import COpenBLAS
 import Foundation
 import Models
@@ -35,6 +36,11 @@ public final class LlamaCPU: @unchecked Sendable {
 
     /// Queries per attention tile: bounds the score buffer to `tile × context` floats.
     static let attentionTileRows = 128
+    /// Chunks of at most this many tokens (decodes, short chunks) attend with direct SIMD loops
+    /// over the cache blocks; longer ones gather each head's context and use sgemm. Below it, the
+    /// two sgemm calls per head cost more in OpenBLAS's dispatch than the arithmetic (measured with
+    /// `bench cpu`: decode at batch 32 spent most of its step there). Our choice, by measurement.
+    static let directAttentionMaxTokens = 8
 
     public init(weights: LlamaWeights, cache: PagedKVCache) {
         precondition(cache.numLayers == weights.config.numLayers && cache.numKVHeads == weights.config.numKVHeads
@@ -45,8 +51,18 @@ public final class LlamaCPU: @unchecked Sendable {
         ropeInvFreq = (0..<(c.ropeDim / 2)).map { i in pow(c.ropeBase, -2 * Double(i) / Double(c.ropeDim)) }
     }
 
-    /// Sets OpenBLAS's thread count (process-wide).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// Sets the thread count (process-wide): OpenBLAS's, and the quantized kernels'.
+    public static func setThreads(_ n: Int) {
+        openblas_set_num_threads(Int32(max(1, n)))
+        threadCount = max(1, n)
+    }
+
+    nonisolated(unsafe) static var threadCount = 1
+
+    /// Iterations of at most this many tokens multiply the weights' own quantized blocks (when
+    /// the file has Q4_0, Q4_1 or Q8_0 ones); more go through sgemm on the fp32 copy, whose
+    /// packing is then amortized. Our choice, by measurement (`bench cpu`, docs/engine-cpu.md).
+    public nonisolated(unsafe) static var quantizedMaxRows = 32
 
     /// Runs the chunks as one batch, writes their keys and values into the cache, and returns the
     /// logits of the last position of each chunk that wants them, `vocab` floats each, in
@@ -111,7 +127,11 @@ public final class LlamaCPU: @unchecked Sendable {
                     cache.store(layer: layer, blocks: blocks, position: ch.startPosition + i,
                                 k: s.k.p + (row + i) * c.kvDim, v: s.v.p + (row + i) * c.kvDim)
                 }
-                attend(layer: layer, chunk: ch, blocks: blocks, firstRow: row)
+                if ch.tokens.count <= Self.directAttentionMaxTokens {
+                    attendDirect(layer: layer, chunk: ch, blocks: blocks, firstRow: row)
+                } else {
+                    attend(layer: layer, chunk: ch, blocks: blocks, firstRow: row)
+                }
             }
             row += ch.tokens.count
         }
@@ -144,6 +164,53 @@ public final class LlamaCPU: @unchecked Sendable {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(visible),
                                 1, s.scores.p, Int32(visible), s.ctxV.p, Int32(d), 0, out, Int32(c.qDim))
                     tileStart += rows
+                }
+            }
+        }
+    }
+
+    /// The same attention for a short chunk, reading keys and values in place in their blocks.
+    private func attendDirect(layer: Int, chunk: SequenceChunk, blocks: UnsafeBufferPointer<Int32>, firstRow: Int) {
+        let c = config, s = scratch, d = c.headDim, bs = cache.blockSize
+        let group = c.numHeads / c.numKVHeads
+        let scale = 1 / Float(d).squareRoot()
+        let length = chunk.startPosition + chunk.tokens.count
+        s.scores.reserve(length)
+        let scores = s.scores.p
+        for i in 0..<chunk.tokens.count {
+            let visible = chunk.startPosition + i + 1
+            for head in 0..<c.numHeads {
+                let g = head / group
+                let q = UnsafePointer(s.q.p + (firstRow + i) * c.qDim + head * d)
+                var m = -Float.infinity
+                var j = 0
+                while j < visible {
+                    let keys = cache.keys(layer: layer, block: blocks[j / bs], head: g)
+                    let end = min(visible, (j / bs + 1) * bs)
+                    while j < end {
+                        let x = Kernels.dot(q, keys + (j % bs) * d, d) * scale
+                        scores[j] = x
+                        m = max(m, x)
+                        j += 1
+                    }
+                }
+                var sum: Float = 0
+                for j in 0..<visible {
+                    let e = Foundation.exp(scores[j] - m)
+                    scores[j] = e
+                    sum += e
+                }
+                let out = s.attn.p + (firstRow + i) * c.qDim + head * d
+                out.update(repeating: 0, count: d)
+                let inv = 1 / sum
+                j = 0
+                while j < visible {
+                    let values = cache.values(layer: layer, block: blocks[j / bs], head: g)
+                    let end = min(visible, (j / bs + 1) * bs)
+                    while j < end {
+                        Kernels.axpy(scores[j] * inv, values + (j % bs) * d, out, d)
+                        j += 1
+                    }
                 }
             }
         }
@@ -188,9 +255,28 @@ public final class LlamaCPU: @unchecked Sendable {
     /// y[rows × w.rows] (+)= x[rows × w.cols] · Wᵀ.
     private func gemm(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix, into y: UnsafeMutablePointer<Float>,
                       accumulate: Bool) {
+        if rows <= Self.quantizedMaxRows, let q = w.quantized {
+            return quantizedGemm(x, rows: rows, q, outputs: w.rows, inputs: w.cols, into: y, accumulate: accumulate)
+        }
         w.values.withUnsafeBufferPointer { wp in
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(w.rows), Int32(w.cols), 1,
                         x, Int32(w.cols), wp.baseAddress!, Int32(w.cols), accumulate ? 1 : 0, y, Int32(w.rows))
+        }
+    }
+
+    /// The C kernel over the file's blocks, output rows split over the threads.
+    private func quantizedGemm(_ x: UnsafePointer<Float>, rows: Int, _ q: QuantizedRows, outputs: Int, inputs: Int,
+                               into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let threads = min(Self.threadCount, max(1, outputs / 64))
+        let xs = UnsafeSendable(x), ys = UnsafeSendable(y)
+        q.bytes.withUnsafeBytes { raw in
+            let w = UnsafeSendable(raw.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let r0 = outputs * t / threads, r1 = outputs * (t + 1) / threads
+                let status = ab_quant_gemm(Int32(q.type.rawValue), w.value, Int32(inputs), Int32(r0), Int32(r1), xs.value, Int32(rows),
+                                           ys.value, Int32(outputs), accumulate ? 1 : 0)
+                precondition(status == 0, "quantized kernel refused \(q.type.name) with \(inputs) inputs")
+            }
         }
     }
 
@@ -275,4 +361,48 @@ final class Scratch {
         ctxV.reserve(length * headDim)
         scores.reserve(max(1, tile) * length)
     }
+}
+
+/// Small SIMD loops (8 floats at a time: AVX's width).
+enum Kernels {
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 16 <= n {
+            acc0 += ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            acc1 += ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
+            i += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n {
+            s += a[i] * b[i]
+            i += 1
+        }
+        return s
+    }
+
+    /// y += a·x.
+    @inline(__always)
+    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+        let av = SIMD8<Float>(repeating: a)
+        var i = 0
+        while i + 8 <= n {
+            let v = ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) + av * rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            ry.storeBytes(of: v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            y[i] += a * x[i]
+            i += 1
+        }
+    }
+}
+
+/// A pointer handed to the kernel's worker threads, which write disjoint rows.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

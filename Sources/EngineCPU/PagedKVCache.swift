@@ -62,6 +62,17 @@ public final class PagedKVCache: @unchecked Sendable {
         }
     }
 
+    /// Head `head`'s keys (and values) in `block` of `layer`: `blockSize` rows of `headDim`.
+    @inline(__always)
+    func keys(layer: Int, block: Int32, head: Int) -> UnsafePointer<Float> {
+        UnsafePointer(keys + offset(layer: layer, block: block, head: head, slot: 0))
+    }
+
+    @inline(__always)
+    func values(layer: Int, block: Int32, head: Int) -> UnsafePointer<Float> {
+        UnsafePointer(values + offset(layer: layer, block: block, head: head, slot: 0))
+    }
+
     /// Copies head `head`'s keys and values for positions `0..<length` into contiguous
     /// `[length][headDim]` buffers.
     func gather(layer: Int, blocks: UnsafeBufferPointer<Int32>, head: Int, length: Int,

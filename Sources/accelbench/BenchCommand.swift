@@ -140,6 +140,8 @@ extension Bench {
         var steps = 32
         @Option(name: .long, help: "Timed prefill repetitions.")
         var reps = 5
+        @Option(name: .long, help: "Iterations of at most this many tokens use the quantized kernels (default: the engine's).")
+        var quantizedMaxRows: Int?
         @Flag(name: .long, help: "One JSON object per measurement (cpu_peer.py's shape).")
         var json = false
 
@@ -158,6 +160,7 @@ extension Bench {
                 b.context = context
                 b.steps = steps
                 b.repetitions = reps
+                b.quantizedMaxRows = quantizedMaxRows
                 for m in try b.run() { print(json ? CPUBenchmark.jsonLine(m, threads: threads) : CPUBenchmark.tableLine(m)) }
             }
         }
