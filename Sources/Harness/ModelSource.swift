@@ -1,10 +1,11 @@
 import BenchCore
 import Models
 
-/// Where the CPU engine's model comes from: a GGUF file, or seeded synthetic weights at a real
-/// architecture's shapes (timing runs where no weights exist).
+/// Where the CPU engine's model comes from: a GGUF file, a Hugging Face directory, or seeded
+/// synthetic weights at a real architecture's shapes (timing runs where no weights exist).
 public enum ModelSource: Sendable, Equatable {
     case gguf(path: String)
+    case huggingFace(directory: String)
     case synthetic(architecture: String, seed: UInt64)
 
     /// The file `--model-file` names, else the shipped default.
@@ -20,17 +21,19 @@ public enum ModelSource: Sendable, Equatable {
         if modelFile == nil && !FileIO.exists(path) {
             throw BenchError.io(path, "the default model is not installed; \(LoadedModel.installHint)")
         }
-        return .gguf(path: path)
+        return HuggingFaceModel.isDirectory(path) ? .huggingFace(directory: path) : .gguf(path: path)
     }
 
     /// Loads the weights (dequantized to fp32), tokenizer and chat template.
     public func load(chatTemplateFile: String? = nil) throws(BenchError) -> LoadedModel {
+        let override = try chatTemplateFile.map { (f: String) throws(BenchError) in
+            (text: String(decoding: try FileIO.readFile(f), as: UTF8.self), origin: f)
+        }
         switch self {
         case .gguf(let path):
-            let override = try chatTemplateFile.map { (f: String) throws(BenchError) in
-                (text: String(decoding: try FileIO.readFile(f), as: UTF8.self), origin: f)
-            }
             return try LoadedModel.gguf(path: path, chatTemplateOverride: override)
+        case .huggingFace(let dir):
+            return try HuggingFaceModel.load(directory: dir, chatTemplateOverride: override)
         case .synthetic(let arch, let seed):
             let c = LlamaConfig.known[arch]!
             return LoadedModel(name: "synthetic-\(arch)", weights: .synthetic(c, seed: seed), tokenizer: nil, chatTemplate: nil)

@@ -16,6 +16,14 @@ public struct ModelTokenizer: Sendable {
     public let stopIDs: Set<Int32>
     public let addBOS: Bool
 
+    init(bpe: BPETokenizer, bosID: Int32?, eosID: Int32?, stopIDs: Set<Int32>, addBOS: Bool) {
+        self.bpe = bpe
+        self.bosID = bosID
+        self.eosID = eosID
+        self.stopIDs = stopIDs
+        self.addBOS = addBOS
+    }
+
     public func encode(_ text: String) -> [Int32] {
         var ids = bpe.encode(text).map { Int32($0) }
         if addBOS, let b = bosID { ids.insert(b, at: 0) }

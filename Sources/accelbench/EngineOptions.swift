@@ -11,7 +11,7 @@ struct EngineFlags: ParsableArguments {
     @Option(name: .long, help: "Execution backend: sim (simulated GPU; iteration times from the profile) or cpu (a real model on this machine's CPU, in real time).")
     var engine = "sim"
 
-    @Option(name: .long, help: "cpu: the model, a GGUF file (default: \(LoadedModel.defaultModelFile), which ./run.sh installs).")
+    @Option(name: .long, help: "cpu: the model, a GGUF file or a Hugging Face directory (config.json, safetensors, tokenizer.json; default: \(LoadedModel.defaultModelFile), which ./run.sh installs).")
     var modelFile: String?
 
     @Option(name: .long, help: "cpu: seeded random weights at a real architecture's shapes instead of a model file: \(LlamaConfig.known.keys.sorted().joined(separator: ", ")).")
