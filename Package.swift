@@ -123,7 +123,7 @@ let package = Package(
             "Server", "Engine", "BenchCore", "OpenAIWire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "LoadGen", "MockServer", "Reporting", "Workloads", "BenchCore"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Engine", "LoadGen", "MockServer", "Reporting", "Workloads", "BenchCore", "Models"]),
         .testTarget(name: "accelbenchTests", dependencies: ["accelbench", "BenchCore", "Reporting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -121,20 +121,19 @@ public final class LlamaCPU: @unchecked Sendable {
         applyRoPE(s.q.p, rows: t, heads: c.numHeads)
         applyRoPE(s.k.p, rows: t, heads: c.numKVHeads)
         var row = 0
-        for ch in chunks {
+        var short: [(chunk: Int, firstRow: Int)] = []
+        for (index, ch) in chunks.enumerated() {
             ch.blocks.withUnsafeBufferPointer { blocks in
                 for i in 0..<ch.tokens.count {
                     cache.store(layer: layer, blocks: blocks, position: ch.startPosition + i,
                                 k: s.k.p + (row + i) * c.kvDim, v: s.v.p + (row + i) * c.kvDim)
                 }
-                if ch.tokens.count <= Self.directAttentionMaxTokens {
-                    attendDirect(layer: layer, chunk: ch, blocks: blocks, firstRow: row)
-                } else {
-                    attend(layer: layer, chunk: ch, blocks: blocks, firstRow: row)
-                }
+                if ch.tokens.count > Self.directAttentionMaxTokens { attend(layer: layer, chunk: ch, blocks: blocks, firstRow: row) }
             }
+            if ch.tokens.count <= Self.directAttentionMaxTokens { short.append((index, row)) }
             row += ch.tokens.count
         }
+        attendShortChunks(layer: layer, chunks: chunks, short)
         gemm(s.attn.p, rows: t, lw.wo, into: s.x.p, accumulate: true)
     }
 
@@ -169,18 +168,41 @@ public final class LlamaCPU: @unchecked Sendable {
         }
     }
 
-    /// The same attention for a short chunk, reading keys and values in place in their blocks.
-    private func attendDirect(layer: Int, chunk: SequenceChunk, blocks: UnsafeBufferPointer<Int32>, firstRow: Int) {
+    /// Attention of the short chunks (decodes): one task per (chunk, KV head), spread over the
+    /// threads; each task writes only its own heads' output and has its own score buffer.
+    private func attendShortChunks(layer: Int, chunks: [SequenceChunk], _ short: [(chunk: Int, firstRow: Int)]) {
+        guard !short.isEmpty else { return }
+        let kvHeads = config.numKVHeads
+        let tasks = short.count * kvHeads
+        let threads = min(Self.threadCount, tasks)
+        let longest = short.reduce(0) { max($0, chunks[$1.chunk].startPosition + chunks[$1.chunk].tokens.count) }
+        let work = UnsafeSendable((self, chunks, short))
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            let (model, chunks, short) = work.value
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest))
+            defer { scores.deallocate() }
+            var task = thread
+            while task < tasks {
+                let (index, firstRow) = short[task / kvHeads]
+                chunks[index].blocks.withUnsafeBufferPointer { blocks in
+                    model.attendDirect(layer: layer, chunk: chunks[index], blocks: blocks, firstRow: firstRow, kvHead: task % kvHeads,
+                                       scores: scores)
+                }
+                task += threads
+            }
+        }
+    }
+
+    /// The same attention for a short chunk and the query heads of one KV head, reading keys and
+    /// values in place in their blocks.
+    private func attendDirect(layer: Int, chunk: SequenceChunk, blocks: UnsafeBufferPointer<Int32>, firstRow: Int, kvHead g: Int,
+                              scores: UnsafeMutablePointer<Float>) {
         let c = config, s = scratch, d = c.headDim, bs = cache.blockSize
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(d).squareRoot()
-        let length = chunk.startPosition + chunk.tokens.count
-        s.scores.reserve(length)
-        let scores = s.scores.p
         for i in 0..<chunk.tokens.count {
             let visible = chunk.startPosition + i + 1
-            for head in 0..<c.numHeads {
-                let g = head / group
+            for head in (g * group)..<((g + 1) * group) {
                 let q = UnsafePointer(s.q.p + (firstRow + i) * c.qDim + head * d)
                 var m = -Float.infinity
                 var j = 0

@@ -2,12 +2,13 @@ import ArgumentParser
 import BenchCore
 import Engine
 import Foundation
+import Harness
 
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
         abstract: "Hardware profiles of the simulated GPU: list, show, and build them from measured timings.",
-        subcommands: [List.self, Show.self, Build.self])
+        subcommands: [List.self, Show.self, Build.self, Calibrate.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The built-in profiles.")
@@ -71,6 +72,36 @@ struct ProfileCommand: ParsableCommand {
                     try FileIO.writeAtomically(Array(p.jsonString().utf8), to: output + "/" + p.name + ".json")
                     print("wrote \(output)/\(p.name).json  S_pf \(p.pivotTokens)  T_pf \(String(format: "%.2f", p.pivotMs)) ms  KV \(p.kvCapacityBlocks) blocks")
                 }
+            }
+        }
+    }
+}
+
+extension ProfileCommand {
+    /// `profile calibrate --engine cpu`: a profile measured on this machine's CPU engine.
+    struct Calibrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure the CPU engine's iteration times and write a profile the simulated backend reads.",
+            discussion: "The linear table, the prefill attention rate and the decode attention rate are measured separately (docs/engine-cpu.md#calibration).")
+
+        @OptionGroup var engineFlags: EngineFlags
+        @Option(name: .shortAndLong, help: "Profile JSON to write.")
+        var output: String
+        @Option(name: .long, help: "Timed repetitions per point (medians).")
+        var reps = 3
+
+        func run() throws {
+            try guarded {
+                guard engineFlags.engine == "cpu" else { throw BenchError.usage("profile calibrate needs --engine cpu") }
+                guard reps > 0 else { throw BenchError.usage("--reps must be > 0") }
+                let target = try engineFlags.cpuTarget(.sarathi, PolicyOptions())
+                var c = CPUCalibration(model: target.model, threads: target.threads)
+                c.repetitions = reps
+                let r = try c.run(base: target.profile)
+                try FileIO.writeAtomically(Array((r.profile.jsonString() + "\n").utf8), to: output)
+                print(String(format: "%@: linear %.2f ms (1 token) to %.1f ms (%d tokens); prefill attention %.3g s per pair; decode attention %.3g s per context token; S_pf %d, T_pf %.2f ms",
+                             output, r.profile.linearMs.first ?? 0, r.profile.linearMs.last ?? 0, r.profile.linearTokens.last ?? 0,
+                             r.secondsPerPair, r.secondsPerContextToken, r.profile.pivotTokens, r.profile.pivotMs))
             }
         }
     }
