@@ -259,7 +259,7 @@ public struct GGUFTensorInfo: Sendable {
     public let byteCount: Int
 
     /// Rows of the innermost dimension (a matrix's output features for ggml's weight layout).
-    public var rows: Int { shape.count > 1 ? elementCount / shape[0] : 1 }
+    public var rows: Int { shape.count > 1 && shape[0] > 0 ? elementCount / shape[0] : 1 }
 }
 
 /// Reads little-endian fields with bounds checks.
@@ -334,6 +334,7 @@ struct GGUFCursor {
         var elements = 1
         for _ in 0..<nDims {
             let d = try self.count(name, limit: 1 << 40)
+            guard d > 0 else { throw BenchError.data(file, field: name, "dimension \(shape.count) is 0: an empty tensor") }
             shape.append(d)
             let (m, o) = elements.multipliedReportingOverflow(by: d)
             guard !o, m <= 1 << 40 else { throw BenchError.data(file, field: name, "shape \(shape) is implausibly large") }

@@ -116,3 +116,18 @@ struct GGUFTests {
         #expect(throws: BenchError.self) { _ = try ChatTemplate(jinja: "{{ bos_token }}[INST] {{ m }} [/INST]", origin: "x.gguf") }
     }
 }
+
+/// Inputs the GGUF fuzz target found, kept as regression tests.
+struct GGUFFuzzRegressionTests {
+    /// A tensor with a dimension of 0 divided by zero when its rows were counted.
+    @Test func aZeroDimensionIsADataError() throws {
+        let path = ModelsFixtures.dir + "/fuzz-zero-dimension.gguf"
+        do {
+            let f = try GGUFFile(path: path)
+            for t in f.tensors { _ = Dequantize.tensor(t, bytes: f.bytes(of: t)) }
+            Issue.record("accepted")
+        } catch {
+            #expect("\(error)".contains("is 0: an empty tensor"), "\(error)")
+        }
+    }
+}
