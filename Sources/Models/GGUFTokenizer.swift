@@ -90,13 +90,20 @@ public struct ModelTokenizer: Sendable {
         w.endArray()
         w.endObject()
         bpe = try BPETokenizer(json: w.bytes, file: "\(f.path) (tokenizer.ggml.*)")
-        bosID = try f.optionalInt("tokenizer.ggml.bos_token_id").map { Int32($0) }
-        let eos = try f.optionalInt("tokenizer.ggml.eos_token_id").map { Int32($0) }
+        func tokenID(_ key: String) throws(BenchError) -> Int32? {
+            guard let v = try f.optionalInt(key) else { return nil }
+            guard let id = Int32(exactly: v), v >= 0, v < tokens.count else {
+                throw BenchError.data(f.path, field: key, "\(v) is not a token id of the \(tokens.count)-token vocabulary")
+            }
+            return id
+        }
+        bosID = try tokenID("tokenizer.ggml.bos_token_id")
+        let eos = try tokenID("tokenizer.ggml.eos_token_id")
         eosID = eos
         addBOS = f.optionalBool("tokenizer.ggml.add_bos_token") ?? false
         var stops = Set<Int32>()
         if let eos { stops.insert(eos) }
-        if let eot = try f.optionalInt("tokenizer.ggml.eot_token_id") { stops.insert(Int32(eot)) }
+        if let eot = try tokenID("tokenizer.ggml.eot_token_id") { stops.insert(eot) }
         if let i = tokens.firstIndex(of: "<|im_end|>") { stops.insert(Int32(i)) }
         stopIDs = stops
     }

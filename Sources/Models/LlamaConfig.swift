@@ -47,6 +47,12 @@ public struct LlamaConfig: Sendable, Equatable {
                                           ("feed_forward_length", intermediateSize), ("vocab_size", vocabSize),
                                           ("context_length", contextLength)]
         for (name, v) in positives where v <= 0 { throw bad(name, "must be positive, got \(v)") }
+        // Bounds far above any real model, so that products of the sizes cannot overflow.
+        let limits: [(String, Int, Int)] = [("block_count", numLayers, 4096), ("embedding_length", hiddenSize, 1 << 20),
+                                            ("attention.head_count", numHeads, 1 << 12), ("attention.head_count_kv", numKVHeads, 1 << 12),
+                                            ("attention.key_length", headDim, 1 << 12), ("feed_forward_length", intermediateSize, 1 << 22),
+                                            ("vocab_size", vocabSize, 1 << 24), ("context_length", contextLength, 1 << 26)]
+        for (name, v, limit) in limits where v > limit { throw bad(name, "\(v) is implausibly large (limit \(limit))") }
         guard numHeads % numKVHeads == 0 else {
             throw bad("attention.head_count_kv", "\(numKVHeads) does not divide the \(numHeads) query heads")
         }
