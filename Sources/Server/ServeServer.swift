@@ -317,9 +317,7 @@ public final class ServeServer: Sendable {
                                     out.writeBytes(scratch)
                                 }
                             } else {
-                                out.writeString("data: ")
-                                out.writeBytes(ServeServer.engineError(reason, message).body)
-                                out.writeString("\n\n")
+                                ServeServer.writeErrorEvent(reason, message, into: &out)
                             }
                             out.writeString("data: [DONE]\n\n")
                         }
@@ -332,6 +330,13 @@ public final class ServeServer: Sendable {
                 throw error
             }
         })
+    }
+
+    /// The SSE event that ends a stream the engine did not complete.
+    static func writeErrorEvent(_ reason: FinishReason, _ message: String?, into out: inout ByteBuffer) {
+        out.writeString("data: ")
+        out.writeBytes(engineError(reason, message).body)
+        out.writeString("\n\n")
     }
 
     static func engineError(_ reason: FinishReason, _ message: String?) -> APIError {

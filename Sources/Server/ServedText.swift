@@ -110,9 +110,7 @@ public struct ServedText: Sendable {
                                 out.writeBytes(scratch)
                             }
                         } else {
-                            out.writeString("data: ")
-                            out.writeBytes(ServeServer.engineError(reason, message).body)
-                            out.writeString("\n\n")
+                            ServeServer.writeErrorEvent(reason, message, into: &out)
                         }
                         out.writeString("data: [DONE]\n\n")
                     }
