@@ -7,7 +7,7 @@
 #                     (minutes of installs into .interop/; not part of CI)
 #   ./run.sh interop ramp [RATES...]  highest rate accelbench, AIPerf and GuideLLM each deliver
 #   ./run.sh interop h2               HTTP/2 over TLS and h2c against Hypercorn / nghttpx
-#   ./run.sh interop serve            vllm bench, AIPerf, GuideLLM, openai SDK against accelbench serve
+#   ./run.sh interop serve [sim|cpu|all]  vllm bench, AIPerf, GuideLLM, openai SDK against accelbench serve
 #   ./run.sh interop reference        llama.cpp (and transformers) logits for SmolLM2-135M ->
 #                                     Tests/EngineCPUTests/Fixtures/smollm2-reference.json
 #   ./run.sh interop cpu [--threads N]  CPU engine prefill/decode tokens/s beside llama.cpp's
@@ -173,7 +173,7 @@ interop_job() {
     case "${1:-all}" in
         ramp) shift; bash scripts/interop/ramp.sh "$@" ;;
         h2) bash scripts/interop/h2.sh ;;
-        serve) bash scripts/interop/serve_clients.sh ;;
+        serve) shift; bash scripts/interop/serve_clients.sh "$@" ;;
         cpu) shift; bash scripts/interop/cpu_bench.sh "$@" ;;
         *) bash scripts/interop/run_interop.sh "${1:-all}" ;;
     esac

@@ -153,6 +153,12 @@ public final class EngineCore {
 
     public var hasWork: Bool { !running.isEmpty || policy.waitingCount > 0 }
 
+    /// Give every iteration record the profile's predicted time, not only the iterations of
+    /// policies that predict one: set by drivers of real backends, so `iterations.jsonl` puts the
+    /// measured time next to the simulator's (how a calibrated profile is checked). Off for the
+    /// simulated backend, whose duration is the prediction.
+    public var predictsEveryIteration = false
+
     /// Admission control from outside the policy (the oracle's clairvoyant schedule): a request
     /// for which it returns a reason is rejected on arrival with that reason.
     public var admissionFilter: ((EngineRequest) -> String?)?

@@ -45,7 +45,8 @@ public struct IterationLoad: Sendable, Equatable {
 
 /// Predicted duration of one iteration on a `HardwareProfile`:
 ///
-///     time = linear(tokens) + attention + allReduce(tokens) + overhead      (0 for an empty load)
+///     time = linear(tokens) + attention + allReduce(tokens) + perSequence(sequences) + overhead
+///                                                                              (0 for an empty load)
 ///
 /// - **linear**: the profile's measured non-attention table (Vidur's per-operator medians,
 ///   summed over layers, plus the embedding), made monotone and interpolated — see
@@ -68,6 +69,9 @@ public struct IterationLoad: Sendable, Equatable {
 ///   attention output projection and after the MLP down projection), each `tokens × hiddenSize
 ///   × 2` bytes; one all-reduce's time is interpolated from the profile's measured table (made
 ///   monotone like the linear table). Zero for TP 1.
+/// - **perSequence**: the profile's per-sequence table (`sequenceMs`; the LM head row and
+///   sampling of each sequence, measured on CPUs), made monotone and interpolated like the linear
+///   table. Zero for profiles without one.
 /// - **overhead**: `profile.overheadMs`, once per non-empty iteration.
 public struct IterationTimeModel: Sendable {
     public let profile: HardwareProfile
@@ -79,6 +83,9 @@ public struct IterationTimeModel: Sendable {
     let reduceX: [Double]   // bytes
     let reduceY: [Double]   // seconds
     let reduceTailSlope: Double  // seconds per byte
+    let sequenceX: [Double]
+    let sequenceY: [Double]  // seconds
+    let sequenceTailSlope: Double  // seconds per sequence
     let allReducesPerIteration: Double
     let allReduceBytesPerToken: Double
     let attentionSecondsPerPair: Double     // prefill compute, whole model, per query-key pair
@@ -110,6 +117,9 @@ public struct IterationTimeModel: Sendable {
             reduceY = []
             reduceTailSlope = 0
         }
+        sequenceX = profile.sequenceCounts.map(Double.init)
+        sequenceY = TableMath.isotonic(profile.sequenceMs).map { $0 / 1000 }
+        sequenceTailSlope = sequenceX.isEmpty ? 0 : TableMath.tailSlope(x: sequenceX, y: profile.sequenceMs.map { $0 / 1000 })
         allReducesPerIteration = 2 * Double(m.numLayers)
         allReduceBytesPerToken = Double(m.hiddenSize) * 2
 
@@ -134,13 +144,20 @@ public struct IterationTimeModel: Sendable {
     /// `seconds(_:)` of a non-empty load, given `tokenTermsSeconds(tokens: load.tokens)`.
     @inline(__always)
     public func seconds(_ load: IterationLoad, tokenTermsS: Double) -> Double {
-        tokenTermsS + attentionSeconds(load) + overheadSeconds
+        tokenTermsS + attentionSeconds(load) + sequenceSeconds(load.numSequences) + overheadSeconds
+    }
+
+    /// The per-sequence term for `count` sequences, seconds (0 without a per-sequence table).
+    public func sequenceSeconds(_ count: Int) -> Double {
+        guard count > 0, !sequenceX.isEmpty else { return 0 }
+        return TableMath.interpolate(Double(count), x: sequenceX, y: sequenceY, tailSlope: sequenceTailSlope)
     }
 
     /// The four terms of `seconds(_:)`, seconds (all 0 for an empty load).
     public func breakdown(_ load: IterationLoad) -> (linear: Double, attention: Double, allReduce: Double, overhead: Double) {
         if load.tokens <= 0, load.numSequences <= 0 { return (0, 0, 0, 0) }
-        return (linearSeconds(tokens: load.tokens), attentionSeconds(load), allReduceSeconds(tokens: load.tokens), overheadSeconds)
+        return (linearSeconds(tokens: load.tokens), attentionSeconds(load), allReduceSeconds(tokens: load.tokens),
+                sequenceSeconds(load.numSequences) + overheadSeconds)
     }
 
     /// Non-attention GPU time of an iteration of `tokens` tokens, seconds (0 for none).

@@ -113,6 +113,14 @@ public struct HardwareProfile: Sendable, Equatable {
     /// Non-attention GPU time of one whole iteration with that many tokens, ms:
     /// Σ per-layer operator medians × layers + embedding median (no LM head: see `overheadMs`).
     public var linearMs: [Double]
+    /// Sequence counts of the per-sequence table, strictly ascending; empty (the default) when
+    /// `linearMs` already includes each sequence's cost, as the GPU profiles' tables do.
+    public var sequenceCounts: [Int] = []
+    /// Time an iteration spends per sequence it carries, beyond the linear table, ms: the LM head
+    /// row and the sampling of each sequence (`profile calibrate --engine cpu` measures it,
+    /// because on a CPU the LM head is a large part of a decode and a prefill chunk computes it
+    /// once, not once per token).
+    public var sequenceMs: [Double] = []
     /// All-reduce message sizes, bytes, strictly ascending (empty when `tensorParallel` is 1).
     public var allReduceBytes: [Double]
     /// Median time of one all-reduce of that size across `tensorParallel` GPUs, ms.
@@ -169,6 +177,8 @@ public struct HardwareProfile: Sendable, Equatable {
         case linearMs = "linear_ms"
         case allReduceBytes = "all_reduce_bytes"
         case allReduceMs = "all_reduce_ms"
+        case sequenceCounts = "sequence_counts"
+        case sequenceMs = "sequence_ms"
 
         var field: String { rawValue }
     }
@@ -282,9 +292,17 @@ public struct HardwareProfile: Sendable, Equatable {
             pivotTokens: try f.int(K.pivotTokens),
             pivotMs: try f.double(K.pivotMs),
             source: try f.string(K.source))
+        var q = p
+        if let counts = try f.optionalDoubleArray(K.sequenceCounts) {
+            for (i, d) in counts.enumerated() {
+                guard d == d.rounded(), abs(d) < 9e15 else { throw f.error(K.sequenceCounts.at(i), "expected an integer, got \(d)") }
+                q.sequenceCounts.append(Int(d))
+            }
+        }
+        q.sequenceMs = try f.optionalDoubleArray(K.sequenceMs) ?? []
         try f.finish()
-        try p.validate(file: file)
-        return p
+        try q.validate(file: file)
+        return q
     }
 
     private static func requiredArray(_ f: inout JSONFields, _ key: Key) throws(BenchError) -> [Double] {
@@ -368,6 +386,23 @@ public struct HardwareProfile: Sendable, Equatable {
         }
         try positive(K.pivotTokens, pivotTokens)
         try positive(K.pivotMs, pivotMs)
+        try validateSequenceTable(fail)
+    }
+
+    private func validateSequenceTable(_ fail: (String, String) -> BenchError) throws(BenchError) {
+        typealias K = Key
+        for i in sequenceCounts.indices {
+            guard sequenceCounts[i] > 0 else { throw fail(K.sequenceCounts.at(i), "must be positive, got \(sequenceCounts[i])") }
+            if i > 0, sequenceCounts[i] <= sequenceCounts[i - 1] {
+                throw fail(K.sequenceCounts.at(i), "must be strictly ascending, got \(sequenceCounts[i]) after \(sequenceCounts[i - 1])")
+            }
+        }
+        guard sequenceMs.count == sequenceCounts.count else {
+            throw fail(K.sequenceMs.field, "has \(sequenceMs.count) values but \(K.sequenceCounts.rawValue) has \(sequenceCounts.count)")
+        }
+        for i in sequenceMs.indices {
+            guard sequenceMs[i].isFinite, sequenceMs[i] >= 0 else { throw fail(K.sequenceMs.at(i), "must be ≥ 0, got \(sequenceMs[i])") }
+        }
     }
 
     /// Deterministic pretty JSON (two-space indent, fixed key order, shortest round-tripping
@@ -406,7 +441,10 @@ public struct HardwareProfile: Sendable, Equatable {
             (.linearMs, PrettyJSON.array(linearMs.map(PrettyJSON.number))),
             (.allReduceBytes, PrettyJSON.array(allReduceBytes.map(PrettyJSON.number))),
             (.allReduceMs, PrettyJSON.array(allReduceMs.map(PrettyJSON.number))),
-        ]
+        ] + (sequenceCounts.isEmpty ? [] : [
+            (.sequenceCounts, PrettyJSON.array(sequenceCounts.map { String($0) })),
+            (.sequenceMs, PrettyJSON.array(sequenceMs.map(PrettyJSON.number))),
+        ])
         let schemaField = (HardwareProfile.schemaKey, PrettyJSON.quoted(HardwareProfile.schema))
         return PrettyJSON.object([schemaField] + fields.map { ($0.0.rawValue, $0.1) }, indent: 0) + "\n"
     }

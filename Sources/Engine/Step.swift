@@ -67,7 +67,9 @@ extension EngineCore {
     /// Applies an iteration begun with `beginStep` that ended at `endS`.
     public func finishStep(_ s: StepInFlight, endS: Double) -> StepOutcome {
         let finished = apply(s.plan, sampled: s.result.sampledTokens, now: endS)
-        return StepOutcome(plan: s.plan, result: s.result, startS: s.startS, endS: endS, finished: finished,
+        var plan = s.plan
+        if predictsEveryIteration, plan.predictedS == nil { plan.predictedS = timeModel.seconds(plan.load) }
+        return StepOutcome(plan: plan, result: s.result, startS: s.startS, endS: endS, finished: finished,
                            index: iterationCount - 1, kvUsedBlocks: kv.usedBlocks, kvFreeBlocks: kv.freeBlocks,
                            waiting: policy.waitingCount)
     }

@@ -16,31 +16,75 @@ public enum Sampler {
 
     /// Draws one token. `draw` is the request's `draw`-th sampled token (the generator's index),
     /// so a preempted and recomputed request draws the same numbers again.
+    ///
+    /// Tokens are taken in order of decreasing logit (lower id first among equals); top-k keeps
+    /// the first k, top-p the shortest prefix whose probability reaches p, and the draw walks the
+    /// kept prefix. Only the tokens that order actually reaches are sorted (`SamplingOrder`):
+    /// sorting all 49,152 logits cost milliseconds per token, more than a small model's decode.
     public static func sample(_ logits: [Float], _ p: SamplingParams, draw: Int) -> Int32 {
         guard p.temperature > 0 else { return argmax(logits) }
-        var order = Array(0..<logits.count)
-        order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-        if p.topK > 0 && p.topK < order.count { order.removeSubrange(p.topK...) }
-        let top = Double(logits[order[0]])
-        var probs = order.map { Foundation.exp((Double(logits[$0]) - top) / p.temperature) }
-        let total = probs.reduce(0, +)
+        var order = SamplingOrder(logits)
+        let top = Double(logits[Int(argmax(logits))])
+        func q(_ i: Int) -> Double { Foundation.exp((Double(logits[i]) - top) / p.temperature) }
+        // The kept tokens: a prefix of the order, and their total weight.
+        var kept = logits.count
+        var total = 0.0
+        if p.topK > 0 && p.topK < logits.count {
+            kept = p.topK
+            for k in 0..<kept { total += q(order[k]) }
+        } else {
+            for i in logits.indices { total += q(i) }
+        }
         if p.topP < 1 {
             var cumulative = 0.0
-            var keep = probs.count
-            for (i, q) in probs.enumerated() {
-                cumulative += q / total
-                if cumulative >= p.topP { keep = i + 1; break }
+            for k in 0..<kept {
+                cumulative += q(order[k])
+                if cumulative / total >= p.topP { kept = k + 1; break }
             }
-            probs.removeSubrange(keep...)
-            order.removeSubrange(keep...)
+            total = cumulative
         }
         var rng = SeededRNG(seed: p.seed, stream: 0x5A4D_504C, index: UInt64(draw))
-        let u = rng.uniform() * probs.reduce(0, +)
+        let u = rng.uniform() * total
         var acc = 0.0
-        for (i, q) in probs.enumerated() {
-            acc += q
-            if u < acc { return Int32(order[i]) }
+        for k in 0..<kept {
+            acc += q(order[k])
+            if u < acc { return Int32(order[k]) }
         }
-        return Int32(order[order.count - 1])
+        return Int32(order[kept - 1])
+    }
+}
+
+/// Token ids in sampling order (decreasing logit, lower id first among equals), sorted lazily:
+/// at first only the ids whose probability is within `firstCutRatio` of the most likely one at
+/// temperature 1 or less (a handful, usually), and all of them once a caller reads past those.
+/// Every id in the first part precedes every id outside it, so its order is the full order's
+/// prefix.
+struct SamplingOrder {
+    /// The first part's cut, in logits below the largest: ln(10⁴) (our choice; top-p and the
+    /// draw rarely walk past tokens 10⁴ times less likely than the first).
+    static let firstCutLogits: Float = 9.21
+    private let logits: [Float]
+    private var sorted: [Int]
+    private var complete: Bool
+
+    init(_ logits: [Float]) {
+        self.logits = logits
+        let cut = (logits.max() ?? 0) - Self.firstCutLogits
+        sorted = logits.indices.filter { logits[$0] >= cut }
+        complete = sorted.count == logits.count
+        sorted.sort(by: precedes)
+    }
+
+    private func precedes(_ a: Int, _ b: Int) -> Bool { logits[a] > logits[b] || (logits[a] == logits[b] && a < b) }
+
+    subscript(k: Int) -> Int {
+        mutating get {
+            if k >= sorted.count && !complete {
+                sorted = Array(logits.indices)
+                sorted.sort(by: precedes)
+                complete = true
+            }
+            return sorted[k]
+        }
     }
 }

@@ -70,6 +70,7 @@ public struct CPUEngineTarget: RunTarget {
                     shouldStop: @escaping () -> Bool) throws -> TargetRun<RealTimeStats> {
         let c = model.weights.config
         let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile), prefixCaching: prefixCaching)
+        engine.predictsEveryIteration = true  // iterations.jsonl: the profile's time beside the measured one
         let driver = RealTimeDriver(engine: engine, backend: makeBackend(), clock: MonotonicClock())
         let mailbox = Mailbox()
         driver.onStep = { mailbox.put(.iteration($0.record)) }

@@ -88,7 +88,7 @@ extension ProfileCommand {
         @Option(name: .shortAndLong, help: "Profile JSON to write.")
         var output: String
         @Option(name: .long, help: "Timed repetitions per point (medians).")
-        var reps = 3
+        var reps = 5
 
         func run() throws {
             try guarded {
@@ -99,9 +99,14 @@ extension ProfileCommand {
                 c.repetitions = reps
                 let r = try c.run(base: target.profile)
                 try FileIO.writeAtomically(Array((r.profile.jsonString() + "\n").utf8), to: output)
-                print(String(format: "%@: linear %.2f ms (1 token) to %.1f ms (%d tokens); prefill attention %.3g s per pair; decode attention %.3g s per context token; S_pf %d, T_pf %.2f ms",
+                print(String(format: "%@: linear %.2f ms (1 token) to %.1f ms (%d tokens); per sequence %.2f ms (1) to %.1f ms (%d); prefill attention %.3g s per pair; decode attention %.3g s per context token; S_pf %d, T_pf %.2f ms",
                              output, r.profile.linearMs.first ?? 0, r.profile.linearMs.last ?? 0, r.profile.linearTokens.last ?? 0,
+                             r.profile.sequenceMs.first ?? 0, r.profile.sequenceMs.last ?? 0, r.profile.sequenceCounts.last ?? 0,
                              r.secondsPerPair, r.secondsPerContextToken, r.profile.pivotTokens, r.profile.pivotMs))
+                print("check (iterations the tables were not fitted on; measured, predicted, predicted/measured):")
+                for c in r.checks {
+                    print(String(format: "  %@: %.1f ms, %.1f ms, %.2f", c.name, c.measuredS * 1000, c.predictedS * 1000, c.predictedS / c.measuredS))
+                }
             }
         }
     }

@@ -197,6 +197,9 @@ struct ProfileTests {
         ("schema", "\"accelbench.profile/9\"", "schema"),
         ("name", "\"\"", "name"),
         ("all_reduce_bytes", "[4096]", "all_reduce_ms"),
+        ("sequence_counts", "[1, 8]", "sequence_ms"),
+        ("sequence_counts", "[4, 2]", "sequence_counts[1]"),
+        ("sequence_counts", "[1.5]", "sequence_counts[0]"),
     ]
 
     @Test(arguments: badFields)
@@ -333,6 +336,24 @@ struct ProfileTests {
             #expect(b.overhead == model.profile.overheadMs / 1000)
             #expect(name.contains("tp") ? b.allReduce > 0 : b.allReduce == 0)
         }
+    }
+
+    /// The per-sequence table (CPU calibration) adds its interpolated time per sequence count, is
+    /// 0 without a table, and round-trips through the profile file.
+    @Test func perSequenceTableAddsItsTime() throws {
+        var p = try HardwareProfile.builtin(HardwareProfile.defaultName)
+        let plain = IterationTimeModel(profile: p)
+        p.sequenceCounts = [1, 4, 16]
+        p.sequenceMs = [2, 5, 8]
+        let back = try HardwareProfile.parse(p.jsonString(), file: "p.json")
+        #expect(back.sequenceCounts == [1, 4, 16] && back.sequenceMs == [2, 5, 8])
+        let model = IterationTimeModel(profile: back)
+        #expect(plain.sequenceSeconds(3) == 0)
+        #expect(abs(model.sequenceSeconds(1) - 0.002) < 1e-12 && abs(model.sequenceSeconds(10) - 0.0065) < 1e-12)
+        let l = decodeLoad(batch: 10, context: 500)
+        #expect(abs(model.seconds(l) - plain.seconds(l) - 0.0065) < 1e-12)
+        let b = model.breakdown(l)
+        #expect(abs(b.linear + b.attention + b.allReduce + b.overhead - model.seconds(l)) < 1e-12)
     }
 
     @Test(arguments: expectedBuiltins)

@@ -30,6 +30,28 @@ import Testing
         return records
     }
 
+    /// With `predictsEveryIteration` (real backends), every record carries the profile's
+    /// prediction for its plan, even under a policy that predicts nothing (sarathi); without it,
+    /// sarathi's records carry none.
+    @Test func predictsEveryIterationFillsThePrediction() {
+        let profile = testProfile(kvBlocks: 600)
+        for predicts in [false, true] {
+            let engine = EngineCore(profile: profile, policy: PolicyName.sarathi.make(PolicyOptions(), profile: profile))
+            engine.predictsEveryIteration = predicts
+            var backend = SimulatedBackend(profile: profile, jitterCV: 0.2, seed: 3)
+            var outcomes: [StepOutcome] = []
+            _ = drive(randomRequests(seed: 5, count: 20, rate: 4), engine: engine) { now in
+                let s = engine.step(now: now, backend: &backend)
+                if let s { outcomes.append(s) }
+                return s
+            }
+            #expect(!outcomes.isEmpty)
+            for o in outcomes {
+                #expect(o.record.predictedS == (predicts ? engine.timeModel.seconds(o.plan.load) : nil))
+            }
+        }
+    }
+
     /// `step(now:backend:)` is `beginStep` at `now` then `finishStep` at the predicted end: two
     /// engines with the same workload (and the same jittered backend) give the same records.
     @Test(arguments: PolicyName.allCases)

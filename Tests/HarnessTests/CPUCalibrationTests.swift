@@ -18,10 +18,13 @@ struct CPUCalibrationTests {
         c.linearTokens = [1, 4, 16, 64]
         c.prefillContexts = [0, 256]
         c.decodeContexts = [64, 512]
+        c.sequenceCounts = [1, 8]
         let r = try c.run(base: base)
         #expect(r.profile.linearTokens == [1, 4, 16, 64])
         #expect(r.profile.linearMs.allSatisfy { $0 > 0 })
+        #expect(r.profile.sequenceCounts == [1, 8] && r.profile.sequenceMs.allSatisfy { $0 >= 0 })
         #expect(r.secondsPerPair > 0 && r.secondsPerContextToken > 0)
+        #expect(r.checks.count == CPUCalibration.checkShapes.count && r.checks.allSatisfy { $0.measuredS > 0 && $0.predictedS > 0 })
         #expect(r.profile.overheadMs == 0 && r.profile.attentionEfficiency == 1)
         // The profile round-trips through its JSON and the time model predicts with it.
         let back = try HardwareProfile.parse(r.profile.jsonString(), file: "calibrated.json")
@@ -29,5 +32,6 @@ struct CPUCalibrationTests {
         load.addDecode(contextTokens: 100)
         #expect(IterationTimeModel(profile: back).seconds(load) > 0)
         #expect(back.kvCapacityBlocks == base.kvCapacityBlocks && back.model == base.model)
+        #expect(back.sequenceCounts == r.profile.sequenceCounts && back.sequenceMs == r.profile.sequenceMs)
     }
 }
