@@ -136,8 +136,9 @@ public final class EndpointRunner {
     /// The deadline the timerfd is armed for (it stays armed once it has fired; the loop re-arms
     /// with a new deadline before sleeping again).
     var armedDeadline = -1.0
-    /// Sockets watched in epoll, with the shard each belongs to.
-    var watched: [Int32: (mask: UInt32, shard: CurlShard)] = [:]
+    /// Sockets registered in epoll, with their mask and the shard whose transfer uses each; no
+    /// shard for an idle pooled connection, which stays registered for input (see `updateSocket`).
+    var watched: [Int32: (mask: UInt32, shard: CurlShard?)] = [:]
     var inflight: [ObjectIdentifier: Transfer] = [:]
     var t0 = 0.0
     /// Send lag of every finished request: when it went on the wire minus when it was meant to.
@@ -303,7 +304,14 @@ public final class EndpointRunner {
                 if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
                 if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
                 if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
-                guard let shard = watched[fd]?.shard else { continue }
+                guard let w = watched[fd] else { continue }
+                guard let shard = w.shard else {
+                    // An idle pooled connection got input or a hang-up (the server closed it):
+                    // stop watching it; libcurl finds it dead when it next looks at it.
+                    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
+                    watched[fd] = nil
+                    continue
+                }
                 curl_multi_socket_action(shard.multi, curl_socket_t(fd), mask, &running)
             }
         }
@@ -373,11 +381,12 @@ public final class EndpointRunner {
         accel_easy_setopt_str(easy, CURLOPT_URL, fullURL)
         accel_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         accel_easy_setopt_long(easy, CURLOPT_POST, 1)
-        // The body goes through a read callback rather than POSTFIELDS so that the moment libcurl
-        // first asks for it (just after the request head went out) is the recorded wire-send time.
+        // The body is handed over whole (POSTFIELDS, not copied: the transfer owns it), so that
+        // libcurl sends head and body in one syscall; the wire-send time is when libcurl calls the
+        // pre-request callback, with the connection ready and the request about to go out.
         accel_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE_LARGE, t.bodyCount)
-        accel_easy_setopt_data_cb(easy, CURLOPT_READFUNCTION, endpointReadCallback)
-        accel_easy_setopt_seek_cb(easy, endpointSeekCallback)
+        accel_easy_setopt_ptr(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(t.bodyPointer))
+        accel_easy_setopt_prereq_cb(easy, endpointPrereqCallback)
         accel_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         if let c = options.connectTimeoutS { accel_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c * 1000)) }
         if let total = options.totalTimeoutS { accel_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(total * 1000)) }
@@ -408,8 +417,9 @@ public final class EndpointRunner {
         accel_easy_setopt_data_cb(easy, CURLOPT_WRITEFUNCTION, endpointWriteCallback)
         accel_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, opaque)
         accel_easy_setopt_ptr(easy, CURLOPT_PRIVATE, opaque)
-        accel_easy_setopt_ptr(easy, CURLOPT_READDATA, opaque)
-        accel_easy_setopt_ptr(easy, CURLOPT_SEEKDATA, opaque)
+        accel_easy_setopt_ptr(easy, CURLOPT_PREREQDATA, opaque)
+        accel_easy_setopt_closesocket_cb(easy, endpointCloseSocketCallback)
+        accel_easy_setopt_ptr(easy, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
         guard let shard = shardForNewTransfer() else {
             finish(t, kind: "client_error", message: "curl_multi_init failed")
             return
@@ -601,22 +611,38 @@ public final class EndpointRunner {
 
     // MARK: callbacks from libcurl
 
+    /// libcurl's socket callback. A connection that goes back to the pool (CURL_POLL_REMOVE)
+    /// stays registered for input, so that the next request on it needs no epoll_ctl at all:
+    /// deregistering and registering again cost two syscalls per request, a tenth of the
+    /// client's syscalls at 10k req/s. `socketClosed` forgets a socket libcurl closes.
     func updateSocket(_ fd: Int32, what: Int32, shard: CurlShard) {
+        let input = EPOLLIN.rawValue
         if what == CURL_POLL_REMOVE {
-            if watched.removeValue(forKey: fd) != nil { epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil) }
+            guard let w = watched[fd] else { return }
+            if w.mask != input { setEpoll(fd, mask: input, add: false) }  // level-triggered OUT would spin
+            watched[fd] = (input, nil)
             return
         }
         var mask: UInt32 = 0
-        if what & CURL_POLL_IN != 0 { mask |= EPOLLIN.rawValue }
+        if what & CURL_POLL_IN != 0 { mask |= input }
         if what & CURL_POLL_OUT != 0 { mask |= EPOLLOUT.rawValue }
-        if let w = watched[fd], w.mask == mask, w.shard === shard { return }  // no change: no syscall
-        var ev = epoll_event(events: mask, data: epoll_data_t(fd: fd))
-        if watched[fd] == nil {
-            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
+        if let w = watched[fd] {
+            if w.mask != mask { setEpoll(fd, mask: mask, add: false) }
         } else {
-            epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
+            setEpoll(fd, mask: mask, add: true)
         }
         watched[fd] = (mask, shard)
+    }
+
+    private func setEpoll(_ fd: Int32, mask: UInt32, add: Bool) {
+        var ev = epoll_event(events: mask, data: epoll_data_t(fd: fd))
+        epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev)
+    }
+
+    /// libcurl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): the kernel drops it from epoll,
+    /// and its number may come back for a new connection, which must then be registered anew.
+    func socketClosed(_ fd: Int32) {
+        watched[fd] = nil
     }
 }
 
@@ -638,10 +664,8 @@ final class Transfer {
     var firstTokenAbs: Double?
     var lastByteAbs: Double
     var status = 0
-    /// Bytes of the body handed to libcurl so far (it rewinds through the seek callback when it
-    /// must resend on a fresh connection).
-    var bodyOffset = 0
-    /// When libcurl first asked for the body: the request is on the wire.
+    /// When libcurl was about to send the request (its pre-request callback; a resend on a fresh
+    /// connection keeps the first time).
     var wireSentAbs: Double?
     var raw: [UInt8] = []
     var failure: (kind: String, message: String)?
@@ -722,22 +746,14 @@ let endpointWriteCallback: accel_data_cb = { ptr, size, nmemb, userdata in
     return t.runner.onData(t, UnsafeRawBufferPointer(start: ptr, count: n)) ? n : 0
 }
 
-let endpointReadCallback: accel_data_cb = { ptr, size, nmemb, userdata in
-    guard let userdata, let ptr else { return 0 }
+let endpointPrereqCallback: accel_prereq_cb = { userdata, _, _, _, _ in
+    guard let userdata else { return CURL_PREREQFUNC_OK }
     let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     if t.wireSentAbs == nil { t.wireSentAbs = EndpointRunner.clock() }
-    let n = min(size * nmemb, t.bodyCount - t.bodyOffset)
-    if n > 0 {
-        UnsafeMutableRawPointer(ptr).copyMemory(from: t.bodyPointer + t.bodyOffset, byteCount: n)
-        t.bodyOffset += n
-    }
-    return n
+    return CURL_PREREQFUNC_OK
 }
 
-let endpointSeekCallback: accel_seek_cb = { userdata, offset, origin in
-    guard let userdata, origin == SEEK_SET else { return CURL_SEEKFUNC_CANTSEEK }
-    let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    guard offset >= 0, Int(offset) <= t.bodyCount else { return CURL_SEEKFUNC_FAIL }
-    t.bodyOffset = Int(offset)
-    return CURL_SEEKFUNC_OK
+let endpointCloseSocketCallback: accel_closesocket_cb = { clientp, fd in
+    if let clientp { Unmanaged<EndpointRunner>.fromOpaque(clientp).takeUnretainedValue().socketClosed(fd) }
+    return close(fd)
 }

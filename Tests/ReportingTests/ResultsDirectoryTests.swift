@@ -78,6 +78,24 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
         #expect(try back.summarize(options: .init()).json() == (try dir.read("summary.json")))
     }
 
+    /// `.flushedEvery`: records reach the journal file within a few intervals of arriving,
+    /// without `finish` (a crash loses at most the last interval), although lines are buffered.
+    @Test func flushedEveryWritesTheJournalEachInterval() throws {
+        let dir = try TempDir()
+        let w = try ResultsWriter(directory: dir.path, run: Self.run, writing: .flushedEvery(seconds: 0.01))
+        for r in MetricsTests.mixed.prefix(4) { try w.append(r) }
+        var journaled = 0
+        for _ in 0..<500 where journaled < 4 {  // up to 5 s on a loaded machine
+            usleep(10_000)
+            journaled = lines(try dir.read("requests.jsonl.partial")).filter { !$0.isEmpty }.count
+        }
+        #expect(journaled == 4)
+        for r in MetricsTests.mixed.dropFirst(4) { try w.append(r) }
+        _ = try w.finish(runEndS: 14)
+        var reader = try ResultsReader(directory: dir.path)
+        #expect(try reader.records() == MetricsTests.mixed)
+    }
+
     /// A writer that is never finished leaves its journal; the reader recovers it.
     @Test func unfinishedWriterIsRecovered() throws {
         let dir = try TempDir()
