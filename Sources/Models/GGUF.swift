@@ -140,6 +140,18 @@ public final class GGUFFile: @unchecked Sendable {
         return out
     }
 
+    public func floatArray(_ key: String) throws(BenchError) -> [Float]? {
+        guard let v = metadata[key] else { return nil }
+        guard case .array(let items) = v else { throw BenchError.data(path, field: key, "expected an array, got \(v.typeName)") }
+        var out: [Float] = []
+        out.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard let d = item.double, d.isFinite else { throw BenchError.data(path, field: "\(key)[\(i)]", "expected a finite number") }
+            out.append(Float(d))
+        }
+        return out
+    }
+
     public func intArray(_ key: String) throws(BenchError) -> [Int]? {
         guard let v = metadata[key] else { return nil }
         guard case .array(let items) = v else { throw BenchError.data(path, field: key, "expected an array, got \(v.typeName)") }

@@ -1,36 +1,56 @@
 import BenchCore
 import Tokenizer
 
-/// The tokenizer a GGUF file carries (`tokenizer.ggml.*`), as the project's BPE tokenizer.
+/// The tokenizer a GGUF file carries (`tokenizer.ggml.*`): byte-level BPE (`gpt2`) as the
+/// project's BPE tokenizer, or SentencePiece (`llama`) as `SentencePieceTokenizer`.
 ///
 /// GGUF stores a byte-level BPE vocabulary the way `tokenizer.json` does (token strings in
 /// GPT-2's byte-to-character mapping, merges as "left right"), plus the name of the pre-tokenizer
 /// (`tokenizer.ggml.pre`) where `tokenizer.json` has the pre-tokenizer itself. The names map to
 /// the Hugging Face pre-tokenizers that llama.cpp's own table reproduces; an unknown name is an
-/// error naming it, never a silently different tokenization.
+/// error naming it, never a silently different tokenization. A SentencePiece vocabulary is its
+/// pieces, their scores and types.
 public struct ModelTokenizer: Sendable {
-    public let bpe: BPETokenizer
+    public enum Engine: Sendable {
+        case bpe(BPETokenizer)
+        case sentencePiece(SentencePieceTokenizer)
+    }
+
+    public let engine: Engine
     public let bosID: Int32?
     public let eosID: Int32?
     /// Control tokens that end a turn as well as EOS (ChatML's `<|im_end|>`), so chat replies stop.
     public let stopIDs: Set<Int32>
     public let addBOS: Bool
 
-    init(bpe: BPETokenizer, bosID: Int32?, eosID: Int32?, stopIDs: Set<Int32>, addBOS: Bool) {
-        self.bpe = bpe
+    init(engine: Engine, bosID: Int32?, eosID: Int32?, stopIDs: Set<Int32>, addBOS: Bool) {
+        self.engine = engine
         self.bosID = bosID
         self.eosID = eosID
         self.stopIDs = stopIDs
         self.addBOS = addBOS
     }
 
+    /// The text's ids, with BOS first when the model asks for it (`tokenizer.ggml.add_bos_token`).
     public func encode(_ text: String) -> [Int32] {
-        var ids = bpe.encode(text).map { Int32($0) }
+        var ids = encodeWithoutBOS(text)
         if addBOS, let b = bosID { ids.insert(b, at: 0) }
         return ids
     }
 
-    public func decode(_ ids: [Int32]) -> String { bpe.decode(ids.map { Int($0) }) }
+    public func encodeWithoutBOS(_ text: String) -> [Int32] {
+        switch engine {
+        case .bpe(let t): return t.encode(text).map { Int32($0) }
+        case .sentencePiece(let t): return t.encode(text)
+        }
+    }
+
+    public func decode(_ ids: [Int32]) -> String {
+        switch engine {
+        case .bpe(let t): return t.decode(ids.map { Int($0) })
+        case .sentencePiece(let t): return t.decode(ids)
+        }
+    }
 
     /// Pre-tokenizer names (llama.cpp's `tokenizer.ggml.pre`) → the steps of a `tokenizer.json`.
     static let preTokenizers: [String: String] = [
@@ -52,18 +72,56 @@ public struct ModelTokenizer: Sendable {
 
     public init(gguf f: GGUFFile) throws(BenchError) {
         let model = try f.string("tokenizer.ggml.model")
-        guard model == "gpt2" else {
+        let tokens = try f.stringArray("tokenizer.ggml.tokens")
+        let types = try f.intArray("tokenizer.ggml.token_type") ?? []
+        switch model {
+        case "gpt2": engine = .bpe(try Self.byteLevelBPE(f, tokens: tokens, types: types))
+        case "llama": engine = .sentencePiece(try Self.sentencePiece(f, tokens: tokens, types: types))
+        default:
             throw BenchError.data(f.path, field: "tokenizer.ggml.model",
-                                  "tokenizer model '\(model)' is not supported yet (only 'gpt2', byte-level BPE)")
+                                  "tokenizer model '\(model)' is not supported (supported: gpt2, byte-level BPE; llama, SentencePiece)")
         }
+        func tokenID(_ key: String) throws(BenchError) -> Int32? {
+            guard let v = try f.optionalInt(key) else { return nil }
+            guard let id = Int32(exactly: v), v >= 0, v < tokens.count else {
+                throw BenchError.data(f.path, field: key, "\(v) is not a token id of the \(tokens.count)-token vocabulary")
+            }
+            return id
+        }
+        bosID = try tokenID("tokenizer.ggml.bos_token_id")
+        let eos = try tokenID("tokenizer.ggml.eos_token_id")
+        eosID = eos
+        addBOS = f.optionalBool("tokenizer.ggml.add_bos_token") ?? (model == "llama")
+        var stops = Set<Int32>()
+        if let eos { stops.insert(eos) }
+        if let eot = try tokenID("tokenizer.ggml.eot_token_id") { stops.insert(eot) }
+        if let i = tokens.firstIndex(of: "<|im_end|>") { stops.insert(Int32(i)) }
+        stopIDs = stops
+    }
+
+    /// `tokenizer.ggml.model = "llama"`: pieces, scores, types; a space prefix unless
+    /// `tokenizer.ggml.add_space_prefix` is false (llama.cpp's default for this model).
+    static func sentencePiece(_ f: GGUFFile, tokens: [String], types: [Int]) throws(BenchError) -> SentencePieceTokenizer {
+        guard let scores = try f.floatArray("tokenizer.ggml.scores") else {
+            throw BenchError.data(f.path, field: "tokenizer.ggml.scores", "missing: a SentencePiece vocabulary needs its piece scores")
+        }
+        let unk = try f.optionalInt("tokenizer.ggml.unknown_token_id").flatMap { v -> Int32? in
+            Int32(exactly: v).flatMap { $0 >= 0 && Int($0) < tokens.count ? $0 : nil }
+        }
+        return try SentencePieceTokenizer(pieces: tokens, scores: scores, types: types, unkID: unk,
+                                          addSpacePrefix: f.optionalBool("tokenizer.ggml.add_space_prefix") ?? true,
+                                          file: f.path)
+    }
+
+    /// `tokenizer.ggml.model = "gpt2"`: the vocabulary and merges as a `tokenizer.json`, with the
+    /// pre-tokenizer `tokenizer.ggml.pre` names.
+    static func byteLevelBPE(_ f: GGUFFile, tokens: [String], types: [Int]) throws(BenchError) -> BPETokenizer {
         let pre = (try? f.string("tokenizer.ggml.pre")) ?? "default"
         guard let preJSON = Self.preTokenizers[pre] else {
             let known = Self.preTokenizers.keys.sorted().joined(separator: ", ")
             throw BenchError.data(f.path, field: "tokenizer.ggml.pre", "pre-tokenizer '\(pre)' is not supported (supported: \(known))")
         }
-        let tokens = try f.stringArray("tokenizer.ggml.tokens")
         let merges = try f.stringArray("tokenizer.ggml.merges")
-        let types = try f.intArray("tokenizer.ggml.token_type") ?? []
         var w = JSONWriter(reservingCapacity: 4 << 20)
         w.beginObject()
         w.key("model"); w.beginObject()
@@ -89,23 +147,7 @@ public struct ModelTokenizer: Sendable {
         }
         w.endArray()
         w.endObject()
-        bpe = try BPETokenizer(json: w.bytes, file: "\(f.path) (tokenizer.ggml.*)")
-        func tokenID(_ key: String) throws(BenchError) -> Int32? {
-            guard let v = try f.optionalInt(key) else { return nil }
-            guard let id = Int32(exactly: v), v >= 0, v < tokens.count else {
-                throw BenchError.data(f.path, field: key, "\(v) is not a token id of the \(tokens.count)-token vocabulary")
-            }
-            return id
-        }
-        bosID = try tokenID("tokenizer.ggml.bos_token_id")
-        let eos = try tokenID("tokenizer.ggml.eos_token_id")
-        eosID = eos
-        addBOS = f.optionalBool("tokenizer.ggml.add_bos_token") ?? false
-        var stops = Set<Int32>()
-        if let eos { stops.insert(eos) }
-        if let eot = try tokenID("tokenizer.ggml.eot_token_id") { stops.insert(eot) }
-        if let i = tokens.firstIndex(of: "<|im_end|>") { stops.insert(Int32(i)) }
-        stopIDs = stops
+        return try BPETokenizer(json: w.bytes, file: "\(f.path) (tokenizer.ggml.*)")
     }
 }
 

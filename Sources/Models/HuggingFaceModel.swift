@@ -173,6 +173,6 @@ extension ModelTokenizer {
         if let end = id(.string("<|im_end|>")), bpe.decode([Int(end)]) == "<|im_end|>" { stops.insert(end) }
         var addBOS = false
         if case .bool(let b)? = tc["add_bos_token"] { addBOS = b }
-        self.init(bpe: bpe, bosID: bos, eosID: eos, stopIDs: stops, addBOS: addBOS)
+        self.init(engine: .bpe(bpe), bosID: bos, eosID: eos, stopIDs: stops, addBOS: addBOS)
     }
 }

@@ -3,7 +3,8 @@
 # installs SmolLM2-135M-Instruct Q4_1 into .models/, llama-cpp-python (built from source, the same
 # venv and flags as run_interop.sh) and, where it installs, torch (CPU) + transformers in a second
 # venv, then runs reference.py, which writes Tests/EngineCPUTests/Fixtures/smollm2-reference.json
-# and prints the GGUF's tensors and metadata. Idempotent: venvs and the model are reused.
+# and prints the GGUF's tensors and metadata; then spm_reference.py writes the SentencePiece tokenizer
+# fixture (Tests/ModelsTests/Fixtures/tiny-spm*). Idempotent: venvs and the model are reused.
 # Cold: about 6 minutes (the llama.cpp build) plus a few for the installs, on 2 cores.
 # REFERENCE_NO_HF=1 skips transformers (the fixture then has "transformers": null).
 set -euo pipefail
@@ -46,3 +47,8 @@ if [ -z "${REFERENCE_NO_HF:-}" ]; then
 fi
 
 nice -n 10 "$VENV_LLAMA/bin/python" "$HERE/reference.py" --model "$MODEL" --out "$OUT" "${HF_ARGS[@]}"
+
+# The SentencePiece tokenizer fixture: a small SentencePiece BPE vocabulary as a GGUF, with
+# llama.cpp's and sentencepiece's ids for a set of texts (Tests/ModelsTests/Fixtures).
+"$VENV_LLAMA/bin/python" -c 'import sentencepiece' 2>/dev/null || "$VENV_LLAMA/bin/pip" install -q sentencepiece
+nice -n 10 "$VENV_LLAMA/bin/python" "$HERE/spm_reference.py" "$REPO/Tests/ModelsTests/Fixtures"
