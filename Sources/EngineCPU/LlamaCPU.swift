@@ -179,7 +179,7 @@ public final class LlamaCPU: @unchecked Sendable {
         let work = UnsafeSendable((self, chunks, short))
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
             let (model, chunks, short) = work.value
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest))
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest) * min(64, model.config.numHeads / kvHeads))
             defer { scores.deallocate() }
             var task = thread
             while task < tasks {
@@ -194,46 +194,22 @@ public final class LlamaCPU: @unchecked Sendable {
     }
 
     /// The same attention for a short chunk and the query heads of one KV head, reading keys and
-    /// values in place in their blocks.
+    /// values in place in their blocks (`ab_attend_paged`: each row read once for the whole GQA
+    /// group). `scores` holds a group's scores for the longest context.
     private func attendDirect(layer: Int, chunk: SequenceChunk, blocks: UnsafeBufferPointer<Int32>, firstRow: Int, kvHead g: Int,
                               scores: UnsafeMutablePointer<Float>) {
-        let c = config, s = scratch, d = c.headDim, bs = cache.blockSize
+        let c = config, s = scratch, d = c.headDim
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(d).squareRoot()
+        let (k, v) = cache.base(layer: layer, head: g)
         for i in 0..<chunk.tokens.count {
-            let visible = chunk.startPosition + i + 1
-            for head in (g * group)..<((g + 1) * group) {
-                let q = UnsafePointer(s.q.p + (firstRow + i) * c.qDim + head * d)
-                var m = -Float.infinity
-                var j = 0
-                while j < visible {
-                    let keys = cache.keys(layer: layer, block: blocks[j / bs], head: g)
-                    let end = min(visible, (j / bs + 1) * bs)
-                    while j < end {
-                        let x = Kernels.dot(q, keys + (j % bs) * d, d) * scale
-                        scores[j] = x
-                        m = max(m, x)
-                        j += 1
-                    }
-                }
-                var sum: Float = 0
-                for j in 0..<visible {
-                    let e = Foundation.exp(scores[j] - m)
-                    scores[j] = e
-                    sum += e
-                }
-                let out = s.attn.p + (firstRow + i) * c.qDim + head * d
-                out.update(repeating: 0, count: d)
-                let inv = 1 / sum
-                j = 0
-                while j < visible {
-                    let values = cache.values(layer: layer, block: blocks[j / bs], head: g)
-                    let end = min(visible, (j / bs + 1) * bs)
-                    while j < end {
-                        Kernels.axpy(scores[j] * inv, values + (j % bs) * d, out, d)
-                        j += 1
-                    }
-                }
+            // The kernel takes up to 64 query heads at a time.
+            for first in stride(from: 0, to: group, by: 64) {
+                let row = (firstRow + i) * c.qDim + (g * group + first) * d
+                let rc = ab_attend_paged(s.q.p + row, Int32(d), Int32(min(64, group - first)), Int32(d), k, v, blocks.baseAddress,
+                                         cache.blockStride, Int32(cache.blockSize), Int32(chunk.startPosition + i + 1), scale, scores,
+                                         s.attn.p + row, Int32(d))
+                precondition(rc == 0, "ab_attend_paged rejected its arguments")
             }
         }
     }

@@ -18,6 +18,15 @@ enum { AB_Q4_0 = 2, AB_Q4_1 = 3, AB_Q8_0 = 8 };
 int ab_quant_gemm(int type, const void *w, int k_dim, int r_begin, int r_end,
                   const float *x, int m_rows, float *y, int ldy, int accumulate);
 
+/// Attention of one query position: the n_q query heads (rows of q, q_stride apart) that share
+/// one KV head, over the sequence's first `visible` cached positions. Position j's key row is at
+/// k_base + block_ids[j / block_size] * block_stride + (j % block_size) * head_dim (values alike
+/// from v_base). out[h] (rows out_stride apart) = softmax(scale · q[h]·Kᵀ) · V. `scores` has room
+/// for n_q * visible floats. Returns 0, or -1 for arguments out of range (n_q above 64).
+int ab_attend_paged(const float *q, int q_stride, int n_q, int head_dim, const float *k_base, const float *v_base,
+                    const int32_t *block_ids, long block_stride, int block_size, int visible, float scale,
+                    float *scores, float *out, int out_stride);
+
 #ifdef __cplusplus
 }
 #endif
