@@ -9,7 +9,6 @@ CURLcode accel_easy_setopt_str(CURL *h, CURLoption o, const char *v) { return cu
 CURLcode accel_easy_setopt_data_cb(CURL *h, CURLoption o, accel_data_cb cb) { return curl_easy_setopt(h, o, cb); }
 CURLcode accel_easy_setopt_seek_cb(CURL *h, accel_seek_cb cb) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, cb); }
 CURLcode accel_easy_setopt_prereq_cb(CURL *h, accel_prereq_cb cb) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, cb); }
-CURLcode accel_easy_setopt_closesocket_cb(CURL *h, accel_closesocket_cb cb) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, cb); }
 CURLcode accel_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *out) { return curl_easy_getinfo(h, i, out); }
 CURLcode accel_easy_getinfo_long(CURL *h, CURLINFO i, long *out) { return curl_easy_getinfo(h, i, out); }
 CURLcode accel_easy_getinfo_ptr(CURL *h, CURLINFO i, void **out) { return curl_easy_getinfo(h, i, out); }

@@ -136,9 +136,8 @@ public final class EndpointRunner {
     /// The deadline the timerfd is armed for (it stays armed once it has fired; the loop re-arms
     /// with a new deadline before sleeping again).
     var armedDeadline = -1.0
-    /// Sockets registered in epoll, with their mask and the shard whose transfer uses each; no
-    /// shard for an idle pooled connection, which stays registered for input (see `updateSocket`).
-    var watched: [Int32: (mask: UInt32, shard: CurlShard?)] = [:]
+    /// Sockets watched in epoll, with the shard each belongs to.
+    var watched: [Int32: (mask: UInt32, shard: CurlShard)] = [:]
     var inflight: [ObjectIdentifier: Transfer] = [:]
     var t0 = 0.0
     /// Send lag of every finished request: when it went on the wire minus when it was meant to.
@@ -304,14 +303,7 @@ public final class EndpointRunner {
                 if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
                 if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
                 if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
-                guard let w = watched[fd] else { continue }
-                guard let shard = w.shard else {
-                    // An idle pooled connection got input or a hang-up (the server closed it):
-                    // stop watching it; libcurl finds it dead when it next looks at it.
-                    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
-                    watched[fd] = nil
-                    continue
-                }
+                guard let shard = watched[fd]?.shard else { continue }
                 curl_multi_socket_action(shard.multi, curl_socket_t(fd), mask, &running)
             }
         }
@@ -418,8 +410,6 @@ public final class EndpointRunner {
         accel_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, opaque)
         accel_easy_setopt_ptr(easy, CURLOPT_PRIVATE, opaque)
         accel_easy_setopt_ptr(easy, CURLOPT_PREREQDATA, opaque)
-        accel_easy_setopt_closesocket_cb(easy, endpointCloseSocketCallback)
-        accel_easy_setopt_ptr(easy, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
         guard let shard = shardForNewTransfer() else {
             finish(t, kind: "client_error", message: "curl_multi_init failed")
             return
@@ -611,38 +601,22 @@ public final class EndpointRunner {
 
     // MARK: callbacks from libcurl
 
-    /// libcurl's socket callback. A connection that goes back to the pool (CURL_POLL_REMOVE)
-    /// stays registered for input, so that the next request on it needs no epoll_ctl at all:
-    /// deregistering and registering again cost two syscalls per request, a tenth of the
-    /// client's syscalls at 10k req/s. `socketClosed` forgets a socket libcurl closes.
     func updateSocket(_ fd: Int32, what: Int32, shard: CurlShard) {
-        let input = EPOLLIN.rawValue
         if what == CURL_POLL_REMOVE {
-            guard let w = watched[fd] else { return }
-            if w.mask != input { setEpoll(fd, mask: input, add: false) }  // level-triggered OUT would spin
-            watched[fd] = (input, nil)
+            if watched.removeValue(forKey: fd) != nil { epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil) }
             return
         }
         var mask: UInt32 = 0
-        if what & CURL_POLL_IN != 0 { mask |= input }
+        if what & CURL_POLL_IN != 0 { mask |= EPOLLIN.rawValue }
         if what & CURL_POLL_OUT != 0 { mask |= EPOLLOUT.rawValue }
-        if let w = watched[fd] {
-            if w.mask != mask { setEpoll(fd, mask: mask, add: false) }
+        if let w = watched[fd], w.mask == mask, w.shard === shard { return }  // no change: no syscall
+        var ev = epoll_event(events: mask, data: epoll_data_t(fd: fd))
+        if watched[fd] == nil {
+            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)
         } else {
-            setEpoll(fd, mask: mask, add: true)
+            epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev)
         }
         watched[fd] = (mask, shard)
-    }
-
-    private func setEpoll(_ fd: Int32, mask: UInt32, add: Bool) {
-        var ev = epoll_event(events: mask, data: epoll_data_t(fd: fd))
-        epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev)
-    }
-
-    /// libcurl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): the kernel drops it from epoll,
-    /// and its number may come back for a new connection, which must then be registered anew.
-    func socketClosed(_ fd: Int32) {
-        watched[fd] = nil
     }
 }
 
@@ -751,9 +725,4 @@ let endpointPrereqCallback: accel_prereq_cb = { userdata, _, _, _, _ in
     let t = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     if t.wireSentAbs == nil { t.wireSentAbs = EndpointRunner.clock() }
     return CURL_PREREQFUNC_OK
-}
-
-let endpointCloseSocketCallback: accel_closesocket_cb = { clientp, fd in
-    if let clientp { Unmanaged<EndpointRunner>.fromOpaque(clientp).takeUnretainedValue().socketClosed(fd) }
-    return close(fd)
 }

@@ -10,7 +10,6 @@ typedef size_t (*accel_data_cb)(char *ptr, size_t size, size_t nmemb, void *user
 typedef int (*accel_socket_cb)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
 typedef int (*accel_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
 typedef int (*accel_seek_cb)(void *userp, curl_off_t offset, int origin);
-typedef int (*accel_closesocket_cb)(void *clientp, curl_socket_t item);
 typedef int (*accel_prereq_cb)(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port);
 
 CURLcode accel_easy_setopt_long(CURL *h, CURLoption o, long v);
@@ -21,7 +20,6 @@ CURLcode accel_easy_setopt_seek_cb(CURL *h, accel_seek_cb cb);
 /// CURLOPT_PREREQFUNCTION (libcurl 7.80+): called once the connection is ready, just before the
 /// request goes out.
 CURLcode accel_easy_setopt_prereq_cb(CURL *h, accel_prereq_cb cb);
-CURLcode accel_easy_setopt_closesocket_cb(CURL *h, accel_closesocket_cb cb);
 CURLcode accel_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *out);
 CURLcode accel_easy_getinfo_long(CURL *h, CURLINFO i, long *out);
 CURLcode accel_easy_getinfo_ptr(CURL *h, CURLINFO i, void **out);
