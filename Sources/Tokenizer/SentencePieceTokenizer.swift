@@ -12,8 +12,9 @@ import BenchCore
 /// SentencePiece's own BPE gives the same ids on vocabularies whose pieces never span a word
 /// boundary (checked against both by Tests/ModelsTests/Fixtures/tiny-spm-reference.json).
 ///
-/// `encode` adds no BOS. Thread-safe: immutable.
-public struct SentencePieceTokenizer: Sendable {
+/// `encode` adds no BOS. Thread-safe: immutable. A class, as `BPETokenizer` is: a model's
+/// tokenizer is shared, not copied.
+public final class SentencePieceTokenizer: Sendable {
     /// Piece kinds, numbered as GGUF's `tokenizer.ggml.token_type`.
     public enum PieceType: Int, Sendable {
         case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6

@@ -7,34 +7,29 @@ import Testing
 /// The lazily sorted sampler draws exactly what a sampler that sorts the whole vocabulary draws.
 struct SamplerTests {
     /// The plain definition: sort every id, keep top-k, then the top-p prefix, draw over it.
+    /// Written over arrays of (id, weight) pairs in sorted order; its sums run in the same order
+    /// as the sampler's, so the draws must be equal, not close.
     static func reference(_ logits: [Float], _ p: SamplingParams, draw: Int) -> Int32 {
-        let order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-        let top = Double(logits[order[0]])
-        func q(_ i: Int) -> Double { Foundation.exp((Double(logits[i]) - top) / p.temperature) }
-        var kept = logits.count
-        var total = 0.0
-        if p.topK > 0 && p.topK < logits.count {
-            kept = p.topK
-            for k in 0..<kept { total += q(order[k]) }
-        } else {
-            for i in logits.indices { total += q(i) }
-        }
+        let ranked = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        let best = Double(logits[ranked[0]])
+        let weight = { (i: Int) in Foundation.exp((Double(logits[i]) - best) / p.temperature) }
+        let topKActive = p.topK > 0 && p.topK < logits.count
+        var pool: [(id: Int, w: Double)] = ranked.prefix(topKActive ? p.topK : logits.count).map { ($0, weight($0)) }
+        var mass = topKActive ? pool.map(\.w).reduce(0, +) : logits.indices.map(weight).reduce(0, +)
         if p.topP < 1 {
-            var c = 0.0
-            for k in 0..<kept {
-                c += q(order[k])
-                if c / total >= p.topP { kept = k + 1; break }
-            }
-            total = c
+            var running = 0.0
+            let cut = pool.firstIndex { running += $0.w; return running / mass >= p.topP }
+            pool = Array(pool.prefix(cut.map { $0 + 1 } ?? pool.count))
+            mass = pool.map(\.w).reduce(0, +)
         }
         var rng = SeededRNG(seed: p.seed, stream: 0x5A4D_504C, index: UInt64(draw))
-        let u = rng.uniform() * total
+        let u = rng.uniform() * mass
         var acc = 0.0
-        for k in 0..<kept {
-            acc += q(order[k])
-            if u < acc { return Int32(order[k]) }
+        for (id, w) in pool {
+            acc += w
+            if u < acc { return Int32(id) }
         }
-        return Int32(order[kept - 1])
+        return Int32(pool[pool.count - 1].id)
     }
 
     @Test func matchesTheFullSortOnRandomLogits() {
