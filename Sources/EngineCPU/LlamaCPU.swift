@@ -361,44 +361,6 @@ final class Scratch {
     }
 }
 
-/// Small SIMD loops (8 floats at a time: AVX's width).
-enum Kernels {
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var i = 0
-        while i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n {
-            s += a[i] * b[i]
-            i += 1
-        }
-        return s
-    }
-
-    /// y += a·x.
-    @inline(__always)
-    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
-        let av = SIMD8<Float>(repeating: a)
-        var i = 0
-        while i + 8 <= n {
-            let v = ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) + av * rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-            ry.storeBytes(of: v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n {
-            y[i] += a * x[i]
-            i += 1
-        }
-    }
-}
-
 /// A pointer handed to the kernel's worker threads, which write disjoint rows.
 struct UnsafeSendable<T>: @unchecked Sendable {
     let value: T

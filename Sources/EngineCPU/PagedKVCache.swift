@@ -62,21 +62,10 @@ public final class PagedKVCache: @unchecked Sendable {
         }
     }
 
-    /// Head `head`'s keys (and values) in `block` of `layer`: `blockSize` rows of `headDim`.
-    @inline(__always)
     /// Block 0's key and value rows of `head` in `layer`: block b's are `blockStride` floats on.
     func base(layer: Int, head: Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
         let o = offset(layer: layer, block: 0, head: head, slot: 0)
         return (UnsafePointer(keys + o), UnsafePointer(values + o))
-    }
-
-    func keys(layer: Int, block: Int32, head: Int) -> UnsafePointer<Float> {
-        UnsafePointer(keys + offset(layer: layer, block: block, head: head, slot: 0))
-    }
-
-    @inline(__always)
-    func values(layer: Int, block: Int32, head: Int) -> UnsafePointer<Float> {
-        UnsafePointer(values + offset(layer: layer, block: block, head: head, slot: 0))
     }
 
     /// Copies head `head`'s keys and values for positions `0..<length` into contiguous
