@@ -60,6 +60,9 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "EngineCPU", dependencies: ["BenchCore", "Engine", "Models", "COpenBLAS", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
+        // The engine's CUDA backend: the library built from cuda/ by `./run.sh cuda`, loaded with
+        // dlopen (no CUDA headers or libraries at build time), and the ExecutionBackend over it.
+        .target(name: "EngineCUDA", dependencies: ["BenchCore", "Engine", "Models"]),
         // Open-loop load generation against OpenAI-compatible endpoints. Never imports Engine.
         .target(name: "LoadGen", dependencies: ["BenchCore", "Tokenizer", "CCurlShim", "CLibCurl"]),
         // The server side of the OpenAI protocol (validation, errors, chunk shapes); no I/O.
@@ -98,7 +101,7 @@ let package = Package(
         .target(name: "Plotting", dependencies: ["BenchCore", "Reporting"]),
         // The composition root: a workload run against a target (the in-process engine, a simulated
         // fleet or an HTTP server) into one results writer, repeated runs and rate sweeps.
-        .target(name: "Harness", dependencies: ["BenchCore", "Cluster", "Engine", "EngineCPU", "Models", "LoadGen", "Reporting", "Oracle"]),
+        .target(name: "Harness", dependencies: ["BenchCore", "Cluster", "Engine", "EngineCPU", "EngineCUDA", "Models", "LoadGen", "Reporting", "Oracle"]),
         // `accelbench bench …`: measurements of accelbench's own hot paths.
         .target(name: "Benchmarks", dependencies: ["BenchCore", "Engine", "EngineCPU", "Models", "Harness", "LoadGen", "MockServer", "Reporting", "Workloads"]),
         .executableTarget(name: "accelbench", dependencies: [
@@ -111,6 +114,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BenchCore"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "BenchCore"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineCPUTests", dependencies: ["EngineCPU", "Models", "Engine", "BenchCore", "CKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "EngineCUDATests", dependencies: ["EngineCUDA", "Engine", "Models", "BenchCore"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "BenchCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Tokenizer", "BenchCore", "MockServer"]),
         .testTarget(name: "MockServerTests", dependencies: ["MockServer", "BenchCore"]),

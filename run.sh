@@ -12,6 +12,9 @@
 #                                     Tests/EngineCPUTests/Fixtures/smollm2-reference.json
 #   ./run.sh interop cpu [--threads N]  CPU engine prefill/decode tokens/s beside llama.cpp's
 #                                       (scripts/interop/cpu_bench.sh; run on an idle machine)
+#   ./run.sh cuda     install nvcc, the CUDA runtime and cuBLAS (PyPI's CUDA 13 wheels, ~1.1 GB, into
+#                     .cuda/venv) and build the CUDA backend library .build/cuda/libaccelbench_cuda.so;
+#                     then what can run without a GPU (not part of CI: too big for every run)
 # Idempotent: a second run installs nothing and prints only the job's output.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -164,6 +167,26 @@ test_job() {
     bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 }
 
+# PyPI's CUDA 13 wheels (the cu12 ones ship no nvcc); 13.x runs on drivers from 580 on.
+CUDA_WHEELS=("nvidia-cuda-nvcc>=13,<14" "nvidia-cuda-cccl>=13,<14" "nvidia-cuda-runtime>=13,<14" "nvidia-cublas>=13,<14")
+
+cuda_job() {
+    local venv=.cuda/venv
+    if [ ! -x "$venv/bin/nvcc-installed" ]; then
+        log "installing ${CUDA_WHEELS[*]} into $venv (about 1.1 GB)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --upgrade pip
+        "$venv/bin/pip" install -q "${CUDA_WHEELS[@]}"
+        touch "$venv/bin/nvcc-installed"
+    fi
+    local root
+    root=$("$venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')
+    bash scripts/cuda/build.sh "$root" .build/cuda
+    build_release
+    # Without a GPU: the loader's own message and exit 69; with one, a short run on the real model.
+    bash scripts/gpu/verify.sh --cpu-only --library .build/cuda/libaccelbench_cuda.so --binary .build/release/accelbench
+}
+
 check_swift
 install_apt
 interop_job() {
@@ -185,5 +208,6 @@ case "${1:-}" in
     baselines) build_release; baselines_job .build/release/accelbench "${2:-check}" ;;
     interop) shift; interop_job "$@" ;;
     fuzz) shift; bash scripts/fuzz.sh "$@" ;;
-    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference|cpu]]"; exit 64 ;;
+    cuda) cuda_job ;;
+    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | cuda | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference|cpu]]"; exit 64 ;;
 esac

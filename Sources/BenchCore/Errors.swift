@@ -27,12 +27,16 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
     case data(SourceLocation, String)
     /// A file could not be read or written: exit 74.
     case io(String, String)
+    /// What the command needs is not available here (no GPU, no driver, a backend library not
+    /// built) or stopped working: exit 69.
+    case unavailable(String)
 
     public var exitCode: Int32 {
         switch self {
         case .usage: return ExitCodes.usage
         case .data: return ExitCodes.dataError
         case .io: return ExitCodes.ioError
+        case .unavailable: return ExitCodes.unavailable
         }
     }
 
@@ -41,6 +45,7 @@ public enum BenchError: Error, Sendable, Equatable, CustomStringConvertible {
         case .usage(let msg): return "usage error: \(msg)"
         case .data(let loc, let msg): return "\(loc): \(msg)"
         case .io(let path, let msg): return "\(path): \(msg)"
+        case .unavailable(let msg): return msg
         }
     }
 
@@ -64,6 +69,8 @@ public enum ExitCodes {
     public static let usage: Int32 = 64
     /// Input data error (sysexits EX_DATAERR).
     public static let dataError: Int32 = 65
+    /// A backend or service the command needs is unavailable (sysexits EX_UNAVAILABLE).
+    public static let unavailable: Int32 = 69
     /// Input/output error (sysexits EX_IOERR).
     public static let ioError: Int32 = 74
     /// Interrupted by SIGINT after writing partial results (128 + 2).

@@ -21,7 +21,7 @@ public struct JSONFields {
         }
     }
 
-    func path(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
+    public func path(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
 
     public func error(_ key: String, _ message: String) -> BenchError {
         BenchError.data(file, line: line, field: path(key), message)

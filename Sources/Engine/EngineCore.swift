@@ -62,9 +62,13 @@ public struct StepResult: Sendable {
     /// A real model's sampled tokens, one per plan item (-1 for a prefill chunk that emits no
     /// token); nil from backends that produce no text.
     public var sampledTokens: [Int32]?
-    public init(durationS: Double, sampledTokens: [Int32]? = nil) {
+    /// Why a real backend could not run the iteration (a device error); nil when it ran. The
+    /// real-time driver then applies nothing and aborts every request with this reason.
+    public var failure: String?
+    public init(durationS: Double, sampledTokens: [Int32]? = nil, failure: String? = nil) {
         self.durationS = durationS
         self.sampledTokens = sampledTokens
+        self.failure = failure
     }
 }
 

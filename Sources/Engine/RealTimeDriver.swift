@@ -47,6 +47,8 @@ public struct RealTimeStats: Sendable {
     /// `lateSumS` this is how far the driver moves served latencies from the profile's.
     public var overheadSumS = 0.0
     public var invariantViolations: [String] = []
+    /// Why the backend failed (a device error); from then on every request is aborted with it.
+    public var backendFailure: String?
 
     /// The line `serve` prints when it stops.
     public var stoppedLine: String {
@@ -261,6 +263,7 @@ public final class RealTimeDriver: @unchecked Sendable {
             let box = takeInbox()
             let t = now()
             applyInbox(box, now: t)
+            if let failure = stats.backendFailure { abortAll(now: t, reason: "backend failed: \(failure)") }
             if box.stopping || (box.drainEnd.map { t >= $0 } ?? false) {
                 abortAll(now: t, reason: box.stopping ? "server stopped" : "drain time ran out")
                 deliver()
@@ -330,6 +333,12 @@ public final class RealTimeDriver: @unchecked Sendable {
     /// when the policy planned nothing.
     private func runStep(now t: Double) -> Bool {
         guard let begun = engine.beginStep(now: t, backend: &backend, startS: { now() }) else { return false }
+        if let failure = begun.result.failure {
+            // Nothing of the iteration is applied: every request ends, aborted with the reason.
+            stats.backendFailure = failure
+            abortAll(now: now(), reason: "backend failed: \(failure)")
+            return true
+        }
         let end = begun.startS + begun.result.durationS
         deliver()
         clock.sleep(until: t0 + end)

@@ -19,6 +19,14 @@ public struct SamplingParams: Sendable, Equatable {
     }
 
     public static let greedy = SamplingParams()
+
+    /// The uniform number in [0, 1) a sampler draws for a request's `index`-th generated token,
+    /// seeded by the request's seed and the index: a preempted and recomputed request draws the
+    /// same numbers again, and every backend draws the same ones.
+    public func uniform(forToken index: Int) -> Double {
+        var rng = SeededRNG(seed: seed, stream: 0x5A4D_504C, index: UInt64(index))
+        return rng.uniform()
+    }
 }
 
 /// A request's token ids, for backends that run a real model: the prompt, then every token

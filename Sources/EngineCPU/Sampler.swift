@@ -43,8 +43,7 @@ public enum Sampler {
             }
             total = cumulative
         }
-        var rng = SeededRNG(seed: p.seed, stream: 0x5A4D_504C, index: UInt64(draw))
-        let u = rng.uniform() * total
+        let u = p.uniform(forToken: draw) * total
         var acc = 0.0
         for k in 0..<kept {
             acc += q(order[k])

@@ -69,25 +69,12 @@ public struct CPUCalibration {
     public func run(base: HardwareProfile) throws(BenchError) -> Result {
         LlamaCPU.setThreads(threads)
         let bench = Bench(self)
-        var p = base
-        p.linearTokens = linearTokens
-        p.linearMs = linearTokens.map { bench.time(bench.singles($0, logits: false)) * 1000 }
-        p.sequenceCounts = sequenceCounts
-        p.sequenceMs = sequenceCounts.map { r in
-            max(0, bench.timeDifference(bench.singles(r, logits: false), bench.singles(r, logits: true))) * 1000
-        }
-        let perPair = bench.prefillSecondsPerPair()
-        let perContextToken = bench.decodeSecondsPerContextToken()
-        let m = p.model
-        p.attentionEfficiency = 1
-        p.peakTFLOPs = 4 * Double(m.headDim) * Double(m.numHeads) * Double(m.numLayers) / perPair / 1e12
-        p.memoryBandwidthGBps = p.kvBytesPerTokenPerGPU / perContextToken / 1e9
-        p.overheadMs = 0
-        p.allReduceBytes = []
-        p.allReduceMs = []
-        p.source = "accelbench profile calibrate --engine cpu: \(model.name), \(threads) threads, medians of \(repetitions) (\(ISO8601DateFormatter().string(from: Date())))"
-        try ProfileBuilder.setPivot(&p, fraction: ProfileBuilder.Options().pivotThroughputFraction)
-        try p.validate(file: "calibrated profile")
+        let points = CalibrationPoints(
+            linear: linearTokens.map { ($0, bench.time(bench.singles($0, logits: false))) },
+            sequences: sequenceCounts.map { r in (r, bench.timeDifference(bench.singles(r, logits: false), bench.singles(r, logits: true))) },
+            chunkTokens: chunkTokens, prefill: bench.prefillPoints(), decodeBatch: decodeBatch, decode: bench.decodePoints())
+        let p = try points.fit(base: base, source: "accelbench profile calibrate --engine cpu: \(model.name), \(threads) threads, medians of \(repetitions) (\(ISO8601DateFormatter().string(from: Date())))")
+        let perPair = points.secondsPerPair, perContextToken = points.secondsPerContextToken
         let model = IterationTimeModel(profile: p)
         let checks = Self.checkShapes.map { name, prefill, decodes in
             let (measured, load) = bench.check(prefill: prefill, decodes: decodes)
@@ -175,32 +162,27 @@ public struct CPUCalibration {
             return (time(chunks), load)
         }
 
-        /// Prefill attention: the same chunk after growing cached contexts; seconds per causal pair.
-        func prefillSecondsPerPair() -> Double {
-            let n = Double(settings.chunkTokens)
-            var pairs: [Double] = [], seconds: [Double] = []
-            for ctx in settings.prefillContexts {
+        /// Prefill attention: the same chunk after growing cached contexts.
+        func prefillPoints() -> [(context: Int, seconds: Double)] {
+            settings.prefillContexts.map { ctx in
                 if ctx > 0 { _ = cpu.forward([SequenceChunk(tokens: tokens(ctx, 0), startPosition: 0, blocks: blocks(0), wantsLogits: false)]) }
-                seconds.append(time([SequenceChunk(tokens: tokens(settings.chunkTokens, 1), startPosition: ctx, blocks: blocks(0), wantsLogits: true)]))
-                pairs.append(n * (Double(ctx) + (n + 1) / 2))
+                return (ctx, time([SequenceChunk(tokens: tokens(settings.chunkTokens, 1), startPosition: ctx, blocks: blocks(0), wantsLogits: true)]))
             }
-            return max(1e-15, CPUCalibration.slope(x: pairs, y: seconds))
         }
 
-        /// Decode attention: a batch of decodes after growing contexts; seconds per context token.
-        func decodeSecondsPerContextToken() -> Double {
+        /// Decode attention: a batch of decodes after growing contexts.
+        func decodePoints() -> [(context: Int, seconds: Double)] {
             let batch = settings.decodeBatch
-            var contextTokens: [Double] = [], seconds: [Double] = []
+            var points: [(context: Int, seconds: Double)] = []
             for ctx in settings.decodeContexts {
                 for s in 0..<batch {
                     _ = cpu.forward([SequenceChunk(tokens: tokens(ctx, s), startPosition: 0, blocks: blocks(s), wantsLogits: false)])
                 }
-                seconds.append(time((0..<batch).map {
+                points.append((ctx, time((0..<batch).map {
                     SequenceChunk(tokens: tokens(1, $0 + 7), startPosition: ctx, blocks: blocks($0), wantsLogits: true)
-                }))
-                contextTokens.append(Double(batch * ctx))
+                })))
             }
-            return max(1e-15, CPUCalibration.slope(x: contextTokens, y: seconds))
+            return points
         }
     }
 

@@ -8,7 +8,7 @@ import Reporting
 /// The bundled engine running a real model on the CPU, in real time: requests arrive on the
 /// workload's clock, the real-time driver runs every plan through `CPUBackend`, and token times
 /// are what the monotonic clock read when each iteration ended.
-public struct CPUEngineTarget: RunTarget {
+public struct CPUEngineTarget: RealModelTarget {
     /// The scheduling profile: block size, KV blocks and the model's context are the real
     /// engine's (`CPUEngineTarget.profile(for:…)`); its time model is what policies that predict
     /// iteration times (AccelGen, EDF) plan with.
@@ -54,9 +54,6 @@ public struct CPUEngineTarget: RunTarget {
                       ablations: policy == .accelgen ? policyOptions.accelgen.ablations : []))
     }
 
-    public var writesIterations: Bool { true }
-    public var recordWriting: RecordWriting { .inline }
-
     /// The backend: the model over a KV pool of the profile's blocks, on `threads` threads.
     public func makeBackend() -> CPUBackend {
         LlamaCPU.setThreads(threads)
@@ -66,23 +63,60 @@ public struct CPUEngineTarget: RunTarget {
         return CPUBackend(model: LlamaCPU(weights: model.weights, cache: cache))
     }
 
+    public var vocabSize: Int { model.weights.config.vocabSize }
+    public var reservedTokenIDs: Set<Int32> { model.reservedTokenIDs }
+    public func makeExecutionBackend() throws(BenchError) -> any ExecutionBackend { makeBackend() }
+}
+
+extension ModelTokenizer {
+    /// Ids a synthetic prompt must not contain (BOS, EOS, stop tokens); none without a tokenizer.
+    static func reservedIDs(_ t: ModelTokenizer?) -> Set<Int32> {
+        t.map { Set([$0.bosID, $0.eosID].compactMap { $0 }).union($0.stopIDs) } ?? []
+    }
+}
+
+extension LoadedModel {
+    /// Ids a synthetic prompt must not contain (BOS, EOS, stop tokens).
+    public var reservedTokenIDs: Set<Int32> { ModelTokenizer.reservedIDs(tokenizer) }
+}
+
+/// A bundled engine that runs a real model (CPU or CUDA) in real time: requests arrive on the
+/// workload's clock, the real-time driver runs every plan through the backend, and token times
+/// are what the monotonic clock read when each iteration ended.
+public protocol RealModelTarget: RunTarget where Details == RealTimeStats {
+    var profile: HardwareProfile { get }
+    var policy: PolicyName { get }
+    var policyOptions: PolicyOptions { get }
+    /// Seed of the synthetic prompt ids (workload requests carry lengths, not text).
+    var promptSeed: UInt64 { get }
+    var prefixCaching: Bool { get }
+    var onProgress: ((EngineProgress) -> Void)? { get }
+    var vocabSize: Int { get }
+    var reservedTokenIDs: Set<Int32> { get }
+    func makeExecutionBackend() throws(BenchError) -> any ExecutionBackend
+}
+
+extension RealModelTarget {
+    public var writesIterations: Bool { true }
+    public var recordWriting: RecordWriting { .inline }
+
     public func run(_ workload: Workload, into writer: ResultsWriter,
                     shouldStop: @escaping () -> Bool) throws -> TargetRun<RealTimeStats> {
-        let c = model.weights.config
+        let backend = try makeExecutionBackend()
         let engine = EngineCore(profile: profile, policy: policy.make(policyOptions, profile: profile), prefixCaching: prefixCaching)
         engine.predictsEveryIteration = true  // iterations.jsonl: the profile's time beside the measured one
-        let driver = RealTimeDriver(engine: engine, backend: makeBackend(), clock: MonotonicClock())
+        let driver = RealTimeDriver(engine: engine, backend: backend, clock: MonotonicClock())
         let mailbox = Mailbox()
         driver.onStep = { mailbox.put(.iteration($0.record)) }
         let requests = workload.requests.sorted { ($0.arrivalS, $0.id) < ($1.arrivalS, $1.id) }
-        let reserved = model.tokenizer.map { Set([$0.bosID, $0.eosID].compactMap { $0 }).union($0.stopIDs) } ?? []
         driver.start()
-        var feeder = Feeder(requests: requests, vocab: c.vocabSize, reserved: reserved, seed: promptSeed)
+        var feeder = Feeder(requests: requests, vocab: vocabSize, reserved: reservedTokenIDs, seed: promptSeed)
         var done = 0
         var stopped = false
         var progress = EngineProgress(simulatedS: 0, done: 0, total: requests.count, waiting: 0)
         while done < requests.count {
-            if shouldStop() { stopped = true; break }
+            // A backend failure aborted everything in the engine; what has not arrived never runs.
+            if shouldStop() || driver.snapshot.backendFailure != nil { stopped = true; break }
             feeder.submitDue(to: driver, now: driver.now(), mailbox: mailbox)
             done += try mailbox.drain(into: writer)
             progress.simulatedS = driver.now()

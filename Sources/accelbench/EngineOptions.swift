@@ -4,21 +4,28 @@ import Engine
 import Harness
 import Foundation
 import Models
+import EngineCUDA
 import Workloads
 
 /// The bundled engine's flags, shared by `run` and `compare`.
 struct EngineFlags: ParsableArguments {
-    @Option(name: .long, help: "Execution backend: sim (simulated GPU; iteration times from the profile) or cpu (a real model on this machine's CPU, in real time).")
+    @Option(name: .long, help: "Execution backend: sim (simulated GPU; iteration times from the profile), cpu (a real model on this machine's CPU, in real time) or cuda (a real model on an NVIDIA GPU, through the library ./run.sh cuda builds).")
     var engine = "sim"
 
-    @Option(name: .long, help: "cpu: the model, a GGUF file or a Hugging Face directory (config.json, safetensors, tokenizer.json; default: \(LoadedModel.defaultModelFile), which ./run.sh installs).")
+    @Option(name: .long, help: "cpu, cuda: the model, a GGUF file or a Hugging Face directory (config.json, safetensors, tokenizer.json; default: \(LoadedModel.defaultModelFile), which ./run.sh installs).")
     var modelFile: String?
 
-    @Option(name: .long, help: "cpu: seeded random weights at a real architecture's shapes instead of a model file: \(LlamaConfig.known.keys.sorted().joined(separator: ", ")).")
+    @Option(name: .long, help: "cpu, cuda: seeded random weights at a real architecture's shapes instead of a model file: \(LlamaConfig.known.keys.sorted().joined(separator: ", ")).")
     var syntheticWeights: String?
 
-    @Option(name: .long, help: "cpu: memory for the KV cache, GiB (our choice; fp32 keys and values).")
-    var kvMemoryGib = 2.0
+    @Option(name: .long, help: "cpu, cuda: memory for the KV cache, GiB (cpu default 2, fp32 keys and values: our choice; cuda default: \(Int(CUDAEngineTarget.freeMemoryFraction * 100))% of the device memory left after the weights, bf16).")
+    var kvMemoryGib: Double?
+
+    @Option(name: .long, help: "cuda: the backend library (default: $\(CUDALibrary.environmentVariable), else \(CUDALibrary.defaultPath)).")
+    var cudaLibrary: String?
+
+    @Flag(name: .long, help: "cuda: launch every kernel of decode-only iterations instead of replaying CUDA graphs.")
+    var noCudaGraphs = false
 
     @Option(name: .long, help: "cpu: OpenBLAS threads (default: every core).")
     var threads: Int?
@@ -42,11 +49,12 @@ struct EngineFlags: ParsableArguments {
     var blockSize: Int?
 
     func validate() throws {
-        guard engine == "sim" || engine == "cpu" else { throw ValidationError("--engine: '\(engine)' is not available; valid engines: sim, cpu") }
-        if engine != "cpu" && (modelFile != nil || syntheticWeights != nil) {
-            throw ValidationError("--model-file and --synthetic-weights need --engine cpu")
+        guard ["sim", "cpu", "cuda"].contains(engine) else { throw ValidationError("--engine: '\(engine)' is not available; valid engines: sim, cpu, cuda") }
+        if engine == "sim" && (modelFile != nil || syntheticWeights != nil || kvMemoryGib != nil) {
+            throw ValidationError("--model-file, --synthetic-weights and --kv-memory-gib need --engine cpu or cuda")
         }
-        guard kvMemoryGib > 0, kvMemoryGib.isFinite else { throw ValidationError("--kv-memory-gib must be > 0") }
+        if engine != "cuda" && (cudaLibrary != nil || noCudaGraphs) { throw ValidationError("--cuda-library and --no-cuda-graphs need --engine cuda") }
+        if let kvMemoryGib { guard kvMemoryGib > 0, kvMemoryGib.isFinite else { throw ValidationError("--kv-memory-gib must be > 0") } }
         if let threads, threads <= 0 { throw ValidationError("--threads must be > 0") }
         guard jitterCV >= 0, jitterCV.isFinite else { throw ValidationError("--jitter-cv must be ≥ 0") }
         if let kvBlocks, kvBlocks <= 0 { throw ValidationError("--kv-blocks must be > 0") }
@@ -187,12 +195,29 @@ struct WorkloadFlags: ParsableArguments {
 
 extension EngineFlags {
     /// The CPU engine with these flags: the model loaded, its profile sized from `--kv-memory-gib`.
+    /// KV memory of the CPU engine: 2 GiB unless given (our choice).
+    var cpuKVMemoryGiB: Double { kvMemoryGib ?? 2 }
+
     func cpuTarget(_ policy: PolicyName, _ options: PolicyOptions, progress: ProgressLine? = nil) throws(BenchError) -> CPUEngineTarget {
         let model = try ModelSource.resolve(modelFile: modelFile, syntheticWeights: syntheticWeights).load()
-        let profile = CPUEngineTarget.profile(for: model, base: try HardwareProfile.resolve(self.profile), kvMemoryGiB: kvMemoryGib,
+        let profile = CPUEngineTarget.profile(for: model, base: try HardwareProfile.resolve(self.profile), kvMemoryGiB: cpuKVMemoryGiB,
                                               blockSize: blockSize ?? 16)
         var t = CPUEngineTarget(profile: profile, policy: policy, policyOptions: options, model: model,
                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        t.prefixCaching = prefixCaching
+        t.onProgress = progress?.show
+        return t
+    }
+
+    /// The CUDA engine with these flags: driver and device checked, the model on the GPU, the KV
+    /// pool sized. Fails with exit 69 and the loader's message where that cannot be done.
+    func cudaTarget(_ policy: PolicyName, _ options: PolicyOptions, progress: ProgressLine? = nil) throws(BenchError) -> CUDAEngineTarget {
+        var o = CUDAEngineTarget.Options(source: try ModelSource.resolve(modelFile: modelFile, syntheticWeights: syntheticWeights),
+                                         libraryPath: CUDALibrary.resolvePath(cudaLibrary), base: try HardwareProfile.resolve(profile))
+        o.kvMemoryGiB = kvMemoryGib
+        o.blockSize = blockSize ?? 16
+        o.graphs = !noCudaGraphs
+        var t = try CUDAEngineTarget(o, policy: policy, policyOptions: options)
         t.prefixCaching = prefixCaching
         t.onProgress = progress?.show
         return t

@@ -81,10 +81,14 @@ extension ProfileCommand {
     /// `profile calibrate --engine cpu`: a profile measured on this machine's CPU engine.
     struct Calibrate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Measure the CPU engine's iteration times and write a profile the simulated backend reads.",
-            discussion: "The linear table, the prefill attention rate and the decode attention rate are measured separately (docs/engine-cpu.md#calibration).")
+            abstract: "Measure the CPU engine's iteration times (or read another machine's, --from) and write a profile the simulated backend reads.",
+            discussion: "The linear table, the prefill attention rate and the decode attention rate are measured separately (docs/engine-cpu.md#calibration). --from FILE fits the same terms to the points scripts/gpu/harness.py measured on a GPU (its calibration.json; docs/engine-cuda.md).")
 
         @OptionGroup var engineFlags: EngineFlags
+        @Option(name: .long, help: "Fit the points in this calibration.json (scripts/gpu/harness.py) instead of measuring here.")
+        var from: String?
+        @Option(name: .long, help: "--from: the profile's name (default: the file's folder and architecture).")
+        var name: String?
         @Option(name: .shortAndLong, help: "Profile JSON to write.")
         var output: String
         @Option(name: .long, help: "Timed repetitions per point (medians).")
@@ -92,7 +96,8 @@ extension ProfileCommand {
 
         func run() throws {
             try guarded {
-                guard engineFlags.engine == "cpu" else { throw BenchError.usage("profile calibrate needs --engine cpu") }
+                if let from { return try fit(from) }
+                guard engineFlags.engine == "cpu" else { throw BenchError.usage("profile calibrate needs --engine cpu, or --from FILE") }
                 guard reps > 0 else { throw BenchError.usage("--reps must be > 0") }
                 let target = try engineFlags.cpuTarget(.sarathi, PolicyOptions())
                 var c = CPUCalibration(model: target.model, threads: target.threads)
@@ -109,5 +114,19 @@ extension ProfileCommand {
                 }
             }
         }
+    }
+}
+
+extension ProfileCommand.Calibrate {
+    /// `--from FILE`: the GPU harness's points, fitted onto the base profile (`--profile`).
+    func fit(_ path: String) throws {
+        let file = try CalibrationFile.read(path)
+        let profileName = name ?? "cuda-\(file.architecture)"
+        let p = try file.profile(base: try HardwareProfile.resolve(engineFlags.profile), name: profileName, path: path)
+        try FileIO.writeAtomically(Array((p.jsonString() + "\n").utf8), to: output)
+        let points = file.points
+        print(String(format: "%@: %@ on %@: linear %.2f ms (%d tokens) to %.1f ms (%d); prefill attention %.3g s per pair; decode attention %.3g s per context token; S_pf %d, T_pf %.2f ms",
+                     output, file.architecture, file.device, p.linearMs.first ?? 0, p.linearTokens.first ?? 0, p.linearMs.last ?? 0,
+                     p.linearTokens.last ?? 0, points.secondsPerPair, points.secondsPerContextToken, p.pivotTokens, p.pivotMs))
     }
 }

@@ -51,6 +51,7 @@ struct Run: ParsableCommand {
             if repeats > 1 { return try runRepeated() }
             if remote.endpoint != nil { return try runEndpoint() }
             if engine.engine == "cpu" { return try runCPU() }
+            if engine.engine == "cuda" { return try runCUDA() }
             var policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()
             let workload = try source.load()
@@ -98,9 +99,28 @@ extension Run {
         let workload = try source.load()
         let progress = ProgressLine(label: "cpu \(policyName.rawValue)", enabled: !json)
         let target = try engine.cpuTarget(policyName, policyFlags.options, progress: progress)
-        if !json { print("cpu engine: \(target.model.name), \(target.profile.kvCapacityBlocks) KV blocks of \(target.profile.blockSizeTokens) tokens (--kv-memory-gib \(engine.kvMemoryGib)), \(target.threads) threads") }
+        if !json { print("cpu engine: \(target.model.name), \(target.profile.kvCapacityBlocks) KV blocks of \(target.profile.blockSizeTokens) tokens (--kv-memory-gib \(engine.cpuKVMemoryGiB)), \(target.threads) threads") }
+        try runReal(target, workload: workload, into: output ?? "results/\(source.label)-cpu-\(policyName.rawValue)", progress: progress)
+    }
+
+    /// `--engine cuda`: the workload against the real model on the GPU, in real time.
+    func runCUDA() throws {
+        if replaySchedule != nil { throw BenchError.usage("--replay-schedule needs the simulated engine") }
+        let policyName = try PolicyName.parse(policy)
+        let workload = try source.load()
+        let progress = ProgressLine(label: "cuda \(policyName.rawValue)", enabled: !json)
+        let target = try engine.cudaTarget(policyName, policyFlags.options, progress: progress)
+        if !json {
+            let kv = Double(target.profile.kvCapacityBlocks * target.model.bytesPerBlock(blockSize: target.profile.blockSizeTokens)) / 1_073_741_824
+            print("cuda engine: \(target.modelName) on \(target.device), \(target.profile.kvCapacityBlocks) KV blocks of \(target.profile.blockSizeTokens) tokens (\(String(format: "%.1f", kv)) GiB)")
+        }
+        try runReal(target, workload: workload, into: output ?? "results/\(source.label)-cuda-\(policyName.rawValue)", progress: progress)
+    }
+
+    /// A real engine's run: results, the summary, and the exit code (69 when the backend failed
+    /// part-way: the results gathered until then are written).
+    func runReal<T: RealModelTarget>(_ target: T, workload: Workload, into out: String, progress: ProgressLine?) throws {
         Interrupt.install()
-        let out = output ?? "results/\(source.label)-cpu-\(policyName.rawValue)"
         let result = try Harness.run(workload, on: target, output: out, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
         progress?.clear()
         if json {
@@ -109,6 +129,9 @@ extension Run {
             print(result.summary.table(), terminator: "")
             print(String(format: "\n%d iterations, %d preemptions; %.1f s of real time. Results in %@",
                          result.run.engineIterations ?? 0, result.run.enginePreemptions ?? 0, result.run.endS, out))
+        }
+        if let failure = result.run.details.backendFailure {
+            throw BenchError.unavailable("the backend failed: \(failure); the results gathered until then are in \(out)")
         }
         if result.run.stopped { throw BenchExit(code: Interrupt.exitCode) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }

@@ -3,6 +3,7 @@ import BenchCore
 import Engine
 import Foundation
 import Harness
+import Models
 import Server
 
 struct ServeCommand: ParsableCommand {
@@ -12,9 +13,10 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         Endpoints: GET /v1/models, POST /v1/completions and /v1/chat/completions (streaming SSE or not), GET /health, \
         GET /metrics (Prometheus). The engine runs the same policies as `run --engine sim`, in real time: each iteration \
-        lasts the profile's predicted time, or with --engine cpu, the time the real model takes on this machine's CPU.
+        lasts the profile's predicted time, or with --engine cpu (cuda), the time the real model takes on this machine's CPU \
+        (on its NVIDIA GPU).
 
-        With --engine cpu the model is real: prompts are tokenized with its tokenizer, chat messages go through its \
+        With --engine cpu or cuda the model is real: prompts are tokenized with its tokenizer, chat messages go through its \
         chat template (ChatML), output is sampled (temperature, top_p, top_k, seed; temperature 1 by default) and \
         stops at its end-of-turn tokens unless ignore_eos (min_tokens is honoured).
 
@@ -81,19 +83,19 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let policyName = try PolicyName.parse(policy)
-            let cpu = engineFlags.engine == "cpu" ? try engineFlags.cpuTarget(policyName, policyFlags.options) : nil
-            let profile = try cpu?.profile ?? engineFlags.resolveProfile()
-            let text = try cpu.map { (t: CPUEngineTarget) throws(BenchError) -> ServedText in
-                guard let tokenizer = t.model.tokenizer else {
-                    throw BenchError.usage("serve --engine cpu needs a model with a tokenizer (a GGUF file), not --synthetic-weights")
+            let real = try realEngine(policyName)
+            let profile = try real?.profile ?? engineFlags.resolveProfile()
+            let text = try real.map { (r: RealEngine) throws(BenchError) -> ServedText in
+                guard let tokenizer = r.tokenizer else {
+                    throw BenchError.usage("serve --engine \(engineFlags.engine) needs a model with a tokenizer (a GGUF file or a Hugging Face directory), not --synthetic-weights")
                 }
-                return ServedText(tokenizer: tokenizer, chatTemplate: t.model.chatTemplate)
+                return ServedText(tokenizer: tokenizer, chatTemplate: r.chatTemplate)
             }
-            let config = config(model: model ?? cpu.map { ModelNames.short($0.model.name) } ?? profile.model.name)
+            let config = config(model: model ?? real.map { ModelNames.short($0.modelName) } ?? profile.model.name)
             // Stop signals are blocked before any thread starts (threads inherit the mask) and
             // taken by one thread with sigwait.
             let set = Interrupt.blockStopSignals()
-            let backend: any ExecutionBackend = cpu?.makeBackend()
+            let backend: any ExecutionBackend = real?.makeBackend()
                 ?? SimulatedBackend(profile: profile, jitterCV: engineFlags.jitterCV, seed: engineFlags.jitterSeed)
             let server = ServeServer(profile: profile, policy: policyName.make(policyFlags.options, profile: profile), backend: backend,
                                      config: config, prefixCaching: engineFlags.prefixCaching, text: text)
@@ -109,6 +111,32 @@ struct ServeCommand: ParsableCommand {
                 throw BenchError.io("\(host):\(port)", "\(error)")
             }
             print(server.loop.snapshot.stoppedLine)
+        }
+    }
+}
+
+/// What `serve` needs of a real engine (cpu or cuda): its profile, text handling and backend.
+struct RealEngine {
+    var profile: HardwareProfile
+    var modelName: String
+    var tokenizer: ModelTokenizer?
+    var chatTemplate: ChatTemplate?
+    var makeBackend: () -> any ExecutionBackend
+}
+
+extension ServeCommand {
+    func realEngine(_ policy: PolicyName) throws(BenchError) -> RealEngine? {
+        switch engineFlags.engine {
+        case "cpu":
+            let t = try engineFlags.cpuTarget(policy, policyFlags.options)
+            return RealEngine(profile: t.profile, modelName: t.model.name, tokenizer: t.model.tokenizer, chatTemplate: t.model.chatTemplate,
+                              makeBackend: { t.makeBackend() })
+        case "cuda":
+            let t = try engineFlags.cudaTarget(policy, policyFlags.options)
+            return RealEngine(profile: t.profile, modelName: t.modelName, tokenizer: t.tokenizer, chatTemplate: t.chatTemplate,
+                              makeBackend: { t.makeBackend() })
+        default:
+            return nil
         }
     }
 }

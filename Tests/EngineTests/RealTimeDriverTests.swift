@@ -199,6 +199,42 @@ final class VirtualClock: RealTimeClock, @unchecked Sendable {
 }
 
 /// Each request's events, by the tag the test gave it (its submission closure's).
+/// A backend whose `failAt`-th iteration (0-based) fails, as a device error would.
+struct FailingBackend: ExecutionBackend {
+    var inner: SimulatedBackend
+    let failAt: Int
+    var calls = 0
+
+    mutating func execute(_ plan: StepPlan) -> StepResult {
+        defer { calls += 1 }
+        return calls == failAt ? StepResult(durationS: 0, failure: "device lost") : inner.execute(plan)
+    }
+}
+
+@Suite struct BackendFailureTests {
+    /// Nothing of the failed iteration is applied; every request in flight, and every one that
+    /// arrives afterwards, ends aborted with the backend's reason; the failure is in the stats.
+    @Test func aFailedIterationAbortsEveryRequestWithItsReason() throws {
+        let profile = testProfile()
+        let engine = EngineCore(profile: profile, policy: PolicyName.sarathi.make(PolicyOptions(), profile: profile))
+        let driver = RealTimeDriver(engine: engine, backend: FailingBackend(inner: SimulatedBackend(profile: profile), failAt: 3),
+                                    clock: VirtualClock(), checkInvariants: true)
+        defer { driver.stop() }
+        let log = TokenEventLog()
+        driver.start()
+        for tag in 0..<3 { _ = driver.submit(className: "c", promptTokens: 200, maxOutputTokens: 50, slo: SLO()) { log.append(tag, $0) } }
+        #expect(settle { log.finishedCount == 3 }, "\(driver.snapshot)")
+        _ = driver.submit(className: "c", promptTokens: 10, maxOutputTokens: 2, slo: SLO()) { log.append(3, $0) }
+        #expect(settle { log.finishedCount == 4 }, "\(driver.snapshot)")
+        for tag in 0..<4 {
+            #expect(log.events(tag).last == .finished(.aborted, "backend failed: device lost"), "request \(tag): \(log.events(tag).suffix(1))")
+        }
+        #expect(driver.snapshot.backendFailure == "device lost")
+        #expect(driver.snapshot.iterations == 3)
+        #expect(driver.snapshot.invariantViolations.isEmpty)
+    }
+}
+
 final class TokenEventLog: @unchecked Sendable {
     private let lock = NSLock()
     private var byTag: [Int: [TokenEvent]] = [:]
