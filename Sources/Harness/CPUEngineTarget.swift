@@ -39,10 +39,7 @@ public struct CPUEngineTarget: RealModelTarget {
         var p = base
         p.name = "cpu-" + ModelNames.short(model.name)
         p.gpu = "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores)"
-        p.model = ModelShape(name: model.name, numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads,
-                             numKVHeads: c.numKVHeads, intermediateSize: c.intermediateSize, vocabSize: c.vocabSize,
-                             maxContextTokens: c.contextLength)
-        p.tensorParallel = 1
+        p.setRealModel(c, name: model.name)
         if let blockSize { p.blockSizeTokens = blockSize }
         let perBlock = PagedKVCache.bytesPerBlock(blockSize: p.blockSizeTokens, numLayers: c.numLayers, kvDim: c.kvDim)
         p.kvCapacityBlocks = max(1, Int(kvMemoryGiB * 1_073_741_824 / Double(perBlock)))
@@ -64,7 +61,7 @@ public struct CPUEngineTarget: RealModelTarget {
     }
 
     public var vocabSize: Int { model.weights.config.vocabSize }
-    public var reservedTokenIDs: Set<Int32> { model.reservedTokenIDs }
+    public var reservedTokenIDs: Set<Int32> { ModelTokenizer.reservedIDs(model.tokenizer) }
     public func makeExecutionBackend() throws(BenchError) -> any ExecutionBackend { makeBackend() }
 }
 
@@ -73,11 +70,6 @@ extension ModelTokenizer {
     static func reservedIDs(_ t: ModelTokenizer?) -> Set<Int32> {
         t.map { Set([$0.bosID, $0.eosID].compactMap { $0 }).union($0.stopIDs) } ?? []
     }
-}
-
-extension LoadedModel {
-    /// Ids a synthetic prompt must not contain (BOS, EOS, stop tokens).
-    public var reservedTokenIDs: Set<Int32> { ModelTokenizer.reservedIDs(tokenizer) }
 }
 
 /// A bundled engine that runs a real model (CPU or CUDA) in real time: requests arrive on the

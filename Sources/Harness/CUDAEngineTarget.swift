@@ -85,10 +85,7 @@ public struct CUDAEngineTarget: RealModelTarget {
         var p = base
         p.name = "cuda-" + ModelNames.short(modelName)
         p.gpu = device
-        p.model = ModelShape(name: modelName, numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads,
-                             numKVHeads: c.numKVHeads, intermediateSize: c.intermediateSize, vocabSize: c.vocabSize,
-                             maxContextTokens: c.contextLength)
-        p.tensorParallel = 1
+        p.setRealModel(c, name: modelName)
         p.blockSizeTokens = blockSize
         p.kvCapacityBlocks = blocks
         return p

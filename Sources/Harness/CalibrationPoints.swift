@@ -111,10 +111,7 @@ public struct CalibrationFile: Sendable {
         var p = base
         p.name = name
         p.gpu = device
-        p.model = ModelShape(name: architecture, numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads,
-                             numKVHeads: c.numKVHeads, intermediateSize: c.intermediateSize, vocabSize: c.vocabSize,
-                             maxContextTokens: c.contextLength)
-        p.tensorParallel = 1
+        p.setRealModel(c, name: architecture)
         p.blockSizeTokens = blockSize
         if let kvBlocks { p.kvCapacityBlocks = kvBlocks }
         return try points.fit(base: p, source: "accelbench profile calibrate --from \((path as NSString).lastPathComponent): \(model) on \(device)")

@@ -1,4 +1,5 @@
 import BenchCore
+import Engine
 import Models
 
 /// Where the CPU engine's model comes from: a GGUF file, a Hugging Face directory, or seeded
@@ -38,5 +39,15 @@ public enum ModelSource: Sendable, Equatable {
             let c = LlamaConfig.known[arch]!
             return LoadedModel(name: "synthetic-\(arch)", weights: .synthetic(c, seed: seed), tokenizer: nil, chatTemplate: nil)
         }
+    }
+}
+
+extension HardwareProfile {
+    /// A real engine's model in the profile: its shapes and context, on one device.
+    mutating func setRealModel(_ c: LlamaConfig, name: String) {
+        model = ModelShape(name: name, numLayers: c.numLayers, hiddenSize: c.hiddenSize, numHeads: c.numHeads,
+                           numKVHeads: c.numKVHeads, intermediateSize: c.intermediateSize, vocabSize: c.vocabSize,
+                           maxContextTokens: c.contextLength)
+        tensorParallel = 1
     }
 }
