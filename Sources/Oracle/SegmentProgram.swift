@@ -1,0 +1,252 @@
+import BenchCore
+import Engine
+
+/// The relaxation's program over one segment's requests (see `RelaxationBound`), built in
+/// phases: each request's windows, the time grid, the LP's variables and constraints, and the
+/// bound read off its solution.
+struct SegmentProgram {
+    /// What a request's SLOs ask of the program.
+    enum Kind { case noSLO, impossible, scheduled(firstEnd: Double, lastEnd: Double?) }
+    /// A dyadic interval of base slots: 2^level slots from index · 2^level.
+    struct Node: Hashable { var level: Int; var index: Int }
+    /// The nodes a request's prefill (or decode) work must fall in.
+    struct Window { var request: Int; var decode: Bool; var nodes: [Node] }
+
+    let requests: [WorkloadRequest]
+    let options: RelaxationBound.Options
+    let model: IterationTimeModel
+    let lb: IterationTimeLowerBound
+    let kinds: [Kind]
+    static let eps = 1e-6
+
+    init(_ requests: [WorkloadRequest], profile: HardwareProfile, options: RelaxationBound.Options) {
+        self.requests = requests
+        self.options = options
+        model = IterationTimeModel(profile: profile)
+        lb = IterationTimeLowerBound(model: model, maxTokens: profile.kvCapacityBlocks * profile.blockSizeTokens)
+        let (lb, prefixCaching) = (lb, options.prefixCaching)
+        kinds = requests.map { Self.kind(of: $0, prefillTokens: Self.prefillWork($0, prefixCaching: prefixCaching), lb: lb) }
+    }
+
+    /// Prompt tokens a served request must compute (a shared prefix may come from the cache).
+    static func prefillWork(_ r: WorkloadRequest, prefixCaching: Bool) -> Int {
+        max(1, r.promptTokens - (prefixCaching ? (r.prefixTokens ?? 0) : 0))
+    }
+
+    func prefillWork(_ r: WorkloadRequest) -> Int { Self.prefillWork(r, prefixCaching: options.prefixCaching) }
+
+    /// The request's windows: prefill must end by the first-token deadline, decode by the last.
+    static func kind(of r: WorkloadRequest, prefillTokens prefill: Int, lb: IterationTimeLowerBound) -> Kind {
+        let a = r.arrivalS
+        let o = max(r.outputTokens, 1)
+        let first = r.slo.ttftMs.map { a + $0 / 1000 + eps }
+        var last: Double?
+        if let j = r.slo.jctS { last = a + j + eps }
+        if let t = r.slo.ttftMs, let g = r.slo.tbtMs { last = min(last ?? .infinity, a + t / 1000 + Double(o - 1) * g / 1000 + eps) }
+        if first == nil && last == nil {
+            // No deadline: met unless a TBT SLO is below the fastest possible iteration.
+            if let g = r.slo.tbtMs, o > 1, g / 1000 + eps < lb.minIterationS { return .impossible }
+            return .noSLO
+        }
+        // Without a last-token deadline (a TTFT SLO alone) the decode work may come at any
+        // time after: it is left out.
+        let firstEnd = min(first ?? .infinity, last ?? .infinity)
+        let minFirst = lb.atLeast(tokens: prefill)
+        let minLast = minFirst + Double(o - 1) * lb.minIterationS
+        if a + minFirst > firstEnd || (last.map { a + minLast > $0 } ?? false)
+            || (r.slo.tbtMs.map { o > 1 && $0 / 1000 + eps < lb.minIterationS } ?? false) {
+            return .impossible
+        }
+        return .scheduled(firstEnd: firstEnd, lastEnd: last)
+    }
+
+    // MARK: the time grid
+
+    /// Time is cut into base slots of length `slot`; a node at level ℓ covers 2^ℓ consecutive
+    /// base slots (a dyadic interval). Each window is rounded outward to whole base slots, then
+    /// to the finest level ("floor") at which it spans at most `windowSlots` nodes, and that
+    /// range is split into the fewest dyadic nodes (at most two per level, as in a segment
+    /// tree), each with one variable. A window is thus described by O(log windowSlots)
+    /// variables whatever its length; the capacity of every node counts the tokens of every
+    /// node inside it.
+    func windows(slot: Double) -> [Window] {
+        let t0 = requests.map(\.arrivalS).min() ?? 0
+        var out: [Window] = []
+        out.reserveCapacity(2 * requests.count)
+        func add(_ i: Int, _ decode: Bool, _ s: Double, _ e: Double) {
+            let lo = max(0, Int(((s - t0) / slot).rounded(.down)))
+            let hi = max(lo, Int(((e - t0) / slot).rounded(.up)) - 1)
+            let nodes = RelaxationBound.dyadicCover(lo, hi, floorSpan: options.windowSlots).map { Node(level: $0.level, index: $0.index) }
+            out.append(Window(request: i, decode: decode, nodes: nodes))
+        }
+        for (i, r) in requests.enumerated() {
+            guard case .scheduled(let firstEnd, let lastEnd) = kinds[i] else { continue }
+            add(i, false, r.arrivalS, firstEnd)
+            if max(r.outputTokens, 1) > 1, let lastEnd { add(i, true, r.arrivalS, lastEnd) }
+        }
+        return out
+    }
+
+    /// Variables of the program built on `ws`: per node M, T and C, per request y, per window node one.
+    func size(_ ws: [Window]) -> Int {
+        var nodes = Set<Node>()
+        var count = 0
+        for w in ws {
+            nodes.formUnion(w.nodes)
+            count += w.nodes.count
+        }
+        return count + 3 * nodes.count + requests.count
+    }
+
+    /// The base slot (the given one, or the finest whose program fits `maxVariables`) and its windows.
+    func grid() -> (slot: Double, windows: [Window]) {
+        var slot = options.slotS ?? options.minSlotS
+        var ws = windows(slot: slot)
+        if options.slotS == nil {
+            while size(ws) > options.maxVariables {
+                slot *= 2
+                ws = windows(slot: slot)
+            }
+        }
+        return (slot, ws)
+    }
+
+    // MARK: the program
+
+    /// The LP and the variables its reading needs.
+    struct Program {
+        var lp = LinearProgram(sense: .maximize)
+        var nodeIndex: [Node: Int] = [:]
+        var nodes: [Node] = []
+        /// Per node: its window variables, and the context (kilotokens) of its decode ones.
+        var ownTokens: [[Int]] = []
+        var ownContext: [[(Int, Double)]] = []
+        /// Per node: iterations M, tokens T and context C attributed to it (its own and its descendants').
+        var iterations: [Int] = []
+        var tokens: [Int] = []
+        var context: [Int] = []
+        /// y per request (-1 for those without one), and the requests no schedule can serve.
+        var y: [Int] = []
+        var impossible = 0
+
+        init(nodesOf ws: [Window], requests: Int) {
+            for w in ws {
+                for n in w.nodes where nodeIndex[n] == nil {
+                    nodeIndex[n] = nodes.count
+                    nodes.append(n)
+                }
+            }
+            ownTokens = Array(repeating: [], count: nodes.count)
+            ownContext = Array(repeating: [], count: nodes.count)
+            iterations = nodes.map { _ in lp.addVariable() }
+            tokens = nodes.map { _ in lp.addVariable() }
+            // Context that decode steps attribute to the node read, in thousands of tokens
+            // (Σ prompt × decode tokens / 1000: kilotokens keep the coefficients near 1 for the solver).
+            context = nodes.map { _ in lp.addVariable() }
+            y = Array(repeating: -1, count: requests)
+        }
+    }
+
+    func solve() -> RelaxationBound.Result {
+        let (slot, ws) = grid()
+        var p = Program(nodesOf: ws, requests: requests.count)
+        addRequests(ws, to: &p)
+        addNodeCapacities(slot: slot, to: &p)
+        let solution = options.integral ? p.lp.solveMILP(timeLimitS: options.timeLimitS) : p.lp.solveLP(timeLimitS: options.timeLimitS)
+        return result(solution, p, slot: slot)
+    }
+
+    /// Per scheduled request: y_i, and for each window, its work spread over the window's nodes.
+    func addRequests(_ ws: [Window], to p: inout Program) {
+        var windowsOf = [[Window]](repeating: [], count: requests.count)
+        for w in ws { windowsOf[w.request].append(w) }
+        for (i, r) in requests.enumerated() {
+            var weight = options.objective == .requests ? 1.0 : Double(r.outputTokens)
+            if let c = options.classFilter, r.className != c { weight = 0 }
+            switch kinds[i] {
+            case .noSLO: continue
+            case .impossible:
+                p.impossible += 1
+                continue
+            case .scheduled: break
+            }
+            let yi = p.lp.addVariable(upper: 1, objective: weight, integer: options.integral)
+            p.y[i] = yi
+            for w in windowsOf[i] {
+                let work = w.decode ? max(r.outputTokens, 1) - 1 : prefillWork(r)
+                var terms: [(Int, Double)] = [(yi, -Double(work))]
+                for n in w.nodes {
+                    let k = p.nodeIndex[n]!
+                    let v = p.lp.addVariable()
+                    terms.append((v, 1))
+                    p.ownTokens[k].append(v)
+                    if w.decode { p.ownContext[k].append((v, Double(r.promptTokens) / 1000)) }
+                    // One decode token per iteration and request.
+                    if w.decode { p.lp.addConstraint([(v, 1), (p.iterations[k], -1)], upper: 0) }
+                }
+                p.lp.addConstraint(terms, lower: 0, upper: 0)
+            }
+        }
+    }
+
+    /// Per node: tokens, context and iterations summed over its own windows and its nearest
+    /// active descendants, and the lower-bound lines of iteration time kept within its length.
+    func addNodeCapacities(slot: Double, to p: inout Program) {
+        let nodes = p.nodes
+        let maxLevel = nodes.map(\.level).max() ?? 0
+        var children = [[Int]](repeating: [], count: nodes.count)
+        for (k, n) in nodes.enumerated() where n.level < maxLevel {
+            for level in (n.level + 1)...maxLevel {
+                if let parent = p.nodeIndex[Node(level: level, index: n.index >> (level - n.level))] {
+                    children[parent].append(k)
+                    break
+                }
+            }
+        }
+        let attentionPerContextToken = model.decodeAttentionSecondsPerContextToken
+        for k in nodes.indices {
+            p.lp.addConstraint([(p.tokens[k], 1)] + p.ownTokens[k].map { ($0, -1.0) } + children[k].map { (p.tokens[$0], -1.0) },
+                               lower: 0, upper: 0)
+            p.lp.addConstraint([(p.context[k], 1)] + p.ownContext[k].map { ($0.0, -$0.1) } + children[k].map { (p.context[$0], -1.0) },
+                               lower: 0, upper: 0)
+            if !children[k].isEmpty {
+                p.lp.addConstraint([(p.iterations[k], 1)] + children[k].map { (p.iterations[$0], -1.0) }, lower: 0)
+            }
+            let length = slot * Double(1 << nodes[k].level)
+            for line in lb.lines {
+                p.lp.addConstraint([(p.iterations[k], line.fixed), (p.tokens[k], line.perToken), (p.context[k], attentionPerContextToken * 1000)],
+                                   upper: length)
+            }
+        }
+    }
+
+    /// The bound: y per request (1 without an SLO, 0 when impossible), summed overall and per class.
+    func result(_ solution: LPSolution, _ p: Program, slot: Double) -> RelaxationBound.Result {
+        var served = [Double](repeating: 0, count: requests.count)
+        var byClass: [String: (requests: Double, tokens: Double, total: Int)] = [:]
+        var metRequests = Double.nan, metTokens = Double.nan
+        if solution.status == .optimal {
+            metRequests = 0
+            metTokens = 0
+            for (i, r) in requests.enumerated() {
+                let v: Double
+                switch kinds[i] {
+                case .noSLO: v = 1
+                case .impossible: v = 0
+                case .scheduled: v = min(1, max(0, solution.values[p.y[i]]))
+                }
+                served[i] = v
+                metRequests += v
+                metTokens += v * Double(r.outputTokens)
+                var c = byClass[r.className] ?? (0, 0, 0)
+                c.requests += v
+                c.tokens += v * Double(r.outputTokens)
+                c.total += 1
+                byClass[r.className] = c
+            }
+        }
+        return RelaxationBound.Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
+                                      slotS: slot, nodes: p.nodes.count, variables: p.lp.numVariables, constraints: p.lp.numConstraints,
+                                      impossible: p.impossible)
+    }
+}
