@@ -454,7 +454,7 @@ extension TraceReader {
     }
 
     static func startsJSONObject(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
-        line.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "{")
+        line.first(where: { $0 != 0x20 && $0 != 0x09 }) == 0x7B  // an opening brace
     }
 
     static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
