@@ -5,6 +5,10 @@ public struct IterationLoad: Sendable, Equatable {
     public var numSequences: Int = 0
     /// Σ over prefill chunks of n × (context + (n + 1) / 2): causal query-key pairs.
     public var prefillAttentionPairs: Double = 0
+    /// Σ over prefill chunks of their pairs ÷ (context + n), the keys the chunk's last query
+    /// sees: with `prefillAttentionPairs`, what a rate that depends on length needs
+    /// (`HardwareProfile.attentionHalfTokens`).
+    public var prefillPairsPerKey: Double = 0
     /// Σ over decodes of the context length attended to (KV read).
     public var decodeContextTokens: Int = 0
     /// Σ over prefill chunks of the cached context they attend to (KV read from HBM). An addition
@@ -21,7 +25,9 @@ public struct IterationLoad: Sendable, Equatable {
         let n = Double(newTokens)
         tokens += newTokens
         numSequences += 1
-        prefillAttentionPairs += n * (Double(max(contextTokens, 0)) + (n + 1) / 2)
+        let pairs = n * (Double(max(contextTokens, 0)) + (n + 1) / 2)
+        prefillAttentionPairs += pairs
+        prefillPairsPerKey += pairs / (Double(max(contextTokens, 0)) + n)
         prefillContextTokens += max(contextTokens, 0)
     }
 
@@ -37,6 +43,7 @@ public struct IterationLoad: Sendable, Equatable {
         s.tokens += b.tokens
         s.numSequences += b.numSequences
         s.prefillAttentionPairs += b.prefillAttentionPairs
+        s.prefillPairsPerKey += b.prefillPairsPerKey
         s.decodeContextTokens += b.decodeContextTokens
         s.prefillContextTokens += b.prefillContextTokens
         return s
@@ -57,7 +64,8 @@ public struct IterationLoad: Sendable, Equatable {
 ///   FlashAttention backends, so they do not overlap):
 ///   - prefill compute: 4 · pairs · headDim · numHeads FLOPs per layer (QKᵀ and PV, two FLOPs per
 ///     multiply-add; `pairs` = causal query-key pairs), × layers / TP, at
-///     `peakTFLOPs × attentionEfficiency`;
+///     `peakTFLOPs × attentionEfficiency × L / (L + attentionHalfTokens)` for a chunk whose
+///     queries see L keys (a constant rate when `attentionHalfTokens` is 0);
 ///   - prefill memory: the cached context's K and V read once per chunk,
 ///     `prefillContextTokens × kvBytesPerTokenPerGPU` at `memoryBandwidthGBps`;
 ///   - decode memory: `decodeContextTokens × kvBytesPerTokenPerGPU` (K and V × KV heads per GPU
@@ -184,7 +192,9 @@ public struct IterationTimeModel: Sendable {
 
     /// Attention time of `load` (prefill + decode, each the roofline max of compute and memory).
     public func attentionSeconds(_ load: IterationLoad) -> Double {
-        let prefill = max(load.prefillAttentionPairs * attentionSecondsPerPair,
+        // At L keys the rate is the long-sequence rate × L / (L + half): each chunk's time is its
+        // pairs × (1 + half / L) at the long-sequence rate.
+        let prefill = max((load.prefillAttentionPairs + profile.attentionHalfTokens * load.prefillPairsPerKey) * attentionSecondsPerPair,
                           Double(load.prefillContextTokens) * kvReadSecondsPerToken)
         let decodeContext = Double(load.decodeContextTokens)
         let decode = max(decodeContext * attentionSecondsPerPair, decodeContext * kvReadSecondsPerToken)

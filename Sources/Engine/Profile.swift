@@ -99,6 +99,12 @@ public struct HardwareProfile: Sendable, Equatable {
     /// Fraction of `peakTFLOPs` that prefill attention reaches (FlashAttention-2 figures; see
     /// `ProfileBuilder.GPUSpec`).
     public var attentionEfficiency: Double
+    /// Keys per query at which prefill attention reaches half of its long-sequence rate, tokens:
+    /// the rate for a chunk whose queries see L keys is `attentionEfficiency × L / (L + this)`
+    /// of `peakTFLOPs` (FlashAttention's rate rises with sequence length and saturates; the long
+    /// context profiles fit FlashAttention-3's published figures, `ProfileBuilder.GPUSpec`). 0, the
+    /// default, is a rate independent of length (the profiles built before long context).
+    public var attentionHalfTokens: Double = 0
     /// Tokens per KV-cache block (AccelGen's paper uses 32).
     public var blockSizeTokens: Int
     /// KV blocks per GPU after weights and the activation reserve (`ProfileBuilder.kvCapacityBlocks`).
@@ -167,6 +173,7 @@ public struct HardwareProfile: Sendable, Equatable {
         case memoryBandwidthGBps = "memory_bandwidth_gbps"
         case peakTFLOPs = "peak_tflops"
         case attentionEfficiency = "attention_efficiency"
+        case attentionHalfTokens = "attention_half_tokens"
         case blockSizeTokens = "block_size_tokens"
         case kvCapacityBlocks = "kv_capacity_blocks"
         case overheadMs = "overhead_ms"
@@ -300,6 +307,7 @@ public struct HardwareProfile: Sendable, Equatable {
             }
         }
         q.sequenceMs = try f.optionalDoubleArray(K.sequenceMs) ?? []
+        q.attentionHalfTokens = try f.optionalDouble(K.attentionHalfTokens.rawValue) ?? 0
         try f.finish()
         try q.validate(file: file)
         return q
@@ -348,6 +356,9 @@ public struct HardwareProfile: Sendable, Equatable {
         try positive(K.peakTFLOPs, peakTFLOPs)
         guard attentionEfficiency.isFinite, attentionEfficiency > 0, attentionEfficiency <= 1 else {
             throw fail(K.attentionEfficiency, "must be in (0, 1], got \(attentionEfficiency)")
+        }
+        guard attentionHalfTokens.isFinite, attentionHalfTokens >= 0 else {
+            throw fail(K.attentionHalfTokens, "must be ≥ 0, got \(attentionHalfTokens)")
         }
         try positive(K.blockSizeTokens, blockSizeTokens)
         try positive(K.kvCapacityBlocks, kvCapacityBlocks)
@@ -431,6 +442,7 @@ public struct HardwareProfile: Sendable, Equatable {
             (.memoryBandwidthGBps, PrettyJSON.number(memoryBandwidthGBps)),
             (.peakTFLOPs, PrettyJSON.number(peakTFLOPs)),
             (.attentionEfficiency, PrettyJSON.number(attentionEfficiency)),
+        ] + (attentionHalfTokens == 0 ? [] : [(.attentionHalfTokens, PrettyJSON.number(attentionHalfTokens))]) + [
             (.blockSizeTokens, String(blockSizeTokens)),
             (.kvCapacityBlocks, String(kvCapacityBlocks)),
             (.overheadMs, PrettyJSON.number(overheadMs)),

@@ -48,6 +48,11 @@ public enum ProfileBuilder {
         public var bandwidthGBps: Double
         public var peakTFLOPs: Double
         public var attentionEfficiency: Double
+        /// The long-context profiles' prefill attention: the long-sequence fraction of
+        /// `peakTFLOPs` and the keys per query at half that rate (`HardwareProfile.attentionHalfTokens`),
+        /// fitted to the published rates of the FlashAttention version vLLM runs on the GPU.
+        public var longAttentionEfficiency: Double
+        public var longAttentionHalfTokens: Double
         /// Folder name under `network/`.
         public var networkFolder: String
     }
@@ -56,13 +61,23 @@ public enum ProfileBuilder {
         // 80 GB HBM3, 3.35 TB/s, 989 TFLOPs dense BF16 (1,979 with sparsity). Attention: 0.35,
         // "FlashAttention-2 achieving only 35% utilization on the H100 GPU" (Shah et al.,
         // FlashAttention-3, 2024, abstract).
+        // Long context: FlashAttention-3 (vLLM's kernel on Hopper), forward, head dim 128, H100 SXM5
+        // (Shah et al., 2024, Fig. 5): 467, 565, 625, 638, 646, 648 TFLOP/s at 512 … 16K tokens;
+        // the least-squares fit of 1/rate on 1/length is 671 TFLOP/s (0.68 of peak) with half of
+        // it at 215 keys, within 3% of every point (`ProfileTests`).
         GPUSpec(key: "h100", displayName: "NVIDIA H100 SXM 80GB", memoryGiB: 80, bandwidthGBps: 3350,
-                peakTFLOPs: 989, attentionEfficiency: 0.35, networkFolder: "h100_dgx"),
+                peakTFLOPs: 989, attentionEfficiency: 0.35, longAttentionEfficiency: 0.68, longAttentionHalfTokens: 215,
+                networkFolder: "h100_dgx"),
         // 80 GB HBM2e, 2,039 GB/s, 312 TFLOPs dense BF16. Attention: 0.5, the low end of
         // FlashAttention-2's "50-73% of the theoretical maximum FLOPs/s on A100" (Dao, 2023,
         // abstract): serving prefill chunks are short and causal, FA-2's least efficient shapes.
+        // Long context: FlashAttention-2 (vLLM's kernel on Ampere) at the top of its "50-73%" (0.73),
+        // reached at long sequences; its rise with length from the same kernel's published H100
+        // curve (FlashAttention-3 paper, Fig. 5: 309 … 370 TFLOP/s, half of the fitted 377 at 106
+        // keys), since the FlashAttention-2 paper's A100 figures per length were not available to us.
         GPUSpec(key: "a100", displayName: "NVIDIA A100 SXM 80GB", memoryGiB: 80, bandwidthGBps: 2039,
-                peakTFLOPs: 312, attentionEfficiency: 0.5, networkFolder: "a100_dgx"),
+                peakTFLOPs: 312, attentionEfficiency: 0.5, longAttentionEfficiency: 0.73, longAttentionHalfTokens: 106,
+                networkFolder: "a100_dgx"),
     ]
 
     /// A model of the shipped profiles: shapes from each model's Hugging Face `config.json`
@@ -75,6 +90,12 @@ public enum ProfileBuilder {
         /// Short name used in profile names ("llama2-7b").
         public var shortName: String
         public var shape: ModelShape
+        /// Per GPU key, the Vidur folder of another model whose tables stand in where Vidur has
+        /// none of this one's; they are scaled by the ratio of linear-layer parameters (1 for the
+        /// same layer shapes: Llama-3.1-70B's layers are Llama-2-70B's).
+        public var standIns: [String: String] = [:]
+        /// A long-context profile: attention at the GPU's length-dependent rate.
+        public var longContext = false
     }
 
     public static let models: [ModelSpec] = [
@@ -90,14 +111,26 @@ public enum ProfileBuilder {
         ModelSpec(folder: "Meta-Llama-3-70B", shortName: "llama3-70b", shape: ModelShape(
             name: "meta-llama/Meta-Llama-3-70B", numLayers: 80, hiddenSize: 8192, numHeads: 64, numKVHeads: 8,
             intermediateSize: 28672, vocabSize: 128256, maxContextTokens: 8192)),
+        // Llama-3.1: Llama-3's layers with a 128K context (rope scaling only), so Llama-3's
+        // measured tables apply; on H100, where Vidur has no Llama-3 table, Llama-2's stand in.
+        ModelSpec(folder: "Meta-Llama-3-8B", shortName: "llama3.1-8b", shape: ModelShape(
+            name: "meta-llama/Llama-3.1-8B", numLayers: 32, hiddenSize: 4096, numHeads: 32, numKVHeads: 8,
+            intermediateSize: 14336, vocabSize: 128256, maxContextTokens: 131_072), standIns: ["h100": "Llama-2-7b-hf"], longContext: true),
+        ModelSpec(folder: "Meta-Llama-3-70B", shortName: "llama3.1-70b", shape: ModelShape(
+            name: "meta-llama/Llama-3.1-70B", numLayers: 80, hiddenSize: 8192, numHeads: 64, numKVHeads: 8,
+            intermediateSize: 28672, vocabSize: 128256, maxContextTokens: 131_072), standIns: ["h100": "Llama-2-70b-hf"], longContext: true),
     ]
 
     /// What the Vidur data supports: H100 and A100 × Llama-2-7B (TP 1), Llama-2-70B (TP 4, 8);
-    /// A100 × Llama-3-8B (TP 1), Llama-3-70B (TP 4, 8).
+    /// A100 × Llama-3-8B (TP 1), Llama-3-70B (TP 4, 8); and the long-context Llama-3.1 profiles on
+    /// both GPUs (8B at TP 1, 70B at TP 4 and 8). A model is named by its Vidur folder, or by its
+    /// short name for the Llama-3.1 ones.
     public static let combinations: [(gpu: String, model: String, tensorParallel: Int)] = [
         ("h100", "Llama-2-7b-hf", 1), ("h100", "Llama-2-70b-hf", 4), ("h100", "Llama-2-70b-hf", 8),
         ("a100", "Llama-2-7b-hf", 1), ("a100", "Llama-2-70b-hf", 4), ("a100", "Llama-2-70b-hf", 8),
         ("a100", "Meta-Llama-3-8B", 1), ("a100", "Meta-Llama-3-70B", 4), ("a100", "Meta-Llama-3-70B", 8),
+        ("h100", "llama3.1-8b", 1), ("h100", "llama3.1-70b", 4), ("h100", "llama3.1-70b", 8),
+        ("a100", "llama3.1-8b", 1), ("a100", "llama3.1-70b", 4), ("a100", "llama3.1-70b", 8),
     ]
 
     /// The per-layer operators of `mlp.csv` whose medians make up a layer's non-attention time,
@@ -128,18 +161,22 @@ public enum ProfileBuilder {
         guard let g = gpus.first(where: { $0.key == gpu }) else {
             throw BenchError.usage("unknown GPU '\(gpu)'; valid GPUs: \(gpus.map(\.key).joined(separator: ", "))")
         }
-        guard let m = models.first(where: { $0.folder == model }) else {
-            throw BenchError.usage("unknown model '\(model)'; valid models: \(models.map(\.folder).joined(separator: ", "))")
+        guard let m = models.first(where: { $0.folder == model && !$0.longContext }) ?? models.first(where: { $0.shortName == model }) else {
+            throw BenchError.usage("unknown model '\(model)'; valid models: \(models.map { $0.longContext ? $0.shortName : $0.folder }.joined(separator: ", "))")
         }
         guard tensorParallel >= 1 else { throw BenchError.usage("tensor parallelism must be ≥ 1, got \(tensorParallel)") }
         try checkOptions(options)
         let dir = vidurDirectory.hasSuffix("/") ? String(vidurDirectory.dropLast()) : vidurDirectory
 
-        let mlpRel = "compute/\(g.key)/meta-llama/\(m.folder)/mlp.csv"
+        let tableFolder = m.standIns[g.key] ?? m.folder
+        let tableShape = models.first(where: { $0.folder == tableFolder })!.shape
+        let mlpRel = "compute/\(g.key)/meta-llama/\(tableFolder)/mlp.csv"
         let mlpPath = dir + "/" + mlpRel
         let mlpBytes = try FileIO.readFile(mlpPath)
-        let linear = try linearTable(csv: String(decoding: mlpBytes, as: UTF8.self), file: mlpPath,
-                                     model: m.shape, tensorParallel: tensorParallel)
+        var linear = try linearTable(csv: String(decoding: mlpBytes, as: UTF8.self), file: mlpPath,
+                                     model: tableShape, tensorParallel: tensorParallel)
+        let scale = linearParameters(m.shape) / linearParameters(tableShape)
+        if scale != 1 { linear.ms = linear.ms.map { $0 * scale } }
         var source = "Vidur profiling data (microsoft/vidur data/profiling"
         if let commit = vidurCommit(directory: dir) { source += ", commit \(commit)" }
         source += "; MIT licence, Copyright (c) Microsoft Corporation; Agrawal et al., MLSys 2024): "
@@ -153,6 +190,13 @@ public enum ProfileBuilder {
             reduce = try allReduceTable(csv: String(decoding: arBytes, as: UTF8.self), file: arPath, tensorParallel: tensorParallel)
             source += "; \(arRel) (sha256 \(sha256(arBytes))), rows with num_workers=\(tensorParallel) and devices_per_node=\(tensorParallel), size in fp16 elements × 2 = bytes"
         }
+        if tableShape != m.shape {
+            source += "; measured for \(tableShape.name)" + (scale != 1 ? String(format: ", scaled by %.4f, the ratio of linear-layer parameters", scale) : ", whose layers have the same shapes")
+        }
+        if m.longContext {
+            source += String(format: "; prefill attention at %.2f of peak at long sequences, half of that at %.0f keys (FlashAttention-%@'s published rates)",
+                             g.longAttentionEfficiency, g.longAttentionHalfTokens, g.key == "h100" ? "3" : "2")
+        }
         source += ". Model shape from the model's Hugging Face config.json; GPU figures from NVIDIA's datasheets; other constants in Profiles/README.md."
 
         let kvBlocks = try kvCapacityBlocks(model: m.shape, tensorParallel: tensorParallel, gpuMemoryGiB: g.memoryGiB, options: options)
@@ -165,9 +209,20 @@ public enum ProfileBuilder {
             kvCapacityBlocks: kvBlocks, overheadMs: overhead,
             linearTokens: linear.tokens, linearMs: linear.ms, allReduceBytes: reduce.bytes, allReduceMs: reduce.ms,
             pivotTokens: 1, pivotMs: 1, source: source)
+        if m.longContext {
+            profile.attentionEfficiency = g.longAttentionEfficiency
+            profile.attentionHalfTokens = g.longAttentionHalfTokens
+        }
         try setPivot(&profile, fraction: options.pivotThroughputFraction)
         try profile.validate(file: mlpPath)
         return profile
+    }
+
+    /// Parameters of one layer's linear projections (Q, K, V, O, gate, up, down): what the
+    /// non-attention time of a layer scales with, in both its weight-read-bound and compute-bound regimes.
+    public static func linearParameters(_ m: ModelShape) -> Double {
+        let h = Double(m.hiddenSize), q = Double(m.numHeads * m.headDim), kv = Double(m.numKVHeads * m.headDim)
+        return Double(m.numLayers) * (h * (q + 2 * kv) + q * h + 3 * h * Double(m.intermediateSize))
     }
 
     // MARK: steps (public so that tests and tools can check each one)
