@@ -17,16 +17,19 @@ public enum Comparison {
     public static func variants(_ policies: [PolicyName], options: PolicyOptions, ablations: Bool) -> [Variant] {
         var out = policies.map { Variant(label: $0.rawValue, policy: $0, options: options) }
         guard ablations else { return out }
-        func variant(_ label: String, _ change: (inout AccelGenOptions) -> Void) -> Variant {
+        // Labelled by what is switched off (`accelgen-no-dynamic-chunking`), the names runs'
+        // targets and the command-line flags use.
+        func variant(_ change: (inout AccelGenOptions) -> Void) -> Variant {
             var o = options
             change(&o.accelgen)
-            return Variant(label: label, policy: .accelgen, options: o)
+            let off = o.accelgen.ablations.filter { !options.accelgen.ablations.contains($0) }
+            return Variant(label: (["accelgen"] + off).joined(separator: "-"), policy: .accelgen, options: o)
         }
         out += [
-            variant("accelgen-dynamic-chunking") { $0.dynamicChunking = false },
-            variant("accelgen-slo-ordering") { $0.sloOrdering = false },
-            variant("accelgen-multi-resource") { $0.multiResource = false },
-            variant("accelgen-exclusive-long") { $0.exclusiveLong = false },
+            variant { $0.dynamicChunking = false },
+            variant { $0.sloOrdering = false },
+            variant { $0.multiResource = false },
+            variant { $0.exclusiveLong = false },
         ]
         return out
     }

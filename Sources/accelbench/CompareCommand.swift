@@ -16,7 +16,7 @@ struct Compare: ParsableCommand {
     @Option(name: .long, help: "Comma-separated policies (\(PolicyName.list)).")
     var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
 
-    @Flag(name: .long, help: "Add accelgen with each mechanism switched off: -dynamic-chunking, -slo-ordering, -multi-resource, -exclusive-long.")
+    @Flag(name: .long, help: "Add accelgen with each mechanism switched off: accelgen-no-dynamic-chunking, -no-slo-ordering, -no-multi-resource, -no-exclusive-long.")
     var ablations = false
 
     @OptionGroup var policyFlags: PolicyFlags
