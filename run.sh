@@ -102,9 +102,11 @@ default_job() {
 }
 
 # The committed baselines: every shipped workload (first BASELINE_COUNT requests, its own rate
-# and seed) on the simulated engine under every policy. Simulated runs are deterministic, so a
+# and seed) on the simulated engine under every policy; long-* workloads on LONG_CONTEXT_PROFILE
+# (the default profile's context is 4K). Simulated runs are deterministic, so a
 # baseline's tolerances are 0 and any change in scheduling behaviour fails the gate.
 BASELINE_COUNT=300
+export LONG_CONTEXT_PROFILE=h100-llama3.1-8b
 BASELINE_POLICIES=(vllm sarathi edf accelgen)
 
 # baselines BINARY [update]: runs every (workload, policy), gates it against
@@ -119,7 +121,8 @@ baselines_job() {
     # Two at a time: the runs are independent and single-threaded.
     printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 sh -c '
         name=$(basename "$0" .yaml)-$1
-        "'"$bin"'" run --spec "$0" --count '"$BASELINE_COUNT"' --policy "$1" --json -o "'"$tmp"'/$name" >/dev/null 2>"'"$tmp"'/$name.err" \
+        prof=""; case $name in long-*) prof="--profile '"$LONG_CONTEXT_PROFILE"'" ;; esac
+        "'"$bin"'" run --spec "$0" --count '"$BASELINE_COUNT"' --policy "$1" $prof --json -o "'"$tmp"'/$name" >/dev/null 2>"'"$tmp"'/$name.err" \
             || echo "exit $?" >>"'"$tmp"'/$name.err"'
     for job in "${jobs[@]}"; do
         local spec=${job% *} p=${job#* } name
