@@ -200,10 +200,11 @@ import Testing
     }
 
     /// KV short for an urgent decode: the larger-slack running request is preempted for it.
+    /// (Its slack is 0: its TBT budget is exactly T_iter_max, so it can still make it.)
     @Test func placeUrgentPreemptsALargerSlackRequestWhenKVIsShort() throws {
         let (engine, p) = make(kvBlocks: 4)
         let now = 1.0
-        let urgent = try decoding(req(0, prompt: 32, slo: SLO(tbtMs: 30)), in: engine, lastTokenS: now - 0.025)  // 1 block, needs 1 more
+        let urgent = try decoding(req(0, prompt: 32, slo: SLO(tbtMs: 30)), in: engine, lastTokenS: now)  // 1 block, needs 1 more
         let victim = try decoding(req(1, prompt: 96), in: engine, lastTokenS: now)  // best effort: 3 blocks
         #expect(engine.freeBlocks == 0)
         var s = begin(engine, p, now: now)
@@ -215,6 +216,21 @@ import Testing
         #expect(victim.phase == .waiting && victim.blocks.isEmpty && victim.preemptions == 1)
         #expect(engine.running.map(\.id) == [urgent.id] && p.waitingRequests.map(\.id) == [victim.id])
         #expect(urgent.blocks.count == 2)
+    }
+
+    /// The same, but the urgent decode's slack is already negative (25 ms of its 30 ms TBT gone,
+    /// T_iter_max 30 ms): it misses either way, so nothing is preempted for it and it waits.
+    @Test func placeUrgentDoesNotPreemptForARequestThatMissesAnyway() throws {
+        let (engine, p) = make(kvBlocks: 4)
+        let now = 1.0
+        let urgent = try decoding(req(0, prompt: 32, slo: SLO(tbtMs: 30)), in: engine, lastTokenS: now - 0.025)
+        let victim = try decoding(req(1, prompt: 96), in: engine, lastTokenS: now)
+        var s = begin(engine, p, now: now)
+        s.formBudget()
+        s.gatherCandidates()
+        s.placeUrgent()
+        #expect(s.plan.preempted == 0 && !ids(s.plan).contains(urgent.id))
+        #expect(victim.phase == .decoding && victim.preemptions == 0)
     }
 
     // MARK: placeRunningLongPrefills

@@ -19,6 +19,28 @@ import Testing
         EngineRequest(id: id, className: "c", arrivalS: t, promptTokens: prompt, maxOutputTokens: output, slo: slo)
     }
 
+    /// AccelGen's urgent requests may preempt larger-slack ones, but only to save an SLO: a
+    /// request whose slack is already negative (it misses even if it runs every iteration from
+    /// now) waits for room instead of evicting a running request, which would recompute its KV
+    /// for nothing. Request 0 (lax JCT) holds most of a 120-block cache; request 1 needs 94 blocks
+    /// and a 3000-token prefill, which takes longer than a 50 ms TTFT: its deadline has not passed
+    /// (it is not yet lost) but its slack is negative from the start.
+    @Test(arguments: [(2000.0, true), (50.0, false)])
+    func accelgenPreemptsOnlyToSaveAnSLO(ttftMs: Double, preempts: Bool) throws {
+        let small = testProfile(kvBlocks: 120)
+        let requests = [req(0, prompt: 2000, output: 400, slo: SLO(jctS: 1000)),
+                        req(1, at: 0.5, prompt: 3000, output: 10, slo: SLO(ttftMs: ttftMs))]
+        var violations: [String] = []
+        let out = try simulate(.accelgen, requests: requests, profile: small) { engine, _ in
+            if violations.isEmpty { violations = engine.invariantViolations() }
+        }
+        #expect(violations.isEmpty)
+        #expect(out.records.allSatisfy { $0.status == "ok" })
+        let preempted = out.iterations.reduce(0) { $0 + $1.preempted }
+        #expect((preempted > 0) == preempts, "TTFT \(ttftMs) ms: \(preempted) preemptions")
+        #expect(out.records[1].metSLO == preempts)
+    }
+
     @Test func vllmPrefillsWholePromptsFirstThenDecodes() throws {
         let out = try simulate(.vllm, requests: [req(0, prompt: 100, output: 3), req(1, prompt: 200, output: 2)], profile: profile)
         // 1: both prompts whole (300 tokens); 2: both decode; 3: request 0 decodes alone.
