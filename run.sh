@@ -71,7 +71,7 @@ default_job() {
     build_release
     mkdir -p results
     local B=.build/release/accelbench
-    # generate -> run (bundled engine, simulated H100 + Llama-2-7B) under each policy and one
+    # generate -> run (bundled engine, simulated H100 + Llama-3.1-8B) under each policy and one
     # AccelGen ablation -> a rate sweep with the oracle's bound -> report, figures, HTML page.
     $B generate workloads/mixed-slo.yaml -o results/mixed-slo.jsonl
     $B workload stats results/mixed-slo.jsonl
@@ -82,7 +82,7 @@ default_job() {
     $B run --workload results/mixed-slo.jsonl --policy accelgen --no-dynamic-chunking \
         -o results/mixed-slo-accelgen-no-dynamic-chunking >/dev/null
     for p in sarathi accelgen; do
-        $B sweep --spec workloads/mixed-slo.yaml --count 500 --rates 2:10:2 --search --target-attainment 0.9 \
+        $B sweep --spec workloads/mixed-slo.yaml --count 500 --rates 1:5:1 --search --target-attainment 0.9 \
             --oracle --policy "$p" -o "results/sweep-$p" 2>/dev/null | grep '^capacity' | sed "s/^/$p: /"
     done
     echo
@@ -102,11 +102,11 @@ default_job() {
 }
 
 # The committed baselines: every shipped workload (first BASELINE_COUNT requests, its own rate
-# and seed) on the simulated engine under every policy; long-* workloads on LONG_CONTEXT_PROFILE
-# (the default profile's context is 4K). Simulated runs are deterministic, so a
+# and seed) on the simulated engine under every policy, on the default profile; *-short workloads
+# (built for 4K context) on SHORT_CONTEXT_PROFILE. Simulated runs are deterministic, so a
 # baseline's tolerances are 0 and any change in scheduling behaviour fails the gate.
 BASELINE_COUNT=300
-export LONG_CONTEXT_PROFILE=h100-llama3.1-8b
+export SHORT_CONTEXT_PROFILE=h100-llama2-7b
 BASELINE_POLICIES=(vllm sarathi edf accelgen)
 
 # baselines BINARY [update]: runs every (workload, policy), gates it against
@@ -121,7 +121,7 @@ baselines_job() {
     # Two at a time: the runs are independent and single-threaded.
     printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 sh -c '
         name=$(basename "$0" .yaml)-$1
-        prof=""; case $name in long-*) prof="--profile '"$LONG_CONTEXT_PROFILE"'" ;; esac
+        prof=""; case $name in *-short-*) prof="--profile '"$SHORT_CONTEXT_PROFILE"'" ;; esac
         "'"$bin"'" run --spec "$0" --count '"$BASELINE_COUNT"' --policy "$1" $prof --json -o "'"$tmp"'/$name" >/dev/null 2>"'"$tmp"'/$name.err" \
             || echo "exit $?" >>"'"$tmp"'/$name.err"'
     for job in "${jobs[@]}"; do

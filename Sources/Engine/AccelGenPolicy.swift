@@ -79,7 +79,7 @@ public struct AccelGenOptions: Sendable, Equatable {
 /// - The 2-D distance is over the remaining fractions of this iteration's token budget and of all KV blocks.
 /// - KV for a prompt is reserved whole on admission (vLLM's v0 block manager, which AccelGen builds on).
 /// - Exclusive allocation: a new long prompt is not started while another long prompt is still
-///   prefilling, unless it is urgent; running long prefills get the budget first.
+///   prefilling, unless it is urgent; running long prefills in the γ window get the budget first.
 public final class AccelGenPolicy: SchedulingPolicy {
     public let name = "accelgen"
     let o: AccelGenOptions

@@ -207,12 +207,17 @@ public final class EngineCore {
     // MARK: mechanics for policies
 
     /// Admits a waiting request: allocates KV for its whole prefill (as vLLM's v0 block manager
-    /// and Sarathi-Serve do). Returns false, taking nothing, if the blocks are not free.
-    public func admit(_ r: EngineRequest, now: Double) -> Bool {
+    /// and Sarathi-Serve do), or with `firstChunkTokens` only for the prefix cache's hit and that
+    /// first chunk (the request then grows its KV chunk by chunk, `reservePrefill`). Returns
+    /// false, taking nothing, if the blocks are not free.
+    public func admit(_ r: EngineRequest, now: Double, firstChunkTokens: Int? = nil) -> Bool {
         precondition(r.phase == .waiting)
         let shared = cachedPrefix(for: r)
-        let need = kv.blocksFor(tokens: r.prefillTarget) - shared.count
+        let sharedTokens = shared.count * kv.blockSizeTokens
+        let covered = firstChunkTokens.map { min(r.prefillTarget, sharedTokens + max(1, $0)) } ?? r.prefillTarget
+        let need = kv.blocksFor(tokens: covered) - shared.count
         guard let blocks = allocate(need, sparing: shared) else { return false }
+        r.kvByChunk = firstChunkTokens != nil && covered < r.prefillTarget
         if !shared.isEmpty {
             kv.retain(shared)
             r.numComputedTokens = shared.count * kv.blockSizeTokens
@@ -242,6 +247,32 @@ public final class EngineCore {
     /// Blocks admitting `r` takes.
     @inline(__always)
     public func blocksToAdmit(_ r: EngineRequest) -> Int { blocksFor(tokens: r.prefillTarget) }
+
+    /// Blocks a prefill chunk of `tokens` more tokens of `r` needs beyond what it holds (0 unless
+    /// its KV grows by chunk).
+    @inline(__always)
+    public func extraBlocksForPrefill(_ r: EngineRequest, tokens: Int) -> Int {
+        max(0, blocksFor(tokens: r.numComputedTokens + tokens) - r.blocks.count)
+    }
+
+    /// The longest next prefill chunk of `r` (at most `limit` tokens) that its blocks plus
+    /// `freeBlocks` more can hold.
+    @inline(__always)
+    public func prefillTokensFitting(_ r: EngineRequest, freeBlocks: Int, limit: Int) -> Int {
+        let room = (r.blocks.count + freeBlocks) * blockSizeTokens - r.numComputedTokens
+        return max(0, min(limit, r.remainingPrefill, room))
+    }
+
+    /// Makes room for a prefill chunk of `tokens` tokens of `r`; false, taking nothing, if the
+    /// blocks are not free.
+    public func reservePrefill(_ r: EngineRequest, tokens: Int) -> Bool {
+        let extra = extraBlocksForPrefill(r, tokens: tokens)
+        if extra == 0 { return true }
+        guard let b = allocate(extra, sparing: []) else { return false }
+        r.blocks.append(contentsOf: b)
+        if blocksFor(tokens: r.prefillTarget) <= r.blocks.count { r.kvByChunk = false }
+        return true
+    }
 
     /// Free KV blocks now.
     public var freeBlocks: Int { kv.freeBlocks }
@@ -304,6 +335,7 @@ public final class EngineCore {
         precondition(r.phase == .prefilling || r.phase == .decoding)
         kv.free(r.blocks)
         r.blocks = []
+        r.kvByChunk = false
         r.numComputedTokens = 0
         r.prefillTarget = r.promptTokens + r.numOutputTokens
         r.phase = .waiting
@@ -375,7 +407,9 @@ public final class EngineCore {
             if r.numComputedTokens > r.promptTokens + r.numOutputTokens {
                 problems.append("request \(r.id) computed more tokens than it has")
             }
-            if kv.blocksFor(tokens: max(r.numComputedTokens, r.phase == .prefilling ? r.prefillTarget : 0)) > r.blocks.count {
+            let mustHold = r.phase == .prefilling && !r.kvByChunk ? r.prefillTarget : r.numComputedTokens
+            if r.kvByChunk && r.phase != .prefilling { problems.append("request \(r.id) grows its KV by chunk after its prefill") }
+            if kv.blocksFor(tokens: mustHold) > r.blocks.count {
                 problems.append("request \(r.id) holds \(r.blocks.count) blocks for \(r.numComputedTokens) tokens")
             }
             if r.numOutputTokens >= r.maxOutputTokens { problems.append("request \(r.id) should have finished") }

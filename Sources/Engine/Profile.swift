@@ -195,7 +195,9 @@ public struct HardwareProfile: Sendable, Equatable {
     /// The key `schema` is written under (not a stored property, so kept out of `Key`).
     static let schemaKey = "schema"
 
-    public static let defaultName = "h100-llama2-7b"
+    /// A long-context profile (128K), so the default workload's 4K-100K+ prompts fit (issue 19);
+    /// the 4K-context Llama-2 profiles run `workloads/mixed-slo-short.yaml`.
+    public static let defaultName = "h100-llama3.1-8b"
 
     // MARK: derived quantities
 

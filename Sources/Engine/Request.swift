@@ -39,6 +39,10 @@ public final class EngineRequest {
     /// Emission time of every output token, seconds since run start.
     public internal(set) var tokenTimes: [Double] = []
     public internal(set) var blocks: [Int32] = []
+    /// KV is allocated chunk by chunk as the prefill advances, not whole on admission
+    /// (AccelGen's long prompts under multi-resource batching): `blocks` cover the tokens
+    /// computed and the chunk about to run, not yet the whole prefill.
+    public internal(set) var kvByChunk = false
     /// The scheduling step that last marked this request (policies mark what they place in the
     /// batch; cheaper than a set per step).
     public internal(set) var mark = 0

@@ -17,6 +17,8 @@ public struct SchedulerView {
     @inline(__always) public var runningCount: Int { engine.running.count }
     /// Free KV blocks now.
     @inline(__always) public var freeBlocks: Int { engine.kv.freeBlocks }
+    /// Tokens per KV block.
+    @inline(__always) public var blockSizeTokens: Int { engine.blockSizeTokens }
     /// KV blocks in the whole cache.
     @inline(__always) public var totalBlocks: Int { engine.kv.totalBlocks }
     /// The profile's iteration-time predictor.
@@ -25,6 +27,21 @@ public struct SchedulerView {
     /// Admits a waiting request with KV for its whole prefill; false, taking nothing, when the
     /// blocks are not free.
     @inline(__always) public func admit(_ r: EngineRequest) -> Bool { engine.admit(r, now: now) }
+    /// Admits a waiting request with KV for its first `tokens` prefill tokens only (it grows by
+    /// chunk, `reservePrefill`); false, taking nothing, when the blocks are not free.
+    @inline(__always) public func admit(_ r: EngineRequest, firstChunkTokens tokens: Int) -> Bool {
+        engine.admit(r, now: now, firstChunkTokens: tokens)
+    }
+    /// Makes room for a prefill chunk of `tokens` tokens of `r`; false when the blocks are not free.
+    @inline(__always) public func reservePrefill(_ r: EngineRequest, tokens: Int) -> Bool { engine.reservePrefill(r, tokens: tokens) }
+    /// Blocks a prefill chunk of `tokens` tokens of `r` needs beyond what it holds.
+    @inline(__always) public func extraBlocksForPrefill(_ r: EngineRequest, tokens: Int) -> Int {
+        engine.extraBlocksForPrefill(r, tokens: tokens)
+    }
+    /// The longest next prefill chunk of `r`, at most `limit`, that its blocks and `freeBlocks` hold.
+    @inline(__always) public func prefillTokensFitting(_ r: EngineRequest, freeBlocks: Int, limit: Int) -> Int {
+        engine.prefillTokensFitting(r, freeBlocks: freeBlocks, limit: limit)
+    }
     /// Makes room for one decode token of `r`; false when the blocks are not free.
     @inline(__always) public func reserveDecode(_ r: EngineRequest) -> Bool { engine.reserveDecode(r) }
     /// Preempts `r` by recomputation; it returns to the policy's queue through `enqueue`.

@@ -235,29 +235,70 @@ import Testing
 
     // MARK: placeRunningLongPrefills
 
-    /// Exclusive allocation: a running long prefill gets the budget before any other candidate,
-    /// even one with less slack.
-    @Test func placeRunningLongPrefillsGivesTheBudgetToARunningLongPrefill() throws {
-        for exclusive in [true, false] {
+    /// Exclusive allocation: a running long prefill in the γ window gets the budget before any
+    /// other candidate, even one with less slack. One beyond the window (here best effort, slack
+    /// +∞) does not jump ahead of requests nearer their deadlines (issue 19: doing so inverted
+    /// slack ordering on the long/short mix).
+    @Test func placeRunningLongPrefillsGivesTheBudgetToARunningLongPrefillInTheWindow() throws {
+        // The long prefill's TTFT: 0.2 s more than the short one's (within γ = 0.75 s), or none.
+        for (exclusive, longTTFTMs) in [(true, 10_200.0), (true, nil), (false, 10_200.0)] as [(Bool, Double?)] {
             let (engine, p) = make {
                 $0.longPromptTokens = 1000
                 $0.maxBudgetTokens = 1500
                 $0.exclusiveLong = exclusive
             }
-            let long = try prefilling(req(0, prompt: 3000), in: engine, computed: 1000)  // best effort: slack +∞
+            let long = try prefilling(req(0, at: 0.5, prompt: 3000, slo: SLO(ttftMs: longTTFTMs)), in: engine, computed: 1000)
             let short = waiting(req(1, at: 0.5, prompt: 100, slo: SLO(ttftMs: 10_000)), in: engine)
             var s = begin(engine, p, now: 0.5)
             s.formBudget()
             s.gatherCandidates()
             s.placeUrgent()
             #expect(s.plan.isEmpty && s.rest.first?.request === short, "nothing urgent; the short one has less slack")
+            let longSlack = try #require(s.rest.first { $0.request === long }).slack
+            let inWindow = longSlack <= s.rest[0].slack + p.o.gammaS
+            #expect(inWindow == (longTTFTMs != nil), "long slack \(longSlack), head \(s.rest[0].slack)")
             s.placeRunningLongPrefills()
-            if exclusive {
+            if exclusive && inWindow {
                 #expect(ids(s.plan) == [long.id] && s.plan.prefillTokens == min(long.remainingPrefill, s.budget))
                 #expect(s.used == s.budget)
             } else {
-                #expect(s.plan.isEmpty)
+                #expect(s.plan.isEmpty, "exclusive \(exclusive), in window \(inWindow)")
             }
+        }
+    }
+
+    /// Multi-resource batching: a long prompt whose whole prefill does not fit in the free KV
+    /// starts with KV for its first chunk only and grows it chunk by chunk, leaving the blocks the
+    /// running request still needs; without multi-resource batching it waits for the whole.
+    @Test func aLongPromptGrowsItsKVByChunk() throws {
+        for multi in [true, false] {
+            let (engine, _) = make(kvBlocks: 100) {
+                $0.longPromptTokens = 1000
+                $0.maxBudgetTokens = 512
+                $0.multiResource = multi
+            }
+            let bs = engine.blockSizeTokens
+            let running = try decoding(req(0, prompt: 50 * bs - 1, output: 20 * bs), in: engine, lastTokenS: 0)
+            let long = waiting(req(1, prompt: 60 * bs, output: 10), in: engine)
+            #expect(engine.freeBlocks < engine.blocksToAdmit(long))
+            var now = 0.01
+            let first = engine.schedule(now: now)
+            if multi {
+                let chunk = try #require(first.items.first { $0.request === long }).newTokens
+                #expect(long.kvByChunk && long.blocks.count == (chunk + bs - 1) / bs)
+            } else {
+                #expect(long.phase == .waiting && ids(first) == [running.id])
+            }
+            var plan = first
+            for _ in 0..<2000 where !plan.isEmpty {
+                now += plan.predictedS ?? 0.01
+                engine.apply(plan, now: now)
+                #expect(engine.invariantViolations().isEmpty, "multi \(multi)")
+                // The running request's remaining tokens always fit beside the growing prompt.
+                #expect(running.phase == .finished || running.blocks.count + long.blocks.count <= engine.kv.totalBlocks)
+                plan = engine.schedule(now: now)
+            }
+            #expect(long.phase == .finished && running.phase == .finished && running.preemptions == 0, "multi \(multi)")
         }
     }
 

@@ -3,8 +3,10 @@ import BenchCore
 import Testing
 
 /// A small profile for tests: the shipped default with a tight KV cache so preemption happens.
+/// The profile the hand-built scheduler scenarios use: the 4K-context h100-llama2-7b, whose
+/// numbers they were worked out on (long contexts have their own tests, `longContextProfile`).
 func testProfile(kvBlocks: Int? = nil) -> HardwareProfile {
-    var p = try! HardwareProfile.builtin(HardwareProfile.defaultName)
+    var p = try! HardwareProfile.builtin("h100-llama2-7b")
     if let kvBlocks { p.kvCapacityBlocks = kvBlocks }
     return p
 }
@@ -62,6 +64,28 @@ func simulate(_ policy: PolicyName, requests: [EngineRequest], profile: Hardware
             }
             #expect(out.records.count == reqs.count, "seed \(seed): every request is recorded once")
             #expect(out.records.allSatisfy { $0.status == "ok" }, "seed \(seed) policy \(policy): \(out.records.filter { $0.status != "ok" }.prefix(2).map { $0.error ?? $0.status })")
+        }
+    }
+
+    /// The same on a 128K-context profile with prompts up to 20K tokens and a third of a long
+    /// prompt's worth of spare KV: long prompts are admitted whole or (accelgen) grow their KV by
+    /// chunk, preemptions happen, and every request still finishes with all its tokens.
+    @Test(arguments: PolicyName.allCases)
+    func invariantsHoldWithLongPromptsUnderKVPressure(policy: PolicyName) throws {
+        for seed: UInt64 in 1...3 {
+            var profile = try HardwareProfile.builtin("h100-llama3.1-8b")
+            profile.kvCapacityBlocks = 30_000 / profile.blockSizeTokens
+            let reqs = randomRequests(seed: seed, count: 60, rate: 2, maxPrompt: 20_000, maxOutput: 200)
+            var violations: [String] = []
+            var grewByChunk = false
+            let out = try simulate(policy, requests: reqs, profile: profile) { engine, _ in
+                if violations.isEmpty { violations = engine.invariantViolations() }
+                grewByChunk = grewByChunk || engine.running.contains { $0.kvByChunk }
+            }
+            #expect(violations.isEmpty, "seed \(seed) policy \(policy): \(violations.prefix(3))")
+            #expect(grewByChunk == (policy == .accelgen), "seed \(seed) policy \(policy)")
+            #expect(out.records.count == reqs.count && out.records.allSatisfy { $0.status == "ok" && $0.outputTokens == reqs[$0.id].maxOutputTokens },
+                    "seed \(seed) policy \(policy)")
         }
     }
 

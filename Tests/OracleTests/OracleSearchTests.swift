@@ -72,7 +72,7 @@ func tinyProfile() throws -> HardwareProfile {
 
     /// The first requests of every shipped workload: no policy beats the bound, and the
     /// feasible schedule's value is what it reports.
-    @Test(arguments: ["mixed-slo", "azure-conv", "azure-code", "interactive-batch", "mooncake", "smoke"])
+    @Test(arguments: ["mixed-slo", "mixed-slo-short", "long-prompt", "azure-conv", "azure-code", "interactive-batch", "mooncake", "smoke"])
     func everyPolicyStaysUnderTheBoundOnShippedWorkloads(name: String) throws {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }

@@ -11,11 +11,11 @@ import Glibc
 
 @testable import Server
 
-/// A server on the default profile (or one changed by `adjust`), its engine checking its
-/// invariants after every iteration.
+/// A server on h100-llama2-7b, whose 4K context the cases are built around (or a profile changed
+/// by `adjust`), its engine checking its invariants after every iteration.
 func makeServer(policy: PolicyName = .accelgen, adjust: (inout HardwareProfile) -> Void = { _ in },
                 configure: (inout ServeConfig) -> Void = { _ in }) throws -> ServeServer {
-    var p = try HardwareProfile.resolve(HardwareProfile.defaultName)
+    var p = try HardwareProfile.resolve("h100-llama2-7b")
     adjust(&p)
     var c = ServeConfig(modelNames: ["tiny"])
     c.drainS = 5

@@ -162,7 +162,22 @@ func encodedWorkloadRoundTrips(_ name: String) throws {
     #expect(w.requests.map(\.id) == Array(0..<500))
     #expect(zip(w.requests, w.requests.dropFirst()).allSatisfy { $0.arrivalS <= $1.arrivalS })
     let classes = Set(w.requests.map(\.className))
-    #expect(classes == ["chat", "summarization", "code", "translation"])
+    #expect(classes == ["chat", "summarization", "code", "long-documents", "translation"])
+}
+
+/// Issue 19: the default workload is a real short/long mix. At least 10% of its prompts are 8K
+/// tokens or more and 2% are 32K or more, and none exceeds the default profile's 128K context.
+@Test func mixedSLOHasLongPrompts() throws {
+    let w = try shippedWith500("mixed-slo.yaml")
+    let prompts = w.requests.map(\.promptTokens)
+    let atLeast8K = Double(prompts.filter { $0 >= 8192 }.count) / Double(prompts.count)
+    let atLeast32K = Double(prompts.filter { $0 >= 32768 }.count) / Double(prompts.count)
+    #expect(atLeast8K >= 0.10, "share of prompts >= 8K: \(atLeast8K)")
+    #expect(atLeast32K >= 0.02, "share of prompts >= 32K: \(atLeast32K)")
+    #expect(w.requests.allSatisfy { $0.promptTokens + $0.outputTokens <= 131_072 })
+    // The short variant keeps every chat and code request within Llama-2's 4K context.
+    let short = try generateShipped("mixed-slo-short.yaml", count: 300)
+    #expect(short.requests.filter { ["chat", "code"].contains($0.className) }.allSatisfy { $0.promptTokens + $0.outputTokens <= 4096 })
 }
 
 // MARK: - Arrival processes
@@ -497,7 +512,7 @@ func perBucketTTFT(_ c: BucketCase) throws {
     // 4 + 0.021·1000 + 0.0001·1000² + 300 = 425 ms.
     let quadratic = "{ttft: {predicted: {fixed_ms: 4, per_token_ms: 0.021, per_token_sq_ms: 0.0001}, slack_ms: 300}}"
     #expect(try sloDraws(quadratic, prompt: 1000, count: 3).allSatisfy { $0.ttftMs == 425 })
-    // mixed-slo.yaml's summarization rule: 4 + 0.021·2048 + 300 = 347.008 ms.
+    // mixed-slo-short.yaml's summarization rule: 4 + 0.021·2048 + 300 = 347.008 ms.
     let linear = "{ttft: {predicted: {fixed_ms: 4, per_token_ms: 0.021}, slack_ms: 300}}"
     #expect(try sloDraws(linear, prompt: 2048, count: 3).allSatisfy { $0.ttftMs == 347.008 })
 }

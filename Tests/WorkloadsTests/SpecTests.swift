@@ -8,7 +8,7 @@ import Testing
 
 // MARK: - Shipped specs
 
-@Test(arguments: ["smoke.yaml", "mixed-slo.yaml", "interactive-batch.yaml", "azure-code.yaml", "azure-conv.yaml", "mooncake.yaml"])
+@Test(arguments: ["smoke.yaml", "mixed-slo.yaml", "mixed-slo-short.yaml", "long-prompt.yaml", "interactive-batch.yaml", "azure-code.yaml", "azure-conv.yaml", "mooncake.yaml"])
 func shippedSpecsParse(_ name: String) throws {
     let spec = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/\(name)")
     #expect(spec.name == String(name.dropLast(".yaml".count)))

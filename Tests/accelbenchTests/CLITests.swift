@@ -233,7 +233,8 @@ struct CLI {
     @Test func profilesListAndShow() throws {
         let list = try CLI.run(["profile", "list"])
         #expect(list.status == 0)
-        #expect(list.stdout.contains("h100-llama2-7b (default)") && list.stdout.contains("a100-llama3-70b-tp8"))
+        #expect(list.stdout.contains("h100-llama3.1-8b (default)") && list.stdout.contains("a100-llama3-70b-tp8")
+                && list.stdout.contains("h100-llama3.1-70b-tp8") && list.stdout.contains("a100-llama3.1-8b"))
         let show = try CLI.run(["profile", "show", "a100-llama3-8b", "--json"])
         #expect(show.status == 0)
         #expect(try JSONParser.parse(show.stdout)["name"] == .string("a100-llama3-8b"))
