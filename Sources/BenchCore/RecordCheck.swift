@@ -3,7 +3,7 @@
 /// a typo or a foreign file does not slip into the failure counts as a kind of its own.
 public enum RecordStatus {
     public static let known: Set<String> = [
-        "ok", "failed", "rejected", "aborted", "client_error", "connection", "disconnected", "transport",
+        "ok", "failed", "rejected", "aborted", "dropped", "client_error", "connection", "disconnected", "transport",
         "timeout_connect", "timeout_first_token", "timeout_idle", "timeout_total",
         "malformed_stream", "malformed_response", "oversized_event", "oversized_response", "unsupported_encoding",
         "server_error", "incomplete_stream",

@@ -82,6 +82,7 @@ public struct AccelGenOptions: Sendable, Equatable {
 ///   prefilling, unless it is urgent; running long prefills in the γ window get the budget first.
 public final class AccelGenPolicy: SchedulingPolicy {
     public let name = "accelgen"
+    public var sloRules = SLORules()
     let o: AccelGenOptions
     let maxNumSeqs: Int
     let pivotTokens: Double

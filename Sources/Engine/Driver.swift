@@ -53,7 +53,7 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
     public var dropMissed = false
 
     /// Reason given to the requests `dropMissed` aborts.
-    public static var droppedReason: String { "dropped: its SLO could no longer be met" }
+    public static var droppedReason: String { EngineCore.droppedReason }
 
     public init(engine: EngineCore, backend: Backend) {
         self.engine = engine
@@ -95,10 +95,8 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
                 now = requests[next].arrivalS
                 continue
             }
-            if dropMissed {
-                for r in engine.running + engine.policy.waitingRequests where r.hasMissedSLO(now: now) {
-                    if engine.abort(r, now: now, reason: Self.droppedReason) { try onDone(r) }
-                }
+            if dropMissed || engine.policy.sloRules.dropLost {
+                for r in engine.dropLostRequests(now: now) { try onDone(r) }
                 if !engine.hasWork { continue }
             }
             guard let step = engine.step(now: now, backend: &backend) else {

@@ -96,9 +96,15 @@ public protocol SchedulingPolicy: AnyObject {
     /// iteration is a decode of every running request in running order (the settled fast path
     /// may then stand in for `schedule`; see `settledDecodeSteps`).
     func decodesEveryRunningRequest(runningCount: Int) -> Bool
+    /// SLO-aware admission and drop; applied by the engine (`add`) and the drivers
+    /// (`dropLostRequests`).
+    var sloRules: SLORules { get }
 }
 
 extension SchedulingPolicy {
+    /// Policies without the rules (vllm, sarathi) keep them off.
+    public var sloRules: SLORules { SLORules() }
+
     /// Policies that order or limit decodes (deadline order, dynamic chunking) keep the default.
     public func decodesEveryRunningRequest(runningCount: Int) -> Bool { false }
 }
@@ -143,13 +149,16 @@ public final class EngineCore {
         if kv.blocksFor(tokens: r.peakTokens) > kv.totalBlocks {
             return reject(r, now: now, "needs \(kv.blocksFor(tokens: r.peakTokens)) KV blocks; the cache holds \(kv.totalBlocks)")
         }
+        if policy.sloRules.rejectHopeless, let reason = hopelessReason(r, now: now) {
+            return reject(r, now: now, reason, as: .shed)
+        }
         policy.enqueue(r, now: now)
         return nil
     }
 
-    private func reject(_ r: EngineRequest, now: Double, _ reason: String) -> String {
+    private func reject(_ r: EngineRequest, now: Double, _ reason: String, as finish: FinishReason = .rejected) -> String {
         r.phase = .finished
-        r.finishReason = .rejected
+        r.finishReason = finish
         r.rejectReason = reason
         r.doneS = now
         return reason
@@ -167,11 +176,12 @@ public final class EngineCore {
     /// for which it returns a reason is rejected on arrival with that reason.
     public var admissionFilter: ((EngineRequest) -> String?)?
 
-    /// Aborts a request that has not finished (its client went away): a waiting request leaves
-    /// the queue, a running one frees its KV blocks. Call it between iterations, never between
-    /// `schedule` and `apply`. Returns false when the request was not in the engine.
+    /// Aborts a request that has not finished (its client went away, or `as: .dropped` the drop
+    /// rule): a waiting request leaves the queue, a running one frees its KV blocks. Call it
+    /// between iterations, never between `schedule` and `apply`. Returns false when the request
+    /// was not in the engine.
     @discardableResult
-    public func abort(_ r: EngineRequest, now: Double, reason: String) -> Bool {
+    public func abort(_ r: EngineRequest, now: Double, reason: String, as finish: FinishReason = .aborted) -> Bool {
         switch r.phase {
         case .finished:
             return false
@@ -184,11 +194,41 @@ public final class EngineCore {
             r.blocks = []
         }
         r.phase = .finished
-        r.finishReason = .aborted
+        r.finishReason = finish
         r.rejectReason = reason
         r.doneS = now
         policy.removed(r)
         return true
+    }
+
+    /// Reason given to the requests the drop rule (or the oracle's schedule) aborts.
+    public static let droppedReason = "dropped: its SLO could no longer be met"
+
+    /// The drop rule: aborts, as dropped, every request that can no longer meet its SLO at `now`
+    /// (a deadline has passed, or a token came late: `hasLostSLO`). Drivers call it between iterations when
+    /// `policy.sloRules.dropLost` is on (and the oracle's replay always). Returns them, in id order.
+    public func dropLostRequests(now: Double) -> [EngineRequest] {
+        let lost = (running + policy.waitingRequests).filter { $0.hasLostSLO(now: now) }.sorted { $0.id < $1.id }
+        return lost.filter { abort($0, now: now, reason: Self.droppedReason, as: .dropped) }
+    }
+
+    /// The admission rule's verdict on a new request: nil when its first token can still come
+    /// in time; else why not. The prediction is one iteration holding `r`'s whole prefill and
+    /// the remaining prefill of every request ahead of it (an earlier TTFT deadline and no token
+    /// yet), the cheapest way the time model allows to compute those tokens (`SLORules`).
+    func hopelessReason(_ r: EngineRequest, now: Double) -> String? {
+        guard let ttftMs = r.slo.ttftMs else { return nil }
+        let deadline = r.arrivalS + ttftMs / 1000
+        var load = IterationLoad()
+        load.addPrefill(newTokens: r.prefillTarget, contextTokens: 0)
+        for q in running + policy.waitingRequests where q.numOutputTokens == 0 && q.remainingPrefill > 0 {
+            guard let t = q.slo.ttftMs, q.arrivalS + t / 1000 <= deadline else { continue }
+            load.addPrefill(newTokens: q.remainingPrefill, contextTokens: q.numComputedTokens)
+        }
+        let firstTokenS = now + timeModel.seconds(load)
+        guard firstTokenS > deadline else { return nil }
+        return String(format: "rejected: its first token could not come before %.3f s (TTFT deadline %.3f s): %d prefill tokens ahead of it",
+                      firstTokenS, deadline, load.tokens - r.prefillTarget)
     }
 
     /// Number of `schedule(now:)` calls so far; marks made during a step carry it.

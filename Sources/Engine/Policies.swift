@@ -14,6 +14,8 @@ public struct PolicyOptions: Sendable, Equatable {
     /// sarathi / edf / accelgen: most sequences running at once. 128: Sarathi-Serve's default.
     public var maxNumSeqs = 128
     public var accelgen = AccelGenOptions()
+    /// edf / accelgen: SLO-aware admission and drop (off by default).
+    public var sloRules = SLORules()
 
     public init() {}
 
@@ -46,10 +48,48 @@ public enum PolicyName: String, CaseIterable, Sendable {
         switch self {
         case .vllm: return VLLMPolicy(options, profile: profile)
         case .sarathi: return SarathiPolicy(options)
-        case .edf: return EDFPolicy(options)
-        case .accelgen: return AccelGenPolicy(options.accelgen, maxNumSeqs: options.maxNumSeqs, profile: profile)
+        case .edf:
+            let p = EDFPolicy(options)
+            p.sloRules = options.sloRules
+            return p
+        case .accelgen:
+            let p = AccelGenPolicy(options.accelgen, maxNumSeqs: options.maxNumSeqs, profile: profile)
+            p.sloRules = options.sloRules
+            return p
         }
     }
+}
+
+/// SLO-aware admission and drop, for the deadline-ordered policies (edf, accelgen; issue 20).
+/// Both are off by default: a serving engine cannot know that a client counts a late answer as
+/// lost (an SLO is a target, and a late reply may still be used), AccelGen's paper does not say
+/// that it sheds or drops, and goodput-maximising runs switch them on to show the trade (the
+/// summary counts rejected and dropped requests apart).
+public struct SLORules: Sendable, Equatable {
+    /// Reject a request on arrival when its first token cannot come before its TTFT deadline:
+    /// predicted as one iteration holding its whole prefill and the remaining prefill of every
+    /// request ahead of it (an earlier TTFT deadline, no token yet). One iteration is the
+    /// cheapest way the time model allows to compute those tokens, so only requests that miss
+    /// even in that best case are turned away.
+    public var rejectHopeless = false
+    /// Drop (abort) a request the moment one of its deadlines passes (TTFT before its first
+    /// token, the next token's TBT, JCT): it can no longer meet its SLO, and the engine's work
+    /// on it would be wasted.
+    public var dropLost = false
+
+    public init(rejectHopeless: Bool = false, dropLost: Bool = false) {
+        self.rejectHopeless = rejectHopeless
+        self.dropLost = dropLost
+    }
+
+    /// The rules switched on, by flag name, for a run's target identity.
+    public var labels: [String] {
+        (rejectHopeless ? ["reject-hopeless"] : []) + (dropLost ? ["drop-lost"] : [])
+    }
+
+    /// The policies the rules apply to: those that order by deadline, so "ahead" means an
+    /// earlier deadline.
+    public static let policies: [PolicyName] = [.edf, .accelgen]
 }
 
 /// A waiting-queue entry ordered by a key (a deadline, a slack deadline), then arrival, then id.
@@ -210,6 +250,7 @@ public final class SarathiPolicy: FCFSQueuedPolicy {
 /// Preemption on a KV shortage takes the running request with the latest deadline.
 public final class EDFPolicy: SchedulingPolicy {
     public let name = "edf"
+    public var sloRules = SLORules()
     let budget: Int
     let maxNumSeqs: Int
 

@@ -271,6 +271,9 @@ public final class RealTimeDriver: @unchecked Sendable {
                 if box.stopping { break }
                 continue
             }
+            if engine.policy.sloRules.dropLost {
+                for r in engine.dropLostRequests(now: t) { if let s = live[ObjectIdentifier(r)] { finish(s) } }
+            }
             guard engine.hasWork else {
                 deliver()
                 publish()
@@ -392,7 +395,7 @@ public final class RealTimeDriver: @unchecked Sendable {
         let r = s.request
         switch r.finishReason {
         case .completed?: stats.completed += 1
-        case .rejected?: stats.rejected += 1
+        case .rejected?, .shed?: stats.rejected += 1
         default: stats.aborted += 1
         }
         deliveries.append((s, .finished(r.finishReason ?? .aborted, r.rejectReason)))

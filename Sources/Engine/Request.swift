@@ -17,6 +17,13 @@ public enum FinishReason: String, Sendable {
     /// Never admitted: longer than the model's context or the KV capacity.
     case rejected
     case aborted
+    /// Never admitted: the SLO admission rule predicted its first token too late (`SLORules`).
+    case shed
+    /// Aborted by the drop rule: a deadline passed, so it could no longer meet its SLO.
+    case dropped
+
+    /// The record's `status`: a shed request is one of the rejected.
+    public var recordStatus: String { self == .shed ? "rejected" : rawValue }
 }
 
 /// One request inside the engine. A reference type: policies keep it in several queues and
@@ -114,12 +121,23 @@ public final class EngineRequest {
         return false
     }
 
+    /// True when the request can no longer meet its SLOs at `now`: a deadline has passed
+    /// without its token (`hasMissedSLO`), or a token already came late (the first after the
+    /// TTFT, a gap over the TBT: the verdict's default max-gap rule).
+    public func hasLostSLO(now: Double) -> Bool {
+        if hasMissedSLO(now: now) { return true }
+        let eps = 5e-7
+        if let t = slo.ttftMs, let first = tokenTimes.first, first - arrivalS > t / 1000 + eps { return true }
+        if let g = slo.tbtMs, maxTokenGapS > g / 1000 + eps { return true }
+        return false
+    }
+
     /// The run record for this request (in-process engine: sent = intended = arrival).
     public func record() -> RequestRecord {
         let ok = finishReason == .completed
         var r = RequestRecord(id: id, className: className, intendedS: arrivalS, sentS: arrivalS,
                               firstTokenS: tokenTimes.first, tokenTimesS: tokenTimes, doneS: doneS,
-                              status: ok ? "ok" : (finishReason?.rawValue ?? "aborted"), error: rejectReason,
+                              status: ok ? "ok" : (finishReason?.recordStatus ?? "aborted"), error: rejectReason,
                               promptTokens: promptTokens, outputTokens: numOutputTokens, tokenCountSource: .engine,
                               slo: slo, metSLO: false)
         r.metSLO = r.metSLOAsStored

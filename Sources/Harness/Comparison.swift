@@ -40,12 +40,14 @@ public enum Comparison {
     public static func table(_ rows: [Row], classes: [String], profile: HardwareProfile) -> String {
         func f(_ x: Double?, _ d: Int) -> String { x.map { String(format: "%.\(d)f", $0) } ?? "-" }
         func pct(_ x: Double?) -> String { x.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
-        let header = ["policy", "req/s", "out tok/s", "goodput req/s", "attain"] + classes + ["p99 TTFT ms", "p99 TBT ms", "preempt"]
+        let header = ["policy", "req/s", "out tok/s", "goodput req/s", "attain"] + classes
+            + ["p99 TTFT ms", "p99 TBT ms", "preempt", "rejected", "dropped"]
         let body = rows.map { p, o -> [String] in
             let s = o.summary
             return [p, f(s.overall.requestsPerS, 3), f(s.overall.outputTokensPerS, 0), f(s.overall.goodputRequestsPerS, 3),
                     pct(s.overall.attainment.overall)] + classes.map { pct(s.group($0)?.attainment.overall) }
-                + [f(s.overall.ttft?.p99, 0), f(s.overall.tbt?.p99, 1), String(o.run.details.preemptions)]
+                + [f(s.overall.ttft?.p99, 0), f(s.overall.tbt?.p99, 1), String(o.run.details.preemptions),
+                   String(s.overall.rejected), String(s.overall.dropped)]
         }
         return "profile \(profile.name)\n" + TextTable.render(header: header, rows: body)
     }

@@ -151,6 +151,9 @@ struct GroupAccumulator {
     var total = 0
     var completed = 0
     var failed = 0
+    /// Of the failed: never admitted (status `rejected`), and dropped by the engine's drop rule.
+    var rejected = 0
+    var dropped = 0
     var met = 0
     var ttftHave = 0, ttftMet = 0
     var tbtHave = 0, tbtMet = 0
@@ -168,6 +171,7 @@ struct GroupAccumulator {
 
     mutating func merge(_ o: GroupAccumulator) {
         total += o.total; completed += o.completed; failed += o.failed; met += o.met
+        rejected += o.rejected; dropped += o.dropped
         ttftHave += o.ttftHave; ttftMet += o.ttftMet
         tbtHave += o.tbtHave; tbtMet += o.tbtMet
         jctHave += o.jctHave; jctMet += o.jctMet
@@ -288,7 +292,12 @@ extension GroupAccumulator {
     mutating func add(_ r: RequestRecord, mode: TBTMode, quantizeTimes: Bool = false) {
         total += 1
         let ok = r.isOK
-        if ok { completed += 1 } else { failed += 1 }
+        if ok {
+            completed += 1
+        } else {
+            failed += 1
+            if r.status == "rejected" { rejected += 1 } else if r.status == "dropped" { dropped += 1 }
+        }
         let times = r.tokenTimesS
         @inline(__always) func at(_ i: Int) -> Double { quantizeTimes ? RequestRecord.quantize(times[i], 1e6) : times[i] }
         let first = r.firstTokenS ?? (times.isEmpty ? nil : at(0))

@@ -15,6 +15,9 @@ public struct GroupSummary: Sendable, Equatable {
     public var total: Int
     public var completed: Int
     public var failed: Int
+    /// Of the failed: never admitted, and dropped by the engine's drop rule.
+    public var rejected: Int
+    public var dropped: Int
     public var met: Int
     public var requestsPerS: Double
     public var inputTokensPerS: Double
@@ -36,6 +39,8 @@ public struct GroupSummary: Sendable, Equatable {
         total = g.total
         completed = g.completed
         failed = g.failed
+        rejected = g.rejected
+        dropped = g.dropped
         met = g.met
         requestsPerS = Double(g.completed) / windowS
         inputTokensPerS = Double(g.inputTokens) / windowS
@@ -173,6 +178,8 @@ public struct Summary: Sendable, Equatable {
         w.key("total"); w.int(g.total)
         w.key("completed"); w.int(g.completed)
         w.key("failed"); w.int(g.failed)
+        w.key("rejected"); w.int(g.rejected)
+        w.key("dropped"); w.int(g.dropped)
         w.key("met_slo"); w.int(g.met)
         if let excluded { w.key("excluded_by_window"); w.int(excluded) }
         w.endObject()

@@ -106,6 +106,9 @@ struct ClusterCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
+            if policyFlags.rejectHopeless || policyFlags.dropLost {
+                throw BenchError.usage("--reject-hopeless and --drop-lost apply to run, sweep, compare and serve, not to cluster")
+            }
             let name = AutoscalerName(rawValue: autoscaler)!
             let policyName = try PolicyName.parse(policy)
             let profile = try engine.resolveProfile()

@@ -123,8 +123,20 @@ struct PolicyFlags: ParsableArguments {
     @Flag(name: .long, help: "accelgen: keep requests that already lost their SLO in slack order (no demotion).")
     var noDemoteLost = false
 
+    @Flag(name: .long, help: "edf, accelgen: reject a request on arrival when its first token cannot come before its TTFT deadline, given the prefill ahead of it (off by default; docs/engine.md#slo-admission-and-drop).")
+    var rejectHopeless = false
+
+    @Flag(name: .long, help: "edf, accelgen: drop a request the moment it can no longer meet its SLO (off by default; docs/engine.md#slo-admission-and-drop).")
+    var dropLost = false
+
     func validate() throws {
         if let problem = options.problem { throw ValidationError(problem) }
+    }
+
+    /// Refuses the SLO rules with a policy they do not apply to.
+    func check(_ policy: PolicyName) throws(BenchError) {
+        guard rejectHopeless || dropLost, !SLORules.policies.contains(policy) else { return }
+        throw BenchError.usage("--reject-hopeless and --drop-lost apply to edf and accelgen, not \(policy.rawValue)")
     }
 
     var options: PolicyOptions {
@@ -148,6 +160,7 @@ struct PolicyFlags: ParsableArguments {
         a.enforceIterationSLO = !noEnforceIterationSlo
         a.demoteLost = !noDemoteLost
         o.accelgen = a
+        o.sloRules = SLORules(rejectHopeless: rejectHopeless, dropLost: dropLost)
         return o
     }
 }

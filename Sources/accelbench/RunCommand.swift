@@ -62,6 +62,7 @@ struct Run: ParsableCommand {
                 policyName = r.policy
                 replay = r
             }
+            try policyFlags.check(policyName)
             Interrupt.install()
             let out = output ?? "results/\(source.label)-\(policyName.rawValue)"
             let progress = ProgressLine(label: policyName.rawValue, enabled: !json)
@@ -96,6 +97,7 @@ extension Run {
     func runCPU() throws {
         if replaySchedule != nil { throw BenchError.usage("--replay-schedule needs the simulated engine") }
         let policyName = try PolicyName.parse(policy)
+        try policyFlags.check(policyName)
         let workload = try source.load()
         let progress = ProgressLine(label: "cpu \(policyName.rawValue)", enabled: !json)
         let target = try engine.cpuTarget(policyName, policyFlags.options, progress: progress)
@@ -107,6 +109,7 @@ extension Run {
     func runCUDA() throws {
         if replaySchedule != nil { throw BenchError.usage("--replay-schedule needs the simulated engine") }
         let policyName = try PolicyName.parse(policy)
+        try policyFlags.check(policyName)
         let workload = try source.load()
         let progress = ProgressLine(label: "cuda \(policyName.rawValue)", enabled: !json)
         let target = try engine.cudaTarget(policyName, policyFlags.options, progress: progress)
@@ -183,6 +186,7 @@ extension Run {
             outcome = try repeated(into: out) { _ in HTTPTarget(options: options, warmupRequests: remote.warmupRequests) }
         } else {
             let policyName = try PolicyName.parse(policy)
+            try policyFlags.check(policyName)
             let profile = try engine.resolveProfile()
             out = output ?? "results/\(source.label)-\(policyName.rawValue)"
             outcome = try repeated(into: out) { i in

@@ -83,6 +83,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let policyName = try PolicyName.parse(policy)
+            try policyFlags.check(policyName)
             let real = try realEngine(policyName)
             let profile = try real?.profile ?? engineFlags.resolveProfile()
             let text = try real.map { (r: RealEngine) throws(BenchError) -> ServedText in

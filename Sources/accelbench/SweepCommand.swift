@@ -117,7 +117,9 @@ struct SweepCommand: ParsableCommand {
             let target: Sweeper.Target
             if remote.endpoint == nil {
                 let profile = try engine.resolveProfile()
-                target = .engine(engine.target(try PolicyName.parse(policy), policyFlags.options, profile: profile))
+                let policyName = try PolicyName.parse(policy)
+                try policyFlags.check(policyName)
+                target = .engine(engine.target(policyName, policyFlags.options, profile: profile))
             } else {
                 target = .http(HTTPTarget(options: try remote.options(), warmupRequests: remote.warmupRequests))
             }

@@ -7,9 +7,9 @@ import Testing
 /// simulated backend. No timings are asserted: the clock jumps, and only real waits for the
 /// driver's threads are bounded (by `settle`).
 @Suite struct RealTimeDriverTests {
-    func makeDriver(_ policy: PolicyName = .sarathi, clock: VirtualClock) -> RealTimeDriver {
+    func makeDriver(_ policy: PolicyName = .sarathi, options: PolicyOptions = PolicyOptions(), clock: VirtualClock) -> RealTimeDriver {
         let profile = testProfile()
-        let engine = EngineCore(profile: profile, policy: policy.make(PolicyOptions(), profile: profile))
+        let engine = EngineCore(profile: profile, policy: policy.make(options, profile: profile))
         return RealTimeDriver(engine: engine, backend: SimulatedBackend(profile: profile), clock: clock, checkInvariants: true)
     }
 
@@ -42,6 +42,26 @@ import Testing
         #expect(stats.submitted == shapes.count && stats.completed == shapes.count && stats.aborted == 0 && stats.rejected == 0)
         #expect(stats.running == 0 && stats.waiting == 0 && stats.kvUsedBlocks == 0)
         #expect(stats.invariantViolations.isEmpty, "\(stats.invariantViolations.prefix(3))")
+    }
+
+    /// With the drop rule, the real-time driver drops a request between iterations once it has
+    /// lost its SLO (its first-token deadline passed), and sends it `finished(.dropped)`.
+    @Test(arguments: SLORules.policies)
+    func theDropRuleDropsBetweenIterations(policy: PolicyName) throws {
+        var options = PolicyOptions()
+        options.sloRules.dropLost = true
+        let driver = makeDriver(policy, options: options, clock: VirtualClock())
+        defer { driver.stop() }
+        let log = TokenEventLog()
+        _ = try #require(driver.submit(className: "long", promptTokens: 4000, maxOutputTokens: 4, slo: SLO(ttftMs: 5000)) { log.append(0, $0) })
+        _ = try #require(driver.submit(className: "tight", promptTokens: 100, maxOutputTokens: 50, slo: SLO(ttftMs: 1, tbtMs: 200)) { log.append(1, $0) })
+        driver.start()
+        #expect(settle { log.finishedCount == 2 }, "\(driver.snapshot)")
+        #expect(log.events(0).last == .finished(.completed, nil))
+        // Dropped either before its first token or right after it, which came too late.
+        let tight = log.events(1)
+        #expect(tight.last == .finished(.dropped, EngineCore.droppedReason) && tight.count <= 2, "\(tight)")
+        #expect(driver.snapshot.invariantViolations.isEmpty)
     }
 
     /// Aborting a running request frees its KV blocks (applied between iterations) and sends it

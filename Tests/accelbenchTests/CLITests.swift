@@ -212,6 +212,28 @@ struct CLI {
         #expect(FileManager.default.fileExists(atPath: dir.path + "/accelgen/summary.json"))
     }
 
+    /// The SLO rules: refused with vllm and sarathi (and by cluster); with edf they reject and
+    /// drop, the summary counts each apart, and the run's target names them.
+    @Test func sloRulesRejectAndDropAndAreCounted() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let refused = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--policy", "sarathi", "--drop-lost", "-o", dir.path + "/x"])
+        #expect(refused.status == 64 && refused.stderr.contains("--reject-hopeless and --drop-lost apply to edf and accelgen, not sarathi"), "\(refused.stderr)")
+        let cluster = try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--reject-hopeless", "-o", dir.path + "/c"])
+        #expect(cluster.status == 64, "\(cluster.stderr)")
+        let out = dir.appendingPathComponent("edf").path
+        let r = try CLI.run(["run", "--spec", "workloads/mixed-slo-short.yaml", "--profile", "h100-llama2-7b", "--count", "300", "--rate", "12",
+                             "--policy", "edf", "--reject-hopeless", "--drop-lost", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try JSONParser.parse(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+        let records = try String(contentsOfFile: out + "/requests.jsonl", encoding: .utf8).split(separator: "\n")
+        let rejected = records.filter { $0.contains(#""status":"rejected""#) }.count
+        let dropped = records.filter { $0.contains(#""status":"dropped""#) }.count
+        #expect(rejected > 0 && dropped > 0, "an overloaded run both rejects and drops")
+        #expect(summary["requests"]?["rejected"] == .number(Double(rejected)) && summary["requests"]?["dropped"] == .number(Double(dropped)))
+        #expect(summary["target"] == .string("engine:sim profile=h100-llama2-7b policy=edf ablations=reject-hopeless,drop-lost"), "\(String(describing: summary["target"]))")
+    }
+
     @Test func badEngineSettingsAreUsageErrorsThatNameTheFlagOrListNames() throws {
         let p = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--policy", "fifo", "-o", "/tmp/x"])
         #expect(p.status == 64)
