@@ -134,7 +134,7 @@ public final class ServeServer: Sendable {
                 prefixCaching: Bool = false, checkInvariants: Bool = false, text: ServedText? = nil) {
         self.text = text
         let engine = EngineCore(profile: profile, policy: policy, prefixCaching: prefixCaching)
-        metrics = ServerMetrics()
+        metrics = ServerMetrics(modelName: config.modelNames.first ?? "accelbench")
         loop = RealTimeDriver(engine: engine, backend: backend, clock: MonotonicClock(), observer: metrics, checkInvariants: checkInvariants)
         self.config = config
         var rules = ValidationRules(models: config.modelNames)

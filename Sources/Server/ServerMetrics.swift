@@ -26,13 +26,17 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
     private var httpErrors: [String: Counter] = [:]
     /// The tightest TBT SLO among requests seen (iteration time is compared with it).
     private var tightestTBTS = Double.infinity
+    /// The same state under vLLM's names, so vLLM dashboards and scrapers read `serve`.
+    let vllm: VLLMMetrics
 
     /// Latency buckets, seconds (our choice: 1 ms to 60 s, roughly ×2 apart, as vLLM's TTFT buckets).
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75,
                                            1, 2.5, 5, 7.5, 10, 20, 40, 60]
     static let tokenBuckets: [Double] = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 
-    public init() {
+    /// - Parameter modelName: the `model_name` label of the vLLM-named metrics (the first served name).
+    public init(modelName: String = "accelbench") {
+        vllm = VLLMMetrics(registry: registry, modelName: modelName)
         func d(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "accelbench", metricName: name, unitName: unit, helpText: help)
         }
@@ -111,6 +115,7 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
     // MARK: RealTimeObserver (engine thread)
 
     public func iteration(durationS: Double, lateS: Double, budgetTokens budget: Int?, predictedS: Double?, prefillTokens: Int, decodes: Int) {
+        vllm.iteration(prefillTokens: prefillTokens, decodes: decodes)
         iterationSeconds.record(durationS)
         iterationLateSeconds.record(lateS)
         batchedTokens.record(Double(prefillTokens + decodes))
@@ -122,6 +127,7 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
     }
 
     public func token(_ r: EngineRequest, index: Int, timeS: Double) {
+        vllm.token(r, index: index, timeS: timeS)
         let m = classMetrics(r.className)
         if index == 0 {
             m.ttft.record(timeS - r.arrivalS)
@@ -136,6 +142,7 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
     }
 
     public func finished(_ r: EngineRequest) {
+        vllm.finished(r)
         finishedCounter(r.finishReason?.rawValue ?? "aborted").increment()
         guard r.finishReason == .completed, !r.slo.isEmpty else { return }
         let m = classMetrics(r.className)
@@ -147,9 +154,96 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
         waiting.set(to: Double(w))
         kvUsedBlocks.set(to: Double(kvUsed))
         kvUsage.set(to: kvTotal > 0 ? Double(kvUsed) / Double(kvTotal) : 0)
+        vllm.state(running: r, waiting: w, kvUsage: kvTotal > 0 ? Double(kvUsed) / Double(kvTotal) : 0)
         if p > lastPreemptions {
             preemptions.increment(by: Int64(p - lastPreemptions))
+            vllm.preemptions.increment(by: Int64(p - lastPreemptions))
             lastPreemptions = p
         }
+    }
+}
+
+/// `serve`'s state under the names vLLM (v1) exports, beside the `accelbench_*` ones, each with
+/// a `model_name` label as vLLM's carry: the scheduler gauges, preemption and token counters,
+/// finished requests by `finished_reason` (stop, length, abort), and the latency and size
+/// histograms a vLLM Grafana dashboard reads. Times are the engine's clock, as vLLM's are.
+final class VLLMMetrics: @unchecked Sendable {
+    let running: Gauge
+    let waiting: Gauge
+    let kvUsage: Gauge
+    let preemptions: Counter
+    let promptTokens: Counter
+    let generationTokens: Counter
+    let ttft: ValueHistogram
+    let interToken: ValueHistogram
+    let e2e: ValueHistogram
+    let queueTime: ValueHistogram
+    let iterationTokens: ValueHistogram
+    let promptSize: ValueHistogram
+    let generationSize: ValueHistogram
+    private let success: [String: Counter]
+
+    init(registry: PrometheusCollectorRegistry, modelName: String) {
+        let label = [("model_name", modelName)]
+        func d(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: "vllm:" + name, unitName: unit, helpText: help)
+        }
+        func histogram(_ name: String, _ unit: String, _ help: String, _ buckets: [Double]) -> ValueHistogram {
+            registry.makeValueHistogram(descriptor: d(name, unit, help), labels: label, buckets: buckets)
+        }
+        running = registry.makeGauge(descriptor: d("num_requests_running", "", "Number of requests in model execution batches."), labels: label)
+        waiting = registry.makeGauge(descriptor: d("num_requests_waiting", "", "Number of requests waiting to be processed."), labels: label)
+        kvUsage = registry.makeGauge(descriptor: d("kv_cache_usage", "perc", "KV-cache usage. 1 means 100 percent usage."), labels: label)
+        preemptions = registry.makeCounter(descriptor: d("num_preemptions", "total", "Cumulative number of preemptions."), labels: label)
+        promptTokens = registry.makeCounter(descriptor: d("prompt_tokens", "total", "Number of prefill tokens processed."), labels: label)
+        generationTokens = registry.makeCounter(descriptor: d("generation_tokens", "total", "Number of generation tokens processed."), labels: label)
+        let latency = ServerMetrics.latencyBuckets, sizes = [1.0] + ServerMetrics.tokenBuckets + [32768, 65536, 131072]
+        ttft = histogram("time_to_first_token", "seconds", "Histogram of time to first token in seconds.", latency)
+        interToken = histogram("inter_token_latency", "seconds", "Histogram of inter-token latency in seconds.", latency)
+        e2e = histogram("e2e_request_latency", "seconds", "Histogram of end-to-end request latency in seconds.", latency)
+        queueTime = histogram("request_queue_time", "seconds", "Histogram of time spent waiting before the first schedule, seconds.", latency)
+        iterationTokens = histogram("iteration_tokens", "total", "Histogram of number of tokens per engine step.", sizes)
+        promptSize = histogram("request_prompt_tokens", "", "Number of prefill tokens processed, per request.", sizes)
+        generationSize = histogram("request_generation_tokens", "", "Number of generation tokens processed, per request.", sizes)
+        var success: [String: Counter] = [:]
+        for reason in ["stop", "length", "abort"] {
+            success[reason] = registry.makeCounter(descriptor: d("request_success", "total", "Count of finished requests by finish reason."),
+                                                   labels: label + [("finished_reason", reason)])
+        }
+        self.success = success
+    }
+
+    func state(running r: Int, waiting w: Int, kvUsage usage: Double) {
+        running.set(to: Double(r))
+        waiting.set(to: Double(w))
+        kvUsage.set(to: usage)
+    }
+
+    func iteration(prefillTokens: Int, decodes: Int) {
+        iterationTokens.record(Double(prefillTokens + decodes))
+        if prefillTokens > 0 { promptTokens.increment(by: Int64(prefillTokens)) }
+    }
+
+    func token(_ r: EngineRequest, index: Int, timeS: Double) {
+        generationTokens.increment()
+        if index == 0 {
+            ttft.record(timeS - r.arrivalS)
+        } else if index - 1 < r.tokenTimes.count {
+            interToken.record(timeS - r.tokenTimes[index - 1])
+        }
+    }
+
+    /// vLLM's `finished_reason`: `stop` (a stop token), `length` (max_tokens), `abort` (anything
+    /// that did not complete: rejected, aborted, dropped).
+    func finished(_ r: EngineRequest) {
+        guard r.finishReason == .completed else {
+            success["abort"]?.increment()
+            return
+        }
+        success[r.tokens?.stopped == true ? "stop" : "length"]?.increment()
+        if let done = r.doneS { e2e.record(done - r.arrivalS) }
+        if let first = r.firstScheduledS { queueTime.record(first - r.arrivalS) }
+        promptSize.record(Double(r.promptTokens))
+        generationSize.record(Double(r.numOutputTokens))
     }
 }

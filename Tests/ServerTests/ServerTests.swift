@@ -77,6 +77,49 @@ func eventually(_ seconds: Double = 60, _ cond: () -> Bool) async -> Bool {
         }
     }
 
+    /// The vLLM-named samples after one completion of 4 prompt and 4 output tokens.
+    let vllmExpected: [(String, Double)] = {
+        let m = #"{model_name="tiny"}"#
+        var e: [(String, Double)] = []
+        e.append(("vllm:num_requests_running" + m, 0))
+        e.append(("vllm:num_requests_waiting" + m, 0))
+        e.append(("vllm:prompt_tokens_total" + m, 4))
+        e.append(("vllm:generation_tokens_total" + m, 4))
+        e.append(("vllm:num_preemptions_total" + m, 0))
+        e.append(("vllm:kv_cache_usage_perc" + m, 0))
+        e.append((#"vllm:request_success_total{model_name="tiny",finished_reason="length"}"#, 1))
+        e.append((#"vllm:request_success_total{model_name="tiny",finished_reason="abort"}"#, 0))
+        e.append(("vllm:time_to_first_token_seconds_count" + m, 1))
+        e.append(("vllm:inter_token_latency_seconds_count" + m, 3))
+        e.append(("vllm:e2e_request_latency_seconds_count" + m, 1))
+        e.append(("vllm:request_queue_time_seconds_count" + m, 1))
+        e.append(("vllm:request_prompt_tokens_sum" + m, 4))
+        e.append(("vllm:request_generation_tokens_sum" + m, 4))
+        return e
+    }()
+
+    /// Issue 21 §3: `/metrics` also carries vLLM's names, with a `model_name` label, and every
+    /// line is valid text exposition (a strict reading of the format: comments, or
+    /// `name{labels} value` with Prometheus' name and label rules).
+    @Test func vllmNamesAreExportedInValidExposition() async throws {
+        let server = try makeServer()
+        defer { server.loop.stop() }
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/v1/completions", method: .post, body: json(#"{"prompt":[1,2,3,4],"max_tokens":4}"#)) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let samples = try parseExposition(String(buffer: r.body))
+                let m = #"{model_name="tiny"}"#
+                for (name, value) in vllmExpected {
+                    #expect(samples[name] == value, "\(name): \(samples[name].map { String($0) } ?? "missing")")
+                }
+                #expect((samples["vllm:iteration_tokens_total_count" + m] ?? 0) >= 1)
+                #expect(samples["accelbench_num_requests_running"] == 0, "the accelbench names stay")
+            }
+        }
+    }
+
     @Test func completionsAndChatShapes() async throws {
         let server = try makeServer()
         defer { server.loop.stop() }
@@ -319,4 +362,38 @@ final class RawClient {
 extension JSONValue {
     var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+}
+
+/// Samples of a Prometheus text exposition, keyed by `name{labels}` as written; throws on any
+/// line that is not a comment or a valid sample.
+func parseExposition(_ text: String) throws -> [String: Double] {
+    struct Bad: Error, CustomStringConvertible { let description: String }
+    func isNameChar(_ c: Character, first: Bool, colon: Bool) -> Bool {
+        c == "_" || (colon && c == ":") || (c.isASCII && c.isLetter) || (!first && c.isASCII && c.isNumber)
+    }
+    var out: [String: Double] = [:]
+    for line in text.split(separator: "\n") {
+        if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") { continue }
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+            throw Bad(description: "not a sample: \(line)")
+        }
+        let key = String(line[..<space])
+        let name = key.prefix { $0 != "{" }
+        guard let f = name.first, isNameChar(f, first: true, colon: true), name.allSatisfy({ isNameChar($0, first: false, colon: true) }) else {
+            throw Bad(description: "bad metric name: \(line)")
+        }
+        if key.count > name.count {
+            guard key.hasSuffix("}") else { throw Bad(description: "bad labels: \(line)") }
+            for pair in key.dropFirst(name.count + 1).dropLast().split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let l = parts[0].first, isNameChar(l, first: true, colon: false),
+                      parts[0].allSatisfy({ isNameChar($0, first: false, colon: false) }),
+                      parts[1].hasPrefix("\""), parts[1].hasSuffix("\""), parts[1].count >= 2 else {
+                    throw Bad(description: "bad label \(pair): \(line)")
+                }
+            }
+        }
+        out[key] = value
+    }
+    return out
 }
