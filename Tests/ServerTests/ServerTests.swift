@@ -120,6 +120,50 @@ func eventually(_ seconds: Double = 60, _ cond: () -> Bool) async -> Bool {
         }
     }
 
+    /// The shipped Grafana dashboard (dashboards/accelbench-serve.json) reads only metric names
+    /// that `serve` exports: every `vllm:*` and `accelbench_*` name in its queries is a family of
+    /// the exposition once a request with an SLO has completed and one was refused.
+    @Test func theGrafanaDashboardReadsOnlyExportedNames() async throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let dashboard = try String(contentsOf: root.appendingPathComponent("dashboards/accelbench-serve.json"), encoding: .utf8)
+        let panels = try JSONParser.parse(dashboard)["panels"]?.arrayValue ?? []
+        let exprs = panels.flatMap { $0["targets"]?.arrayValue ?? [] }.compactMap { $0["expr"]?.stringValue }
+        #expect(exprs.count >= 20)
+        var referenced = Set<String>()
+        for e in exprs {
+            var name = ""
+            for c in e + " " {
+                if c.isLetter || c.isNumber || c == "_" || c == ":" {
+                    name.append(c)
+                    continue
+                }
+                if name.hasPrefix("vllm:") || name.hasPrefix("accelbench_") { referenced.insert(name) }
+                name = ""
+            }
+        }
+        let names = referenced.sorted()
+        let server = try makeServer()
+        defer { server.loop.stop() }
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/v1/completions", method: .post,
+                                     body: json(#"{"prompt":[1,2,3,4],"max_tokens":4,"slo":{"ttft_ms":500,"tbt_ms":100,"class":"chat"}}"#)) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/v1/completions", method: .post, body: json(#"{"max_tokens":4}"#)) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let samples = try parseExposition(String(buffer: r.body))
+                let exported = Set(samples.keys.map { String($0.prefix { $0 != "{" }) })
+                for name in names {
+                    #expect(exported.contains(name), "the dashboard reads \(name), which serve does not export")
+                }
+            }
+        }
+        #expect(referenced.count >= 20, "\(referenced.sorted())")
+    }
+
     @Test func completionsAndChatShapes() async throws {
         let server = try makeServer()
         defer { server.loop.stop() }
