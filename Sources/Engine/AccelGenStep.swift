@@ -216,11 +216,8 @@ struct AccelGenStep {
                 dC = 1
                 dM = Double(extra)
             case .prefilling where r.kvByChunk:
-                // A chunk as long as both the budget and the free KV allow (seeds-spec §1.5).
-                let n = view.prefillTokensFitting(r, freeBlocks: chunkFreeBlocks(), limit: budget - used)
-                if n == 0 { continue }
-                dC = Double(n)
-                dM = Double(view.extraBlocksForPrefill(r, tokens: n))
+                guard let d = chunkDemand(r) else { continue }
+                (dC, dM) = d
             case .prefilling:
                 dC = Double(min(r.remainingPrefill, budget - used))
                 dM = 0
@@ -228,10 +225,8 @@ struct AccelGenStep {
                 if o.exclusiveLong, c.isLong, longPrefilling { continue }
                 if view.runningCount >= p.maxNumSeqs { continue }
                 if growsByChunk(c) {
-                    let n = view.prefillTokensFitting(r, freeBlocks: chunkFreeBlocks(), limit: budget - used)
-                    if n == 0 { continue }
-                    dC = Double(n)
-                    dM = Double(view.extraBlocksForPrefill(r, tokens: n))
+                    guard let d = chunkDemand(r) else { continue }
+                    (dC, dM) = d
                 } else {
                     dC = Double(min(r.remainingPrefill, budget - used))
                     dM = Double(view.blocksToAdmit(r))
@@ -324,7 +319,9 @@ struct AccelGenStep {
     /// that reserved whole prefills to reach their last output token, so a growing prompt never
     /// forces one of them into a preemption (our choice: without this reserve, long-prompt at
     /// 2 req/s took 381 preemptions instead of 49 and lost 10 points of attainment).
-    mutating func chunkFreeBlocks() -> Int {
+    /// With `usingReserve` (an urgent request that may preempt), every free block.
+    mutating func chunkFreeBlocks(usingReserve: Bool = false) -> Int {
+        if usingReserve { return view.freeBlocks }
         if decodeReserve == nil {
             let bs = view.blockSizeTokens
             decodeReserve = view.running.reduce(0) { sum, r in
@@ -334,11 +331,18 @@ struct AccelGenStep {
         return max(0, view.freeBlocks - decodeReserve!)
     }
 
+    /// Best-fit demand (tokens, blocks) of the next chunk of `r` growing by chunk: as long as
+    /// both the budget and the free KV allow (seeds-spec §1.5); nil when not one token fits.
+    mutating func chunkDemand(_ r: EngineRequest) -> (Double, Double)? {
+        let n = view.prefillTokensFitting(r, freeBlocks: chunkFreeBlocks(), limit: budget - used)
+        return n == 0 ? nil : (Double(n), Double(view.extraBlocksForPrefill(r, tokens: n)))
+    }
+
     /// Admits waiting `c`: its whole prefill's KV, or its first chunk's (at most `maxTokens`,
     /// cut to the free blocks) when it grows by chunk. False, taking nothing, when nothing fits.
     mutating func admit(_ c: Candidate, maxTokens: Int, mayUseReserve: Bool) -> Bool {
         guard growsByChunk(c) else { return view.admit(c.request) }
-        let n = min(maxTokens, (mayUseReserve ? view.freeBlocks : chunkFreeBlocks()) * view.blockSizeTokens)
+        let n = min(maxTokens, chunkFreeBlocks(usingReserve: mayUseReserve) * view.blockSizeTokens)
         return n > 0 && view.admit(c.request, firstChunkTokens: n)
     }
 
@@ -362,7 +366,7 @@ struct AccelGenStep {
             if r.kvByChunk {
                 // Cut the chunk to the free KV; with none free, preempt (if allowed) or wait.
                 while true {
-                    let fit = view.prefillTokensFitting(r, freeBlocks: mayPreempt ? view.freeBlocks : chunkFreeBlocks(), limit: n)
+                    let fit = view.prefillTokensFitting(r, freeBlocks: chunkFreeBlocks(usingReserve: mayPreempt), limit: n)
                     if fit > 0 { n = fit; break }
                     guard mayPreempt, let v = victim(below: c) else { return false }
                     view.preempt(v)

@@ -52,9 +52,6 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
     /// not know that a client will count a late request as lost.
     public var dropMissed = false
 
-    /// Reason given to the requests `dropMissed` aborts.
-    public static var droppedReason: String { EngineCore.droppedReason }
-
     public init(engine: EngineCore, backend: Backend) {
         self.engine = engine
         self.backend = backend

@@ -19,6 +19,12 @@ public struct PolicyOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// The switches of `policy` that differ from the defaults, by flag name (AccelGen's ablations,
+    /// then the SLO rules), for a run's target identity.
+    public func labels(for policy: PolicyName) -> [String] {
+        (policy == .accelgen ? accelgen.ablations : []) + sloRules.labels
+    }
+
     /// What makes these settings unusable, naming the flag that sets each; nil when they are fine.
     public var problem: String? {
         if let m = maxNumBatchedTokens, m <= 0 { return "--max-num-batched-tokens must be > 0" }

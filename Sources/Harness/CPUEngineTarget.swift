@@ -48,7 +48,7 @@ public struct CPUEngineTarget: RealModelTarget {
 
     public var identity: TargetIdentity {
         .engine(.init(backend: "cpu", profile: profile.name, policy: policy.rawValue,
-                      ablations: (policy == .accelgen ? policyOptions.accelgen.ablations : []) + policyOptions.sloRules.labels))
+                      ablations: policyOptions.labels(for: policy)))
     }
 
     /// The backend: the model over a KV pool of the profile's blocks, on `threads` threads.

@@ -93,7 +93,7 @@ public struct CUDAEngineTarget: RealModelTarget {
 
     public var identity: TargetIdentity {
         .engine(.init(backend: "cuda", profile: profile.name, policy: policy.rawValue,
-                      ablations: (policy == .accelgen ? policyOptions.accelgen.ablations : []) + policyOptions.sloRules.labels))
+                      ablations: policyOptions.labels(for: policy)))
     }
 
     public var vocabSize: Int { model.config.vocabSize }

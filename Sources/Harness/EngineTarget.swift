@@ -27,7 +27,7 @@ public struct EngineTarget: RunTarget {
 
     public var identity: TargetIdentity {
         .engine(.init(backend: "sim", profile: profile.name, policy: policy.rawValue,
-                      ablations: (policy == .accelgen ? policyOptions.accelgen.ablations : []) + policyOptions.sloRules.labels, jitterCV: jitterCV > 0 ? jitterCV : nil))
+                      ablations: policyOptions.labels(for: policy), jitterCV: jitterCV > 0 ? jitterCV : nil))
     }
 
     public var writesIterations: Bool { true }

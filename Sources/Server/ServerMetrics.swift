@@ -153,8 +153,9 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
         running.set(to: Double(r))
         waiting.set(to: Double(w))
         kvUsedBlocks.set(to: Double(kvUsed))
-        kvUsage.set(to: kvTotal > 0 ? Double(kvUsed) / Double(kvTotal) : 0)
-        vllm.state(running: r, waiting: w, kvUsage: kvTotal > 0 ? Double(kvUsed) / Double(kvTotal) : 0)
+        let usage = kvTotal > 0 ? Double(kvUsed) / Double(kvTotal) : 0
+        kvUsage.set(to: usage)
+        vllm.state(running: r, waiting: w, kvUsage: usage)
         if p > lastPreemptions {
             preemptions.increment(by: Int64(p - lastPreemptions))
             vllm.preemptions.increment(by: Int64(p - lastPreemptions))

@@ -191,7 +191,7 @@ func simulate(_ policy: PolicyName, requests: [EngineRequest], profile: Hardware
             let tight = try #require(records[1])
             #expect(!tight.metSLO)
             if drop {
-                #expect(tight.status == "dropped" && tight.error == SimulationDriver<SimulatedBackend>.droppedReason, "\(policy)")
+                #expect(tight.status == "dropped" && tight.error == EngineCore.droppedReason, "\(policy)")
                 #expect(tight.tokenTimesS.isEmpty && (tight.doneS ?? 0) > 0.001, "\(policy)")
             } else {
                 #expect(tight.status == "ok", "\(policy)")
