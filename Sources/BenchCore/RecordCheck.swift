@@ -57,6 +57,10 @@ extension RequestRecord {
             }
             if let d = doneS, d < previous - tol { return ("done_s", "\(d) is before the last token (\(previous))") }
         }
+        if let c = firstContentS {
+            if let f = firstTokenS, c < f - tol { return ("first_content_s", "\(c) is before first_token_s (\(f))") }
+            if let d = doneS, c > d + tol { return ("first_content_s", "\(c) is after done_s (\(d))") }
+        }
         return nil
     }
 

@@ -47,6 +47,12 @@ public struct RequestRecord: Sendable, Equatable {
     /// free slot after its workload arrival. Its latencies count from when the slot was free
     /// (`intended_s`). nil (and not written) otherwise.
     public var queuedS: Double? = nil
+    /// Of `outputTokens`, those a reasoning model streamed as reasoning (`reasoning_content`);
+    /// 0 (and not written) for other streams.
+    public var reasoningTokens = 0
+    /// When the first answer (content) token arrived, for a stream with reasoning tokens (nil
+    /// when it had none, or ended before its answer began). Written only with `reasoningTokens`.
+    public var firstContentS: Double? = nil
 
     public init(id: Int, className: String, intendedS: Double, sentS: Double?, firstTokenS: Double?,
                 tokenTimesS: [Double], doneS: Double?, status: String, error: String? = nil,
@@ -86,6 +92,18 @@ public struct RequestRecord: Sendable, Equatable {
 
     public var isOK: Bool { status == "ok" }
 
+    /// The time of the token that ends this request's TTFT, as its SLO chooses (`slo.ttftOf`).
+    @inline(__always)
+    public var ttftEndS: Double? { firstTokenS(at: slo.ttftOf) }
+
+    /// The first output token of any kind, or the first answer token (which is the first token
+    /// when the stream had no reasoning).
+    @inline(__always)
+    public func firstTokenS(at point: TTFTPoint) -> Double? {
+        if point == .content && reasoningTokens > 0 { return firstContentS }
+        return firstTokenS ?? tokenTimesS.first
+    }
+
     public func write(to w: inout JSONWriter, tokenTimes encoding: TokenTimesEncoding = .absolute) {
         w.beginObject()
         w.key("id"); w.int(id)
@@ -107,6 +125,10 @@ public struct RequestRecord: Sendable, Equatable {
         w.key("slo"); slo.write(to: &w)
         w.key("met_slo"); w.bool(metSLO)
         if let queuedS { w.key("queued_s"); w.fixed(queuedS, decimals: 6) }
+        if reasoningTokens > 0 {
+            w.key("reasoning_tokens"); w.int(reasoningTokens)
+            w.key("first_content_s"); w.optionalFixed(firstContentS, decimals: 6)
+        }
         w.endObject()
     }
 
@@ -137,7 +159,15 @@ public struct RequestRecord: Sendable, Equatable {
         if var s = try f.optionalObject("slo") { slo = try SLO.read(&s) }
         let met = try f.optionalBool("met_slo") ?? false
         let queued = try f.optionalDouble("queued_s")
+        let reasoning = try f.optionalInt("reasoning_tokens") ?? 0
+        let firstContent = try f.optionalDouble("first_content_s")
         try f.finish()
+        guard reasoning >= 0, reasoning <= output else {
+            throw f.error("reasoning_tokens", "\(reasoning) is not between 0 and output_tokens (\(output))")
+        }
+        if firstContent != nil && reasoning == 0 {
+            throw f.error("first_content_s", "is only recorded for a stream with reasoning_tokens > 0")
+        }
         if status == "ok" {
             guard done != nil else { throw f.error("done_s", "an ok request needs done_s") }
         }
@@ -148,6 +178,8 @@ public struct RequestRecord: Sendable, Equatable {
                                    tokenTimesS: times, doneS: done, status: status, error: err, promptTokens: prompt,
                                    outputTokens: output, tokenCountSource: src, slo: slo, metSLO: met)
         record.queuedS = queued
+        record.reasoningTokens = reasoning
+        record.firstContentS = firstContent
         if let (name, t) = record.outOfRangeTime { throw f.error(name, "time \(t) s is out of range") }
         return record
     }
@@ -162,8 +194,11 @@ public struct RequestRecord: Sendable, Equatable {
         r.firstTokenS = firstTokenS.map { q($0, 1e6) }
         r.doneS = doneS.map { q($0, 1e6) }
         r.queuedS = queuedS.map { q($0, 1e6) }
+        r.firstContentS = firstContentS.map { q($0, 1e6) }
         r.tokenTimesS = tokenTimesS.map { q($0, 1e6) }
-        r.slo = SLO(ttftMs: slo.ttftMs.map { q($0, 1e3) }, tbtMs: slo.tbtMs.map { q($0, 1e3) }, jctS: slo.jctS.map { q($0, 1e6) })
+        r.slo.ttftMs = slo.ttftMs.map { q($0, 1e3) }
+        r.slo.tbtMs = slo.tbtMs.map { q($0, 1e3) }
+        r.slo.jctS = slo.jctS.map { q($0, 1e6) }
         return r
     }
 
@@ -178,7 +213,7 @@ public struct RequestRecord: Sendable, Equatable {
         head = head.quantized()
         let q = RequestRecord.quantize
         let times = tokenTimesS
-        let first = head.firstTokenS ?? times.first.map { q($0, 1e6) }
+        let first = head.ttftEnd(firstTokenTime: times.first.map { q($0, 1e6) })
         var stat: Double?
         if times.count >= 2 {
             var m = 0.0
@@ -210,8 +245,16 @@ public struct RequestRecord: Sendable, Equatable {
             stat = m
             if (m - (tbt / 1000 + 5e-7)).magnitude <= 3e-6 { stat = verdictAsStored().tbtStatS }
         }
-        let first = head.firstTokenS ?? times.first.map { RequestRecord.quantize($0, 1e6) }
+        let first = head.ttftEnd(firstTokenTime: times.first.map { RequestRecord.quantize($0, 1e6) })
         return SLOVerdict.judge(head, ttftS: first.map { $0 - head.intendedS }, tbtStatS: stat, e2eS: head.doneS.map { $0 - head.intendedS }).met
+    }
+
+    /// `ttftEndS` given the first token time separately (for a record whose token times were set
+    /// aside, or are read quantized).
+    @inline(__always)
+    public func ttftEnd(firstTokenTime: Double?) -> Double? {
+        if slo.ttftOf == .content && reasoningTokens > 0 { return firstContentS }
+        return firstTokenS ?? firstTokenTime
     }
 
     public var jsonLine: [UInt8] { jsonLine(tokenTimes: .absolute) }

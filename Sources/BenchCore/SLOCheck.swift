@@ -22,8 +22,7 @@ public struct SLOVerdict: Sendable, Equatable {
     public var met: Bool
 
     public static func evaluate(_ r: RequestRecord, mode: TBTMode = .max) -> SLOVerdict {
-        let first = r.firstTokenS ?? r.tokenTimesS.first
-        let ttft = first.map { $0 - r.intendedS }
+        let ttft = r.ttftEndS.map { $0 - r.intendedS }
         let e2e = r.doneS.map { $0 - r.intendedS }
         var stat: Double?
         let times = r.tokenTimesS

@@ -11,18 +11,32 @@ public enum RequestKind: String, Sendable, CaseIterable, Codable {
 }
 
 /// Per-request service-level objectives. `nil` means "not set" (written as JSON null).
+/// Which token ends the time to first token. A reasoning model streams its reasoning first
+/// (`reasoning_content`), then the answer; a user who reads only the answer waits for the second.
+public enum TTFTPoint: String, Sendable, CaseIterable, Hashable {
+    /// The first output token of any kind, reasoning included (the default: what the server's
+    /// own TTFT metric measures, and what inference-perf#559 asks a client not to ignore).
+    case token
+    /// The first answer (content) token; a request that streamed no reasoning has it at its
+    /// first token.
+    case content
+}
+
 public struct SLO: Sendable, Equatable, Hashable {
     /// Time to first token, milliseconds, measured from the intended send time.
     public var ttftMs: Double?
+    /// Which token `ttftMs` is measured to. Written (`ttft_of`) only when not the default.
+    public var ttftOf: TTFTPoint = .token
     /// Bound on every gap between consecutive output tokens, milliseconds.
     public var tbtMs: Double?
     /// Job completion time (intended send → last token), seconds.
     public var jctS: Double?
 
-    public init(ttftMs: Double? = nil, tbtMs: Double? = nil, jctS: Double? = nil) {
+    public init(ttftMs: Double? = nil, tbtMs: Double? = nil, jctS: Double? = nil, ttftOf: TTFTPoint = .token) {
         self.ttftMs = ttftMs
         self.tbtMs = tbtMs
         self.jctS = jctS
+        self.ttftOf = ttftOf
     }
 
     public var isEmpty: Bool { ttftMs == nil && tbtMs == nil && jctS == nil }
@@ -32,13 +46,20 @@ public struct SLO: Sendable, Equatable, Hashable {
         w.key("ttft_ms"); w.optionalFixed(ttftMs, decimals: 3)
         w.key("tbt_ms"); w.optionalFixed(tbtMs, decimals: 3)
         w.key("jct_s"); w.optionalFixed(jctS, decimals: 6)
+        if ttftOf != .token { w.key("ttft_of"); w.string(ttftOf.rawValue) }
         w.endObject()
     }
 
     public static func read(_ f: inout JSONFields) throws(BenchError) -> SLO {
-        let slo = SLO(ttftMs: try f.optionalDouble("ttft_ms"), tbtMs: try f.optionalDouble("tbt_ms"), jctS: try f.optionalDouble("jct_s"))
+        var slo = SLO(ttftMs: try f.optionalDouble("ttft_ms"), tbtMs: try f.optionalDouble("tbt_ms"), jctS: try f.optionalDouble("jct_s"))
         for (name, v) in [("ttft_ms", slo.ttftMs), ("tbt_ms", slo.tbtMs), ("jct_s", slo.jctS)] {
             if let v, !(v > 0) { throw f.error(name, "must be positive, got \(v)") }
+        }
+        if let of = try f.optionalString("ttft_of") {
+            guard let point = TTFTPoint(rawValue: of) else {
+                throw f.error("ttft_of", "expected 'token' or 'content', got '\(of)'")
+            }
+            slo.ttftOf = point
         }
         try f.finish()
         return slo

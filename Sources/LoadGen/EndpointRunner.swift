@@ -455,6 +455,7 @@ public final class EndpointRunner {
             case .success(let delta):
                 if delta.tokens > 0 {
                     if t.firstTokenAbs == nil { t.firstTokenAbs = now }
+                    if t.firstContentAbs == nil && delta.reasoningTokens < delta.tokens { t.firstContentAbs = now }
                     for _ in 0..<delta.tokens { t.tokenTimes.append(now - self.t0) }
                 }
             case .failure(let e):
@@ -587,6 +588,12 @@ public final class EndpointRunner {
                                    promptTokens: promptTokens, outputTokens: outputTokens, tokenCountSource: source,
                                    slo: t.request.slo, metSLO: false)
         record.queuedS = t.queuedS
+        if t.isEventStream {
+            // The server's own split when it reports one, else the streamed reasoning chunks.
+            let reasoning = t.reader.usageReasoningTokens ?? t.reader.streamedReasoningTokens
+            record.reasoningTokens = min(reasoning, outputTokens)
+            if record.reasoningTokens > 0 { record.firstContentS = t.firstContentAbs.map { $0 - t0 } }
+        }
         record.metSLO = record.metSLOAsStored
         if let easy = t.easy, idleEasy.count < EndpointRunner.idleEasyLimit {
             // Kept for the next request: a fresh handle costs an allocation of libcurl's whole
@@ -636,6 +643,8 @@ final class Transfer {
     var reader: OpenAIStreamReader
     var tokenTimes: [Double] = []
     var firstTokenAbs: Double?
+    /// The first event that carried an answer (not reasoning) token.
+    var firstContentAbs: Double?
     var lastByteAbs: Double
     var status = 0
     /// When libcurl was about to send the request (its pre-request callback; a resend on a fresh

@@ -134,14 +134,18 @@ public struct StreamDelta: Sendable, Equatable {
     /// Content text of this event ("" if none).
     public var text: String
     public var finishReason: String?
+    /// Of `tokens`, those that are reasoning (choices whose delta carried reasoning text and no
+    /// content).
+    public var reasoningTokens: Int
 
     public init(tokens: Int = 0, source: TokenCountSource? = nil, done: Bool = false, text: String = "",
-                finishReason: String? = nil) {
+                finishReason: String? = nil, reasoningTokens: Int = 0) {
         self.tokens = tokens
         self.source = source
         self.done = done
         self.text = text
         self.finishReason = finishReason
+        self.reasoningTokens = reasoningTokens
     }
 }
 
@@ -169,6 +173,11 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
 /// 3. Else one token per choice with non-empty text (chat: `delta.content`, or the reasoning
 ///    fields `reasoning_content` / `reasoning`, which count but are not part of `text`).
 ///
+/// Reasoning: a choice whose delta has reasoning text and no content counts its tokens as
+/// reasoning (`StreamDelta.reasoningTokens`); when rule 1 counts an event, its tokens are
+/// reasoning if every choice with output was. A final usage's
+/// `completion_tokens_details.reasoning_tokens` (OpenAI's shape) is kept as `usageReasoningTokens`.
+///
 /// A usage object arriving after tokens were already counted by rules 2–3 (llama.cpp's server
 /// puts usage on its final choice chunk) is not a delta: it only sets the totals. A usage-only
 /// chunk (`"choices": []`) sets `completionTokens`/`promptTokens` and carries 0 tokens.
@@ -182,6 +191,10 @@ public struct OpenAIStreamReader: Sendable {
     public private(set) var sawDone: Bool = false
     /// Sum of the events' `tokens`.
     public private(set) var streamedTokens: Int = 0
+    /// Sum of the events' `reasoningTokens`.
+    public private(set) var streamedReasoningTokens: Int = 0
+    /// From usage's `completion_tokens_details.reasoning_tokens`, when the server sends it.
+    public private(set) var usageReasoningTokens: Int?
     /// Whether per-chunk usage deltas are being counted (rule 1).
     private var continuousUsage = false
 
@@ -231,6 +244,12 @@ public struct OpenAIStreamReader: Sendable {
             case .failure(let e): return .failure(e)
             case .success(let v): if let v { promptTokens = v }
             }
+            if case .object? = u["completion_tokens_details"] {
+                switch OpenAIWire.tokenCount(u["completion_tokens_details"]!["reasoning_tokens"], "usage.completion_tokens_details.reasoning_tokens") {
+                case .failure(let e): return .failure(e)
+                case .success(let v): if let v { usageReasoningTokens = v }
+                }
+            }
         }
 
         // choices
@@ -247,7 +266,8 @@ public struct OpenAIStreamReader: Sendable {
         }
 
         var delta = StreamDelta()
-        var chunkTokens = 0
+        var chunkTokens = 0, chunkReasoning = 0
+        var anyContent = false
         for choice in choices {
             guard case .object = choice else {
                 return .failure(.malformed("a choice is a \(choice.typeName), expected an object"))
@@ -257,6 +277,7 @@ public struct OpenAIStreamReader: Sendable {
             case .success(let c):
                 delta.text += c.text
                 chunkTokens += c.tokens
+                if c.isReasoning { chunkReasoning += c.tokens } else if !c.text.isEmpty { anyContent = true }
                 if let f = c.finishReason { delta.finishReason = f }
             }
         }
@@ -266,16 +287,20 @@ public struct OpenAIStreamReader: Sendable {
                 continuousUsage = true
                 delta.tokens = max(0, usageCompletion - (completionTokens ?? 0))
                 if delta.tokens > 0 { delta.source = .serverUsage }
+                if chunkReasoning > 0 && !anyContent { delta.reasoningTokens = delta.tokens }
             } else {
                 delta.tokens = chunkTokens
+                delta.reasoningTokens = chunkReasoning
                 if chunkTokens > 0 { delta.source = .chunkCount }
             }
             completionTokens = usageCompletion
         } else {
             delta.tokens = chunkTokens
+            delta.reasoningTokens = chunkReasoning
             if chunkTokens > 0 { delta.source = .chunkCount }
         }
         streamedTokens += delta.tokens
+        streamedReasoningTokens += delta.reasoningTokens
         return .success(delta)
     }
 
@@ -283,6 +308,8 @@ public struct OpenAIStreamReader: Sendable {
         var text = ""
         var tokens = 0
         var finishReason: String?
+        /// Reasoning text and no content.
+        var isReasoning = false
     }
 
     private func readChoice(_ choice: JSONValue) -> Result<ChoiceDelta, StreamError> {
@@ -311,7 +338,7 @@ public struct OpenAIStreamReader: Sendable {
                 }
                 hasOutput = !out.text.isEmpty
                 for key in ["reasoning_content", "reasoning"] where !hasOutput {
-                    if case .string(let r)? = d[key], !r.isEmpty { hasOutput = true }
+                    if case .string(let r)? = d[key], !r.isEmpty { hasOutput = true; out.isReasoning = true }
                 }
             case let other?:
                 return .failure(.malformed("delta is a \(other.typeName), expected an object"))

@@ -14,6 +14,8 @@ final class ResponseState {
     let keepAlive: Bool
     let maxTokens: Int
     let tokensPerChunk: Int
+    /// Leading tokens sent as `reasoning_content` (chat streams only; 0 otherwise).
+    let reasoningTokens: Int
     let numChunks: Int
     let promptTokens: Int
     let includeUsage: Bool
@@ -38,14 +40,18 @@ final class ResponseState {
     var requestID: String?
 
     init(endpoint: Endpoint, stream: Bool, chunked: Bool, keepAlive: Bool, req: GenRequest, tokensPerChunk: Int,
-         id: String, created: Int, rng: SeededRNG) {
+         reasoningFraction: Double = 0, id: String, created: Int, rng: SeededRNG) {
         self.endpoint = endpoint
         self.stream = stream
         self.chunked = chunked
         self.keepAlive = keepAlive
         self.maxTokens = req.maxTokens
         self.tokensPerChunk = tokensPerChunk
-        self.numChunks = (req.maxTokens + tokensPerChunk - 1) / tokensPerChunk
+        let reasoning = endpoint == .chat && stream ? Int((reasoningFraction * Double(req.maxTokens)).rounded(.down)) : 0
+        self.reasoningTokens = reasoning
+        // A chunk never mixes reasoning and answer tokens.
+        self.numChunks = (reasoning + tokensPerChunk - 1) / tokensPerChunk
+            + (req.maxTokens - reasoning + tokensPerChunk - 1) / tokensPerChunk
         self.promptTokens = req.promptTokens
         self.includeUsage = req.includeUsage
         self.continuousUsage = req.continuousUsage
@@ -518,7 +524,8 @@ final class EventLoop {
         let id = String(decoding: idBytes, as: UTF8.self)
         let chunked = !head.http10
         let r = ResponseState(endpoint: req.endpoint, stream: req.stream, chunked: chunked, keepAlive: keepAlive && (chunked || !req.stream),
-                              req: req, tokensPerChunk: config.tokensPerChunk, id: id, created: Int(time(nil)), rng: rng)
+                              req: req, tokensPerChunk: config.tokensPerChunk, reasoningFraction: config.reasoningFraction,
+                              id: id, created: Int(time(nil)), rng: rng)
         r.requestID = head.requestID
         let numChunks = r.numChunks
         if uDrop < f.dropConnection { r.dropAfter = max(1, numChunks / 2) }
@@ -595,11 +602,17 @@ final class EventLoop {
                 r.encoder.role(into: &scratch)
                 EventLoop.appendFramed(scratch, chunked: r.chunked, to: &c.out)
             }
-            let k = min(r.tokensPerChunk, r.maxTokens - r.emittedTokens)
             let final = i == r.numChunks - 1
-            r.encoder.content(into: &scratch, start: r.emittedTokens, count: k, final: final)
+            if r.emittedTokens < r.reasoningTokens {
+                let k = min(r.tokensPerChunk, r.reasoningTokens - r.emittedTokens)
+                r.encoder.reasoning(into: &scratch, start: r.emittedTokens, count: k, final: final)
+                r.emittedTokens += k
+            } else {
+                let k = min(r.tokensPerChunk, r.maxTokens - r.emittedTokens)
+                r.encoder.content(into: &scratch, start: r.emittedTokens, count: k, final: final)
+                r.emittedTokens += k
+            }
             EventLoop.appendFramed(scratch, chunked: r.chunked, to: &c.out)
-            r.emittedTokens += k
             r.emittedChunks = i + 1
             delta.chunksSent += 1
             deltaDirty = true

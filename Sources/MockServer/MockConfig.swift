@@ -118,6 +118,9 @@ public struct MockServerConfig: Sendable {
     /// Between chunks.
     public var tbt = MockLatency.fixed(0.01)
     public var tokensPerChunk = 1
+    /// Share of each streamed chat reply's tokens sent first as reasoning (`delta.reasoning_content`,
+    /// vLLM's reasoning-parser shape), the rest as content. 0 (the default): no reasoning.
+    public var reasoningFraction = 0.0
     /// Honour stream_options.include_usage (and continuous_usage_stats).
     public var usage = true
     public var defaultMaxTokens = 16
@@ -140,6 +143,7 @@ public struct MockServerConfig: Sendable {
         guard defaultMaxTokens >= 1 else { throw .usage("mock-server: default max tokens must be >= 1, got \(defaultMaxTokens)") }
         guard !models.isEmpty else { throw .usage("mock-server: at least one model name is needed") }
         guard maxBodyBytes >= 1 else { throw .usage("mock-server: max body bytes must be >= 1") }
+        try prob("reasoning", reasoningFraction)
         try prob("drop-connection", faults.dropConnection)
         try prob("http500", faults.http500)
         try prob("malformed-sse", faults.malformedSSE)

@@ -78,6 +78,20 @@ public struct ChunkEncoder: Sendable {
         s.appendASCII("}\n\n")
     }
 
+    /// `data: {…}\n\n` carrying output tokens `start ..< start + count` as reasoning
+    /// (`delta.reasoning_content`, chat only, as vLLM's reasoning parsers send it).
+    public func reasoning(into s: inout [UInt8], start: Int, count k: Int, final: Bool) {
+        s.removeAll(keepingCapacity: true)
+        s.appendASCII("data: ")
+        s.append(contentsOf: chunkHead)
+        s.appendASCII("{\"index\":0,\"delta\":{\"reasoning_content\":\"")
+        Vocabulary.append(start + vocabOffset ..< start + vocabOffset + k, to: &s)
+        s.appendASCII(final ? "\"},\"logprobs\":null,\"finish_reason\":\"length\",\"stop_reason\":null}]"
+                            : "\"},\"logprobs\":null,\"finish_reason\":null}]")
+        if continuousUsage { ChunkEncoder.appendUsage(into: &s, prompt: promptTokens, completion: start + k) }
+        s.appendASCII("}\n\n")
+    }
+
     /// `data: {…}\n\n` carrying a real model's `text` after `completion` tokens; `finishReason`
     /// on the last event ("stop" or "length"), nil before it.
     public func content(into s: inout [UInt8], text: String, completion: Int, finishReason: String?) {

@@ -73,7 +73,7 @@ enum FigureBuilder {
                     if let v = ttft ? r.slo.ttftMs : r.slo.tbtMs { sloValues.append(v) }
                     guard r.isOK else { continue }
                     if ttft {
-                        if let first = r.firstTokenS ?? r.tokenTimesS.first { values.append((first - r.intendedS) * 1000) }
+                        if let first = r.ttftEndS { values.append((first - r.intendedS) * 1000) }
                     } else if r.tokenTimesS.count >= 2 {
                         for i in 1..<r.tokenTimesS.count { values.append((r.tokenTimesS[i] - r.tokenTimesS[i - 1]) * 1000) }
                     }

@@ -182,10 +182,13 @@ public enum Export {
     /// latencies are accelbench's own, as summary.json computes them: TTFT and E2E from the
     /// intended (arrival) time, TPOT the mean gap from first to last token, max TBT the largest gap.
     /// They are filled wherever the record has the times, failed requests included; empty = null.
+    /// `ttft_ms` ends where the request's SLO says (`slo_ttft_of`: the first token, or the first
+    /// answer token of a reasoning stream); `reasoning_tokens` and `first_content_s` are 0 and
+    /// empty for streams without reasoning.
     public static let csvColumns = [
         "id", "class", "status", "error", "intended_s", "sent_s", "first_token_s", "done_s", "queued_s",
         "prompt_tokens", "output_tokens", "token_count_source", "ttft_ms", "tpot_ms", "max_tbt_ms", "e2e_ms",
-        "slo_ttft_ms", "slo_tbt_ms", "slo_jct_s", "met_slo",
+        "slo_ttft_ms", "slo_tbt_ms", "slo_jct_s", "met_slo", "slo_ttft_of", "reasoning_tokens", "first_content_s",
     ]
 
     /// One row per request in id order, a header row first, RFC 4180 (CRLF line ends; fields with a
@@ -204,6 +207,7 @@ public enum Export {
         for r in s.records {
             let t = r.tokenTimesS
             let first = r.firstTokenS ?? t.first
+            let ttftEnd = r.ttftEndS
             var tpot: Double?, maxGap: Double?
             if t.count >= 2 {
                 tpot = (t[t.count - 1] - t[0]) / Double(t.count - 1)
@@ -213,9 +217,10 @@ public enum Export {
                 String(r.id), r.className, r.status, r.error ?? "",
                 fixedText(r.intendedS, 6), fixedText(r.sentS, 6), fixedText(first, 6), fixedText(r.doneS, 6), fixedText(r.queuedS, 6),
                 String(r.promptTokens), String(r.outputTokens), r.tokenCountSource.rawValue,
-                fixedText(first.map { span(r.intendedS, $0) * 1000 }, 3), fixedText(tpot.map { $0 * 1000 }, 3),
+                fixedText(ttftEnd.map { span(r.intendedS, $0) * 1000 }, 3), fixedText(tpot.map { $0 * 1000 }, 3),
                 fixedText(maxGap.map { $0 * 1000 }, 3), fixedText(r.doneS.map { span(r.intendedS, $0) * 1000 }, 3),
                 fixedText(r.slo.ttftMs, 3), fixedText(r.slo.tbtMs, 3), fixedText(r.slo.jctS, 6), r.metSLO ? "true" : "false",
+                r.slo.ttftOf.rawValue, String(r.reasoningTokens), fixedText(r.firstContentS, 6),
             ])
         }
         return out

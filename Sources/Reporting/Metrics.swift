@@ -168,8 +168,16 @@ struct GroupAccumulator {
     var tpot = LatencyAccumulator()
     var e2e = LatencyAccumulator()
     var missRates: [Double] = []
+    /// Completed requests that streamed reasoning, their reasoning tokens, and their times to
+    /// the first token of any kind and to the first answer token.
+    var reasoningRequests = 0
+    var reasoningTokens = 0
+    var firstAnyToken = LatencyAccumulator()
+    var firstContent = LatencyAccumulator()
 
     mutating func merge(_ o: GroupAccumulator) {
+        reasoningRequests += o.reasoningRequests; reasoningTokens += o.reasoningTokens
+        firstAnyToken.merge(o.firstAnyToken); firstContent.merge(o.firstContent)
         total += o.total; completed += o.completed; failed += o.failed; met += o.met
         rejected += o.rejected; dropped += o.dropped
         ttftHave += o.ttftHave; ttftMet += o.ttftMet
@@ -288,6 +296,14 @@ public struct MetricsAccumulator {
 }
 
 extension GroupAccumulator {
+    /// A completed reasoning stream: its token split and both first-token times.
+    mutating func addReasoning(_ r: RequestRecord, firstTokenTime: Double?) {
+        reasoningRequests += 1
+        reasoningTokens += r.reasoningTokens
+        if let t = r.firstTokenS ?? firstTokenTime { firstAnyToken.record(t - r.intendedS) }
+        if let t = r.firstContentS { firstContent.record(t - r.intendedS) }
+    }
+
     @inline(__always)
     mutating func add(_ r: RequestRecord, mode: TBTMode, quantizeTimes: Bool = false) {
         total += 1
@@ -300,7 +316,7 @@ extension GroupAccumulator {
         }
         let times = r.tokenTimesS
         @inline(__always) func at(_ i: Int) -> Double { quantizeTimes ? RequestRecord.quantize(times[i], 1e6) : times[i] }
-        let first = r.firstTokenS ?? (times.isEmpty ? nil : at(0))
+        let first = r.ttftEnd(firstTokenTime: times.isEmpty ? nil : at(0))
         let ttftS = first.map { $0 - r.intendedS }
         let e2eS = r.doneS.map { $0 - r.intendedS }
         let tbtSLO = r.slo.tbtMs.map { $0 / 1000 + 5e-7 }
@@ -365,6 +381,7 @@ extension GroupAccumulator {
             inputTokens += r.promptTokens
             outputTokens += r.outputTokens
             if let ttftS { ttft.record(ttftS) }
+            if r.reasoningTokens > 0 { addReasoning(r, firstTokenTime: times.isEmpty ? nil : at(0)) }
             if let e2eS { e2e.record(e2eS) }
             if n >= 2 { tpot.record((at(n - 1) - at(0)) / Double(n - 1)) }
         }

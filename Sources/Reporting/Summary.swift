@@ -33,6 +33,13 @@ public struct GroupSummary: Sendable, Equatable {
     public var fluidityMeanIndex: Double?
     /// 99th percentile (nearest rank) over requests of the deadline-miss rate.
     public var fluidityP99MissRate: Double?
+    /// Completed requests that streamed reasoning tokens (0: no `reasoning` block is written).
+    public var reasoningRequests: Int
+    /// Their reasoning tokens, of `outputTokensPerS`'s output tokens.
+    public var reasoningTokens: Int
+    /// Over those requests: time to the first token of any kind, and to the first answer token.
+    public var reasoningFirstToken: LatencyStats?
+    public var reasoningFirstContent: LatencyStats?
 
     init(_ g: GroupAccumulator, windowS: Double) {
         func frac(_ a: Int, _ b: Int) -> Double? { b > 0 ? Double(a) / Double(b) : nil }
@@ -54,6 +61,10 @@ public struct GroupSummary: Sendable, Equatable {
         tbt = g.tbt.stats
         tpot = g.tpot.stats
         e2e = g.e2e.stats
+        reasoningRequests = g.reasoningRequests
+        reasoningTokens = g.reasoningTokens
+        reasoningFirstToken = g.firstAnyToken.stats
+        reasoningFirstContent = g.firstContent.stats
         if g.missRates.isEmpty {
             fluidityMeanIndex = nil
             fluidityP99MissRate = nil
@@ -125,6 +136,7 @@ public struct Summary: Sendable, Equatable {
         w.endObject()
         w.key("latency_ms"); writeLatencies(overall, to: &w)
         w.key("fluidity"); writeFluidity(overall, to: &w)
+        writeReasoning(overall, to: &w)
         w.key("dispatch_lag_ms")
         if let lag = dispatchLagMs {
             w.beginObject()
@@ -148,6 +160,7 @@ public struct Summary: Sendable, Equatable {
             w.endObject()
             w.key("latency_ms"); writeLatencies(g, to: &w)
             w.key("fluidity"); writeFluidity(g, to: &w)
+            writeReasoning(g, to: &w)
             w.endObject()
         }
         w.endObject()
@@ -207,22 +220,44 @@ public struct Summary: Sendable, Equatable {
         w.key("tbt_token_level"); w.optionalFixed(a.tbtTokenLevel, decimals: 6)
     }
 
+    /// `reasoning` {requests, reasoning_tokens, latency_ms {first_token, first_content}}, only
+    /// for a group in which some completed request streamed reasoning.
+    func writeReasoning(_ g: GroupSummary, to w: inout JSONWriter) {
+        guard g.reasoningRequests > 0 else { return }
+        w.key("reasoning")
+        w.beginObject()
+        w.key("requests"); w.int(g.reasoningRequests)
+        w.key("reasoning_tokens"); w.int(g.reasoningTokens)
+        w.key("latency_ms")
+        w.beginObject()
+        for (k, s) in [("first_token", g.reasoningFirstToken), ("first_content", g.reasoningFirstContent)] {
+            w.key(k)
+            writeStats(s, to: &w)
+        }
+        w.endObject()
+        w.endObject()
+    }
+
     func writeLatencies(_ g: GroupSummary, to w: inout JSONWriter) {
         w.beginObject()
         for (k, s) in [("ttft", g.ttft), ("tbt", g.tbt), ("tpot", g.tpot), ("e2e", g.e2e)] {
             w.key(k)
-            guard let s else { w.null(); continue }
-            w.beginObject()
-            w.key("count"); w.int(s.count)
-            w.key("mean"); w.fixed(s.mean, decimals: 3)
-            w.key("p50"); w.fixed(s.p50, decimals: 3)
-            w.key("p90"); w.fixed(s.p90, decimals: 3)
-            w.key("p95"); w.fixed(s.p95, decimals: 3)
-            w.key("p99"); w.fixed(s.p99, decimals: 3)
-            w.key("p999"); w.fixed(s.p999, decimals: 3)
-            w.key("max"); w.fixed(s.max, decimals: 3)
-            w.endObject()
+            writeStats(s, to: &w)
         }
+        w.endObject()
+    }
+
+    func writeStats(_ s: LatencyStats?, to w: inout JSONWriter) {
+        guard let s else { w.null(); return }
+        w.beginObject()
+        w.key("count"); w.int(s.count)
+        w.key("mean"); w.fixed(s.mean, decimals: 3)
+        w.key("p50"); w.fixed(s.p50, decimals: 3)
+        w.key("p90"); w.fixed(s.p90, decimals: 3)
+        w.key("p95"); w.fixed(s.p95, decimals: 3)
+        w.key("p99"); w.fixed(s.p99, decimals: 3)
+        w.key("p999"); w.fixed(s.p999, decimals: 3)
+        w.key("max"); w.fixed(s.max, decimals: 3)
         w.endObject()
     }
 
@@ -262,6 +297,10 @@ public struct Summary: Sendable, Equatable {
             rows: rows.map { n, g in
                 [n, lat(g.ttft), lat(g.tbt), lat(g.tpot), lat(g.e2e), f(g.fluidityMeanIndex, 3)]
             })
+        if overall.reasoningRequests > 0 {
+            out += "\nreasoning: \(overall.reasoningRequests) requests, \(overall.reasoningTokens) reasoning tokens; "
+            out += "time to first token p50 \(f(overall.reasoningFirstToken?.p50, 1)) ms, to first answer token p50 \(f(overall.reasoningFirstContent?.p50, 1)) ms\n"
+        }
         if let lag = dispatchLagMs {
             out += "\ndispatch lag (ms): p50 \(f(lag.p50, 3))  p99 \(f(lag.p99, 3))  max \(f(lag.max, 3))\n"
         }

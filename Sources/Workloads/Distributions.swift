@@ -93,7 +93,7 @@ struct SLOSampler: Sendable {
     static func round(_ x: Double, decimals: Double) -> Double { (x * decimals).rounded() / decimals }
 
     func sample(prompt: Int, output: Int, _ rng: inout SeededRNG) -> SLO {
-        var slo = SLO()
+        var slo = SLO(ttftOf: spec.ttftOf)
         switch spec.ttft {
         case .fixed(let ms, let f)?:
             slo.ttftMs = ms * SLOSampler.factor(f, &rng)

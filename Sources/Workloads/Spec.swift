@@ -58,6 +58,8 @@ public enum JCTRule: Sendable, Equatable {
 
 public struct SLOSpec: Sendable, Equatable {
     public var ttft: TTFTRule?
+    /// Which token the TTFT SLO is measured to (`ttft_of`; default: the first of any kind).
+    public var ttftOf: TTFTPoint = .token
     public var tbt: TBTRule?
     public var jct: JCTRule?
 }

@@ -318,6 +318,13 @@ extension WorkloadSpec {
                 try t.finish("ttft")
             }
         }
+        if let n = f.optional("ttft_of") {
+            let v = try n.string()
+            guard let point = TTFTPoint(rawValue: v) else { throw n.error("ttft_of must be 'token' or 'content', got '\(v)'") }
+            guard slo.ttft != nil else { throw n.error("ttft_of needs a ttft SLO in the same class") }
+            slo.ttftOf = point
+            if point != .token { text.append("ttft to the first \(v) token") }
+        }
         if let n = f.optional("tbt") {
             if case .scalar = n.node {
                 let ms = try positive(n)

@@ -22,6 +22,8 @@ struct MockServerCommand: ParsableCommand {
     var tbt = "0.01"
     @Option(name: .long, help: "Tokens per streamed chunk.")
     var tokensPerChunk = 1
+    @Option(name: .long, help: "Share of each streamed chat reply sent first as reasoning (delta.reasoning_content), 0-1.")
+    var reasoning: Double = 0
     @Flag(name: .long, help: "Never send usage, even when asked (like llama.cpp's server).")
     var noUsage = false
     @Option(name: .long, help: "Model names served (comma-separated).")
@@ -42,7 +44,7 @@ struct MockServerCommand: ParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard tokensPerChunk >= 1 else { throw ValidationError("--tokens-per-chunk must be ≥ 1") }
-        for (flag, p) in [("--drop-connection", dropConnection), ("--http500", http500), ("--malformed-sse", malformedSse), ("--stall", stall)] {
+        for (flag, p) in [("--drop-connection", dropConnection), ("--http500", http500), ("--malformed-sse", malformedSse), ("--stall", stall), ("--reasoning", reasoning)] {
             guard (0...1).contains(p) else { throw ValidationError("\(flag) must be a probability in [0, 1]") }
         }
         guard stallSeconds >= 0 else { throw ValidationError("--stall-seconds must be ≥ 0") }
@@ -56,6 +58,7 @@ struct MockServerCommand: ParsableCommand {
             do { c.ttft = try MockLatency.parse(ttft) } catch { throw BenchError.usage("--ttft: \(error)") }
             do { c.tbt = try MockLatency.parse(tbt) } catch { throw BenchError.usage("--tbt: \(error)") }
             c.tokensPerChunk = tokensPerChunk
+            c.reasoningFraction = reasoning
             c.usage = !noUsage
             c.models = models.split(separator: ",").map { String($0) }
             c.faults.dropConnection = dropConnection

@@ -49,6 +49,30 @@ private let recordLine = #"{"id":3,"class":"chat","intended_s":0.5,"sent_s":0.5,
         #expect(text.hasPrefix(#"{"id":7,"class":"chat","intended_s":1.5,"sent_s":1.50025,"first_token_s":1.75,"token_times_s":[1.75,1.8125,1.8125,1.9],"done_s":1.9,"status":"ok","prompt_tokens":128,"output_tokens":4,"token_count_source":"server_usage","slo":{"ttft_ms":500,"tbt_ms":100,"jct_s":null},"met_slo":true}"#))
     }
 
+    /// The reasoning fields are written only for a reasoning stream, and read back checked.
+    @Test func reasoningFieldsRoundTripAndAreChecked() throws {
+        var r = sampleRecord
+        r.reasoningTokens = 2
+        r.firstContentS = 1.8125
+        r.slo.ttftOf = .content
+        let line = String(decoding: r.jsonLine, as: UTF8.self)
+        #expect(line.contains(#""ttft_of":"content"}"#) && line.contains(#""reasoning_tokens":2,"first_content_s":1.8125}"#))
+        #expect(try RequestRecord.read(try parse(line), file: "r", line: 1) == r)
+        #expect(!String(decoding: sampleRecord.jsonLine, as: UTF8.self).contains("reasoning"))
+        for (from, to, field) in [
+            (#""reasoning_tokens":2"#, #""reasoning_tokens":5"#, "reasoning_tokens"),
+            (#""reasoning_tokens":2,"#, "", "first_content_s"),
+            (#""ttft_of":"content""#, #""ttft_of":"answer""#, "ttft_of"),
+        ] {
+            let e = readError(line.replacingOccurrences(of: from, with: to)) { v throws(BenchError) in try RequestRecord.read(v, file: "r", line: 4) }
+            #expect(e.map { "\($0)".contains(field) && "\($0)".contains("r:4") } == true, "\(field): \(String(describing: e))")
+        }
+        var late = r
+        late.firstContentS = 2.5
+        #expect(late.consistencyProblem(classes: nil)?.field == "first_content_s")
+        #expect(r.consistencyProblem(classes: nil) == nil)
+    }
+
     @Test func workloadRequestRoundTrip() throws {
         let reqs = [
             WorkloadRequest(id: 0, arrivalS: 0.000001, className: "a", promptTokens: 1, outputTokens: 1),

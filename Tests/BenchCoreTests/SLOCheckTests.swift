@@ -65,6 +65,29 @@ private func misses(_ itts: [Double], ttft: Double = 1.0, tbt: Double = 0.1) -> 
         #expect(v.ttftS == 0.625 && !v.met)
     }
 
+    /// A reasoning stream: the first token at 0.25 s, the first answer token at 0.75 s. The
+    /// default SLO measures TTFT to the first token; `ttft_of: content` to the answer, and every
+    /// reader of the stored record (verdict, fast verdict, metrics) agrees.
+    @Test func ttftOfContentMeasuresToTheFirstAnswerToken() throws {
+        var r = record(times: [0.25, 0.5, 0.75, 1], slo: SLO(ttftMs: 500))
+        r.reasoningTokens = 2
+        r.firstContentS = 0.75
+        #expect(SLOVerdict.evaluate(r).ttftS == 0.25 && SLOVerdict.evaluate(r).met)
+        r.slo.ttftOf = .content
+        let v = SLOVerdict.evaluate(r)
+        #expect(v.ttftS == 0.75 && !v.met)
+        #expect(r.verdictAsStored() == v && !r.metSLOAsStored)
+        let back = try RequestRecord.read(try JSONParser.parse(String(decoding: r.jsonLine, as: UTF8.self)), file: "f", line: 1)
+        #expect(back == r && back.slo.ttftOf == .content)
+        // Without reasoning, the answer starts at the first token.
+        r.reasoningTokens = 0
+        r.firstContentS = nil
+        #expect(SLOVerdict.evaluate(r).ttftS == 0.25)
+        // Reasoning only, no answer: the content TTFT was never reached.
+        r.reasoningTokens = 4
+        #expect(SLOVerdict.evaluate(r).ttftS == nil && !SLOVerdict.evaluate(r).ttftMet)
+    }
+
     @Test func firstTokenFallsBackToTokenTimes() {
         var r = record(intended: 0, times: [0.75, 1], slo: SLO(ttftMs: 500))
         r.firstTokenS = nil

@@ -502,10 +502,36 @@ private enum OAITestSupport {
     @Test func reasoningContentCountsButIsNotText() {
         var r = OpenAIStreamReader(api: .chat)
         let d = r.consume(SSEEvent(data: #"{"choices":[{"index":0,"delta":{"reasoning_content":"Let me think"},"finish_reason":null}]}"#))
-        #expect(d == .success(StreamDelta(tokens: 1, source: .chunkCount)))
+        #expect(d == .success(StreamDelta(tokens: 1, source: .chunkCount, reasoningTokens: 1)))
         let e = r.consume(SSEEvent(data: #"{"choices":[{"index":0,"delta":{"content":null,"reasoning":"hm"},"finish_reason":null}]}"#))
-        #expect(e == .success(StreamDelta(tokens: 1, source: .chunkCount)))
-        #expect(r.countedTokens == 2)
+        #expect(e == .success(StreamDelta(tokens: 1, source: .chunkCount, reasoningTokens: 1)))
+        let f = r.consume(SSEEvent(data: #"{"choices":[{"index":0,"delta":{"content":"Yes"},"finish_reason":null}]}"#))
+        #expect(f == .success(StreamDelta(tokens: 1, source: .chunkCount, text: "Yes")))
+        #expect(r.countedTokens == 3 && r.streamedReasoningTokens == 2)
+    }
+
+    /// Continuous usage counts the tokens; the choices say whether they were reasoning.
+    @Test func continuousUsageDeltasKeepTheReasoningSplit() {
+        var r = OpenAIStreamReader(api: .chat)
+        let a = r.consume(SSEEvent(data: #"{"choices":[{"index":0,"delta":{"reasoning_content":"ab"}}],"usage":{"prompt_tokens":5,"completion_tokens":3}}"#))
+        #expect(a == .success(StreamDelta(tokens: 3, source: .serverUsage, reasoningTokens: 3)))
+        let b = r.consume(SSEEvent(data: #"{"choices":[{"index":0,"delta":{"content":"cd"}}],"usage":{"prompt_tokens":5,"completion_tokens":5}}"#))
+        #expect(b == .success(StreamDelta(tokens: 2, source: .serverUsage, text: "cd")))
+        #expect(r.streamedReasoningTokens == 3 && r.countedTokens == 5)
+    }
+
+    /// OpenAI's final usage states the reasoning share itself; a malformed one is an error.
+    @Test func usageReasoningTokensAreRead() {
+        var r = OpenAIStreamReader(api: .chat)
+        _ = r.consume(SSEEvent(data: #"{"choices":[{"index":0,"delta":{"content":"x"}}]}"#))
+        _ = r.consume(SSEEvent(data: #"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":8}}}"#))
+        #expect(r.usageReasoningTokens == 8 && r.completionTokens == 9)
+        var bad = OpenAIStreamReader(api: .chat)
+        guard case .failure(.malformed(let m)) = bad.consume(SSEEvent(data: #"{"choices":[],"usage":{"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":-1}}}"#)) else {
+            Issue.record("negative reasoning_tokens accepted")
+            return
+        }
+        #expect(m.contains("reasoning_tokens"))
     }
 
     @Test func usageWithoutCompletionTokensKeepsChunkCount() {

@@ -32,6 +32,31 @@ import Testing
     /// r0 ok and met; r1 fails with no tokens; r2 times out after two tokens. Failed requests are
     /// not met in every dimension that has an SLO, and are left out of latency statistics,
     /// throughput and token-level TBT.
+    /// Two reasoning streams and one plain one. The `think` class measures TTFT to the answer:
+    /// its TTFTs are 0.75 and 0.5 s (SLO 0.625 s: one met); the plain class's 0.25 s. The
+    /// `reasoning` block counts the two streams, their 3 reasoning tokens, and both first-token
+    /// times; a summary without reasoning has no such block.
+    @Test func reasoningStreamsAreSplitAndTTFTFollowsTheSLO() throws {
+        var a = rec(0, "think", intended: 0, times: [0.25, 0.5, 0.75, 1], slo: SLO(ttftMs: 625, ttftOf: .content))
+        a.reasoningTokens = 2; a.firstContentS = 0.75
+        var b = rec(1, "think", intended: 1, times: [1.25, 1.5], slo: SLO(ttftMs: 625, ttftOf: .content))
+        b.reasoningTokens = 1; b.firstContentS = 1.5
+        let c = rec(2, "plain", intended: 2, times: [2.25, 2.5], slo: SLO(ttftMs: 625))
+        let s = try Metrics.summarize([a, b, c])
+        let think = try #require(s.group("think"))
+        #expect(think.attainment.ttft == 0.5 && think.met == 1)
+        #expect(exact(think.ttft?.mean, 625) && exact(s.group("plain")?.ttft?.mean, 250))
+        #expect(think.reasoningRequests == 2 && think.reasoningTokens == 3)
+        #expect(exact(think.reasoningFirstToken?.mean, 250) && exact(think.reasoningFirstContent?.mean, 625))
+        #expect(s.overall.reasoningRequests == 2 && s.group("plain")?.reasoningRequests == 0)
+        let json = String(decoding: s.json(), as: UTF8.self)
+        #expect(json.contains(#""reasoning":{"requests":2,"reasoning_tokens":3,"latency_ms":{"first_token":{"count":2"#))
+        #expect(json.components(separatedBy: "\"reasoning\":").count == 3)  // overall and think, not plain
+        #expect(s.table().contains("reasoning: 2 requests, 3 reasoning tokens"))
+        let plain = String(decoding: try Metrics.summarize([c]).json(), as: UTF8.self)
+        #expect(!plain.contains("reasoning"))
+    }
+
     @Test func failedRequests() throws {
         let slo = SLO(ttftMs: 500, tbtMs: 125, jctS: 10)
         let s = try Metrics.summarize([

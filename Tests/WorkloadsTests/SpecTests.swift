@@ -143,6 +143,10 @@ struct BadSpecCase: Sendable, CustomTestStringConvertible {
                 field: "classes[1].prompt.max", says: ["1 ≤ min ≤ max"]),
     BadSpecCase(name: "factor range reversed", edits: [14: "    slo: {tbt: {ms: 100, factor: [1.5, 0.5]}}"], line: 14,
                 field: "classes[0].slo.tbt.factor", says: ["above high"]),
+    BadSpecCase(name: "unknown ttft_of", edits: [14: "    slo: {ttft: 500, ttft_of: answer}"], line: 14,
+                field: "classes[0].slo.ttft_of", says: ["'token' or 'content'", "answer"]),
+    BadSpecCase(name: "ttft_of without a ttft", edits: [14: "    slo: {tbt: 50, ttft_of: content}"], line: 14,
+                field: "classes[0].slo.ttft_of", says: ["needs a ttft SLO"]),
     BadSpecCase(name: "trace lengths without a trace arrival", edits: [12: "    prompt: trace"], line: 9, field: "classes[0]",
                 says: ["takes lengths or prefixes from the trace"]),
     BadSpecCase(name: "invalid YAML: unclosed flow mapping", edits: [18: "    prompt: {dist: uniform, min: 1"], line: 19,
@@ -169,6 +173,14 @@ func badSpecsAreDataErrorsNamingFileLineAndField(_ c: BadSpecCase) throws {
         #expect(error.exitCode == ExitCodes.dataError)
         if case .data = error {} else { Issue.record("\(c.name): not a data error: \(error)") }
     }
+}
+
+/// `ttft_of: content` reaches every generated request's SLO and the workload file.
+@Test func ttftOfContentReachesTheWorkload() throws {
+    let reqs: [WorkloadRequest] = try generateYAML(baseSpec(replacing: [14: "    slo: {ttft: 500, ttft_of: content}"])).requests
+    let chat = reqs.filter { $0.className == "chat" }, batch = reqs.filter { $0.className == "batch" }
+    #expect(!chat.isEmpty && chat.allSatisfy { $0.slo.ttftOf == TTFTPoint.content && $0.slo.ttftMs == 500 })
+    #expect(!batch.isEmpty && batch.allSatisfy { $0.slo.ttftOf == TTFTPoint.token })
 }
 
 @Test func baseSpecIsValid() throws {

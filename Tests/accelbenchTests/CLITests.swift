@@ -338,6 +338,55 @@ struct CLI {
         #expect(report.stdout == (try String(contentsOfFile: out + "/summary.json", encoding: .utf8)))
     }
 
+    /// A reasoning stream end to end: the mock sends the first half of each chat reply as
+    /// `reasoning_content`. Every record splits its tokens (10 of 20 reasoning) and has its
+    /// first answer token at its 11th token time; the class
+    /// whose SLO says `ttft_of: content` measures TTFT to that answer token, the other to the
+    /// first token; `report` recomputes the same summary from the records.
+    @Test func reasoningStreamsAreRecordedAndTTFTFollowsTheSLO() throws {
+        let (server, port) = try startMockServer(["--reasoning", "0.5"])
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("think.yaml").path
+        try """
+        name: think
+        seed: 5
+        count: 16
+        arrival: {process: poisson, rate: 40}
+        classes:
+          - {name: answer, kind: interactive, share: 0.5, prompt: 32, output: 20, slo: {ttft: 2000, ttft_of: content}}
+          - {name: stream, kind: interactive, share: 0.5, prompt: 32, output: 20, slo: {ttft: 2000}}
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("r").path
+        let r = try CLI.run(["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--api", "chat", "--spec", spec,
+                             "--max-lag", "1000", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("reasoning: 16 requests, 160 reasoning tokens"))
+        let lines = try String(contentsOfFile: out + "/requests.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 16)
+        for line in lines {
+            let rec = try RequestRecord.read(try JSONParser.parse(String(line)), file: "requests.jsonl", line: 1)
+            #expect(rec.isOK && rec.outputTokens == 20 && rec.reasoningTokens == 10)
+            // The answer begins with the 11th token (the stored times are both microsecond-rounded).
+            #expect(rec.tokenTimesS.count == 20 && rec.firstContentS == rec.tokenTimesS[10] && rec.tokenTimesS[10] > rec.tokenTimesS[0])
+            #expect(rec.slo.ttftOf == (rec.className == "answer" ? .content : .token))
+        }
+        let summary = try JSONParser.parse(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+        #expect(summary["reasoning"]?["reasoning_tokens"] == .number(160))
+        guard case .number(let answer)? = summary["by_class"]?["answer"]?["latency_ms"]?["ttft"]?["mean"],
+              case .number(let firstContent)? = summary["by_class"]?["answer"]?["reasoning"]?["latency_ms"]?["first_content"]?["mean"],
+              case .number(let stream)? = summary["by_class"]?["stream"]?["latency_ms"]?["ttft"]?["mean"],
+              case .number(let firstToken)? = summary["by_class"]?["stream"]?["reasoning"]?["latency_ms"]?["first_token"]?["mean"],
+              case .number(let answerFirst)? = summary["by_class"]?["answer"]?["reasoning"]?["latency_ms"]?["first_token"]?["mean"] else {
+            Issue.record("summary lacks the TTFT means")
+            return
+        }
+        #expect(answer == firstContent && stream == firstToken && answer > answerFirst)
+        let report = try CLI.run(["report", out, "--json"])
+        #expect(report.stdout == (try String(contentsOfFile: out + "/summary.json", encoding: .utf8)))
+    }
+
     @Test func endpointFlagsAreValidated() throws {
         let noModel = try CLI.run(["run", "--endpoint", "http://127.0.0.1:9", "--spec", "workloads/smoke.yaml", "-o", "/tmp/x"])
         #expect(noModel.status == 64)
