@@ -18,8 +18,8 @@ import Foundation
 ///
 /// Not written, because accelbench does not measure them: HTTP trace timings (`http_req_*`,
 /// connection, DNS, sending/receiving), `usage_*` and their diff metrics (accelbench keeps one
-/// token count with its source), reasoning-token metrics and time to first output token (no
-/// reasoning/answer split), credit/scheduling latencies, the time-sliced `effective_*`/`active_*`
+/// token count with its source), reasoning-token metrics and time to first output token (the
+/// split is measured, in requests.jsonl, but not yet mapped to AIPerf's names), credit/scheduling latencies, the time-sliced `effective_*`/`active_*`
 /// series, telemetry, and `aiperf_version`/`benchmark_id`/`start_time`/`end_time` (no wall clock).
 /// Per-request timestamps (`*_ns`) count from the run's start, not from 1970.
 public enum AIPerfExport {
