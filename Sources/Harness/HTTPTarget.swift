@@ -31,7 +31,10 @@ public struct HTTPTarget: RunTarget {
         // Computed once: a failing request's error is redacted on the sending thread.
         let secrets = options.secrets
         var recorded = 0, succeeded = 0
-        let outcome = try runner.run(onRecord: { record in
+        let scraper = options.serverMetricsURL.map {
+            MetricsScraper(url: $0, intervalS: options.serverMetricsIntervalS, headers: options.requestHeaders, secrets: secrets)
+        }
+        let onRecord: (RequestRecord) -> Void = { record in
             guard !warmupIDs.contains(record.id) else { return }
             var r = record
             // Servers echo credentials (a 401 body, an SSE error event): none is written.
@@ -40,13 +43,34 @@ public struct HTTPTarget: RunTarget {
             if r.isOK { succeeded += 1 }
             // A write error is kept by the writer and thrown by `finish`.
             try? writer.append(r)
-        }, shouldStop: shouldStop)
+        }
+        scraper?.start()
+        var outcome: EndpointOutcome
+        do {
+            outcome = try runner.run(onRecord: onRecord, shouldStop: shouldStop)
+        } catch {
+            // What was scraped is kept whatever stopped the run.
+            if let scraper { try? writeServerMetrics(scraper.stop(originS: runner.originS), into: writer.directory) }
+            throw error
+        }
+        if let scraper {
+            let scrapes = scraper.stop(originS: runner.originS)
+            try writeServerMetrics(scrapes, into: writer.directory)
+            outcome.serverMetrics = ServerMetricsDigest(scrapes)
+        }
         var invalid = outcome.invalidReasons
         // A run in which nothing succeeded measured no server.
         if recorded > 0 && succeeded == 0 { invalid.append("no request succeeded (\(recorded) recorded, all failed)") }
         var run = TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: invalid, details: outcome)
         run.lagLimit = (options.maxLagMs, outcome.lagNote)
         return run
+    }
+
+    /// `server_metrics.jsonl`, one scrape a line, written whole (atomically) after the run.
+    func writeServerMetrics(_ scrapes: [ServerMetricsScrape], into directory: String) throws(BenchError) {
+        var bytes: [UInt8] = []
+        for s in scrapes { bytes += s.jsonLine() }
+        try FileIO.writeAtomically(bytes, to: directory + "/" + ResultsFiles.serverMetrics)
     }
 
     /// A directory name for runs against `url` (its credentials left out).

@@ -56,6 +56,9 @@ public struct EndpointOptions: Sendable {
     public var tokenizer: BPETokenizer?
     /// Vocabulary size token-id prompts draw from (the tokenizer's when one is given).
     public var vocabSize = PromptBuilder.defaultVocabSize
+    /// Prometheus metrics scraped during the run (`MetricsScraper`), nil: none.
+    public var serverMetricsURL: String?
+    public var serverMetricsIntervalS = MetricsScraper.defaultIntervalS
     /// The longest SSE line or event, in bytes (4 MiB, our choice: a token delta is well under
     /// 1 KiB and a final event holding a 100K-token text about 0.5 MiB). A longer one is recorded
     /// `oversized_event` and its connection dropped, so a hostile server cannot make the client
@@ -107,6 +110,8 @@ public struct EndpointOutcome: Sendable {
     /// Open loop: requests that were due while every pooled connection was busy, and the pool's size.
     public var poolWaits = 0
     public var maxConnections = 0
+    /// With `serverMetricsURL`: what the scrapes during the run said.
+    public var serverMetrics: ServerMetricsDigest?
 
     /// Added to a dispatch-lag reason: why the client may have been late.
     public var lagNote: String {
@@ -189,6 +194,9 @@ public final class EndpointRunner {
     /// Monotonic seconds.
     @inline(__always)
     static func clock() -> Double { monotonicSeconds() }
+
+    /// The run's time origin on the monotonic clock (records' times count from it); set by `run`.
+    public var originS: Double { t0 }
 
     /// Involuntary context switches of the calling thread: each is a moment another task took
     /// this thread's core, which shows up as send lag when a send was due.

@@ -12,6 +12,7 @@ public enum Figure: String, CaseIterable, Sendable {
     case timeline
     case gantt
     case policyBars = "policy-bars"
+    case serverMetrics = "server-metrics"
 
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
@@ -164,6 +165,44 @@ enum FigureBuilder {
             "XRANGE": xrange,
             "TITLE": GP.string(title),
         ], width: 1100, height: 1100)
+    }
+
+    // MARK: server metrics
+
+    /// The server's scrapes (running, waiting, KV use) beside the client's requests in flight
+    /// and each request's TTFT at its first token, on the run's one time axis.
+    static func serverMetrics(_ run: RunInput, name: String, options: FigureOptions) -> FigureJob? {
+        guard let scrapes = run.serverMetrics?.filter({ $0.error == nil }) else { return nil }
+        let inWindow = { (t: Double) in options.window?.contains(t) ?? (t >= 0) }
+        let rows = scrapes.filter { inWindow($0.tS) }
+        guard !rows.isEmpty else { return nil }
+        // In flight at t: sent at or before t, not done by t.
+        let sent = run.records.compactMap(\.sentS).sorted()
+        let done = run.records.compactMap { r in r.sentS != nil ? (r.doneS ?? .infinity) : nil }.sorted()
+        func count(_ xs: [Double], atOrBefore t: Double) -> Int {
+            var lo = 0, hi = xs.count
+            while lo < hi { let m = (lo + hi) / 2; if xs[m] <= t { lo = m + 1 } else { hi = m } }
+            return lo
+        }
+        var data = "# t_s running waiting kv_percent client_in_flight\n"
+        for s in rows {
+            data += GP.cell(s.tS) + " " + GP.cell(s.values[.running]) + " " + GP.cell(s.values[.waiting])
+            data += " " + GP.cell(s.values[.kvUsage].map { $0 * 100 })
+            data += " " + GP.cell(Double(count(sent, atOrBefore: s.tS) - count(done, atOrBefore: s.tS))) + "\n"
+        }
+        data += "\n\n# first_token_s ttft_ms\n"
+        for r in run.records where r.isOK {
+            guard let first = r.ttftEndS, inWindow(first) else { continue }
+            data += GP.cell(first) + " " + GP.cell((first - r.intendedS) * 1000) + "\n"
+        }
+        let failed = (run.serverMetrics?.count ?? 0) - scrapes.count
+        var title = "Server metrics: \(run.label), \(rows.count) scrapes"
+        if failed > 0 { title += " (\(failed) failed)" }
+        let xrange = options.window.map { "[\(GP.number($0.lowerBound)):\(GP.number($0.upperBound))]" } ?? "[0:*]"
+        return FigureJob(figure: .serverMetrics, name: name, data: data, values: [
+            "XRANGE": xrange,
+            "TITLE": GP.string(title),
+        ], width: 1100, height: 900)
     }
 
     // MARK: Gantt

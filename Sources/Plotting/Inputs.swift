@@ -77,6 +77,8 @@ public struct RunInput: Sendable {
     public var run: RunInfo
     public var records: [RequestRecord]
     public var iterations: [IterationRow]?
+    /// `server_metrics.jsonl` of an endpoint run with `--server-metrics`.
+    public var serverMetrics: [ServerMetricsScrape]?
     /// The workload's classes in its order, then any class seen only in the records.
     public var classes: [String]
     /// The run's summary.json; nil when the run never finished (no summary written).
@@ -91,9 +93,12 @@ public struct RunInput: Sendable {
         for r in records where seen.insert(r.className).inserted { classes.append(r.className) }
         let summaryPath = directory + "/" + ResultsFiles.summary
         let summary = FileIO.exists(summaryPath) ? try SummaryFile.read(summaryPath) : nil
-        return RunInput(directory: directory, label: RunLabels.basename(directory), run: reader.run, records: records,
-                        iterations: try IterationRow.read(directory: directory), classes: classes,
-                        summary: summary, recovered: reader.recovered)
+        var input = RunInput(directory: directory, label: RunLabels.basename(directory), run: reader.run, records: records,
+                             iterations: try IterationRow.read(directory: directory), classes: classes,
+                             summary: summary, recovered: reader.recovered)
+        let scrapes = directory + "/" + ResultsFiles.serverMetrics
+        if FileIO.exists(scrapes) { input.serverMetrics = try ServerMetricsScrape.readFile(scrapes) }
+        return input
     }
 }
 

@@ -89,6 +89,15 @@ public struct Plotter {
                         notes.append("\(figure.rawValue): skipped for \(run.label): nothing in the window")
                     }
                 }
+            case .serverMetrics:
+                if runs.isEmpty { notes.append("server-metrics: skipped: needs a results directory"); continue }
+                for run in runs {
+                    let name = perRunSuffix ? figure.rawValue + "-" + Plotter.slug(run.label) : figure.rawValue
+                    if let job = FigureBuilder.serverMetrics(run, name: name, options: options) { jobs.append(job); continue }
+                    notes.append(run.serverMetrics == nil
+                                 ? "server-metrics: skipped for \(run.label): no \(ResultsFiles.serverMetrics) (run --endpoint … --server-metrics writes one)"
+                                 : "server-metrics: skipped for \(run.label): no successful scrape in the window")
+                }
             case .policyBars:
                 if runs.count < 2 { notes.append("policy-bars: skipped: needs two or more results directories"); continue }
                 if let job = FigureBuilder.policyBars(runs) { jobs.append(job) }

@@ -12,6 +12,8 @@ public enum ResultsFiles {
     public static let iterations = "iterations.jsonl"
     /// Run facts and a copy of the workload header.
     public static let run = "run.json"
+    /// Endpoint runs with `--server-metrics`: the server's Prometheus metrics, one scrape a line.
+    public static let serverMetrics = "server_metrics.jsonl"
 }
 
 /// Where a `ResultsWriter` encodes, journals and measures records.
@@ -65,7 +67,7 @@ public final class ResultsWriter {
         self.run = run
         classes = run.workload?.classes.map(\.name) ?? []
         // A previous run's summary must not survive next to this run's records.
-        for name in [ResultsFiles.summary, ResultsFiles.requests, ResultsFiles.iterations] {
+        for name in [ResultsFiles.summary, ResultsFiles.requests, ResultsFiles.iterations, ResultsFiles.serverMetrics] {
             _ = unlinkIfPresent(directory + "/" + name)
         }
         // In background modes lines go out in writes of up to 1 MiB (whole pages: the kernel need

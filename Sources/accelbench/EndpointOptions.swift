@@ -79,8 +79,21 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Largest non-streamed reply, bytes; a larger one is recorded oversized_response (default 64 MiB).")
     var maxBodyBytes = 64 << 20
 
+    @Flag(name: .long, help: "Scrape the server's Prometheus metrics during the run (the endpoint's /metrics unless --server-metrics-url) into server_metrics.jsonl.")
+    var serverMetrics = false
+
+    @Option(name: .long, help: "Metrics URL to scrape (implies --server-metrics).")
+    var serverMetricsUrl: String?
+
+    @Option(name: .long, help: "Milliseconds between scrapes (default 333, AIPerf's).")
+    var serverMetricsInterval: Double = MetricsScraper.defaultIntervalS * 1000
+
     func validate() throws {
-        guard endpoint != nil else { return }
+        guard endpoint != nil else {
+            if serverMetrics || serverMetricsUrl != nil { throw ValidationError("--server-metrics needs --endpoint (engine runs write their own state to iterations.jsonl)") }
+            return
+        }
+        guard serverMetricsInterval >= 10, serverMetricsInterval.isFinite else { throw ValidationError("--server-metrics-interval must be at least 10 ms") }
         guard let model, !model.isEmpty else { throw ValidationError("--endpoint needs --model") }
         guard ["auto", "tokens", "text"].contains(promptFormat) else { throw ValidationError("--prompt-format must be auto, tokens or text") }
         if api == .chat && promptFormat == "tokens" { throw ValidationError("--prompt-format tokens does not apply to --api chat") }
@@ -113,6 +126,10 @@ struct EndpointFlags: ParsableArguments {
         o.vocabSize = vocabSize
         o.maxEventBytes = maxEventBytes
         o.maxBodyBytes = maxBodyBytes
+        if serverMetrics || serverMetricsUrl != nil {
+            o.serverMetricsURL = serverMetricsUrl ?? MetricsScraper.defaultURL(endpoint: endpoint ?? "")
+        }
+        o.serverMetricsIntervalS = serverMetricsInterval / 1000
         return o
     }
 

@@ -157,6 +157,7 @@ extension Run {
                          e.dispatched, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
             let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
             if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
+            if let m = e.serverMetrics { print(m.line) }
         }
         if e.stopped { throw BenchExit(code: Interrupt.exitCode) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }

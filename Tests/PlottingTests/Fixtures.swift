@@ -37,6 +37,27 @@ struct Fixtures: @unchecked Sendable {
 
     static func get() throws -> Fixtures { try shared.get() }
 
+    /// A `server_metrics.jsonl` as a vLLM scrape every 0.25 s would give for this engine run:
+    /// the last iteration's decodes as `running`, its KV fraction as KV usage (vLLM's names, so
+    /// the name mapping is on the path).
+    static func writeServerMetrics(from dir: String) throws {
+        let rows = try #require(try IterationRow.read(directory: dir))
+        var raw: [(tS: Double, durationS: Double, result: Result<[PrometheusSample], BenchError>)] = []
+        var t = 0.0, i = 0
+        while t <= rows.last!.startS {
+            while i + 1 < rows.count && rows[i + 1].startS <= t { i += 1 }
+            raw.append((t, 0.004, .success([
+                PrometheusSample(name: "vllm:num_requests_running", labels: [PrometheusLabel("model_name", "m")], value: Double(rows[i].decodeCount)),
+                PrometheusSample(name: "vllm:num_requests_waiting", labels: [PrometheusLabel("model_name", "m")], value: 0),
+                PrometheusSample(name: "vllm:kv_cache_usage_perc", labels: [PrometheusLabel("model_name", "m")], value: rows[i].kvFraction ?? 0),
+            ])))
+            t += 0.25
+        }
+        var bytes: [UInt8] = []
+        for s in ServerMetricsScrape.series(raw) { bytes += s.jsonLine() }
+        try FileIO.writeAtomically(bytes, to: dir + "/" + ResultsFiles.serverMetrics)
+    }
+
     private init() throws {
         root = try TempDir()
         let specPath = repoRoot + "/workloads/mixed-slo.yaml"
@@ -56,6 +77,7 @@ struct Fixtures: @unchecked Sendable {
         for policy in [PolicyName.accelgen, .vllm] {
             let dir = root.file("runs/\(policy.rawValue)")
             _ = try simulate(policy, count: 60, rate: nil, into: dir)
+            try Fixtures.writeServerMetrics(from: dir)
             runs.append(dir)
         }
         var sweeps: [String] = []

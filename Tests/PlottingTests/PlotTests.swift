@@ -27,7 +27,8 @@ import Testing
         let plotter = Plotter(runs: runs, sweeps: sweeps, format: .png, gnuplot: try GnuplotRunner())
         let outcome = try plotter.render(into: out.path, selection: [figure])
         // Two runs: per-run figures are drawn once per run.
-        let expected = figure == .timeline || figure == .gantt ? 2 : 1
+        let perRun: Set<Figure> = [.timeline, .gantt, .serverMetrics]
+        let expected = perRun.contains(figure) ? 2 : 1
         #expect(outcome.figures.count == expected, "\(outcome.notes)")
         #expect(outcome.notes.isEmpty)
         for f in outcome.figures {
@@ -38,7 +39,7 @@ import Testing
             #expect(bytes.count > empty + 2000, "\(f.name): \(bytes.count) bytes, empty axes \(empty)")
             #expect(FileIO.exists(f.script) && FileIO.exists(f.data))
         }
-        if figure == .timeline || figure == .gantt {
+        if perRun.contains(figure) {
             #expect(Set(outcome.figures.map(\.name)) == ["\(figure.rawValue)-accelgen", "\(figure.rawValue)-vllm"])
         } else {
             #expect(outcome.figures[0].name == figure.rawValue)
@@ -50,7 +51,7 @@ import Testing
         let (runs, sweeps) = try Plotter.loadInputs([fx.runs[0]])
         let out = try TempDir()
         let outcome = try Plotter(runs: runs, sweeps: sweeps, gnuplot: try GnuplotRunner()).render(into: out.path)
-        #expect(Set(outcome.figures.map(\.name)) == ["ttft-cdf", "tbt-cdf", "timeline", "gantt"])
+        #expect(Set(outcome.figures.map(\.name)) == ["ttft-cdf", "tbt-cdf", "timeline", "gantt", "server-metrics"])
         #expect(outcome.notes.count == 4)
         #expect(outcome.notes.contains { $0.hasPrefix("policy-bars: skipped") })
         #expect(outcome.notes.contains { $0.hasPrefix("goodput-vs-rate: skipped") })

@@ -403,33 +403,8 @@ extension JSONValue {
 /// Samples of a Prometheus text exposition, keyed by `name{labels}` as written; throws on any
 /// line that is not a comment or a valid sample.
 func parseExposition(_ text: String) throws -> [String: Double] {
-    struct Bad: Error, CustomStringConvertible { let description: String }
-    func isNameChar(_ c: Character, first: Bool, colon: Bool) -> Bool {
-        c == "_" || (colon && c == ":") || (c.isASCII && c.isLetter) || (!first && c.isASCII && c.isNumber)
-    }
+    // The library's strict reader (what `run --server-metrics` uses): an error names the line.
     var out: [String: Double] = [:]
-    for line in text.split(separator: "\n") {
-        if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") { continue }
-        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
-            throw Bad(description: "not a sample: \(line)")
-        }
-        let key = String(line[..<space])
-        let name = key.prefix { $0 != "{" }
-        guard let f = name.first, isNameChar(f, first: true, colon: true), name.allSatisfy({ isNameChar($0, first: false, colon: true) }) else {
-            throw Bad(description: "bad metric name: \(line)")
-        }
-        if key.count > name.count {
-            guard key.hasSuffix("}") else { throw Bad(description: "bad labels: \(line)") }
-            for pair in key.dropFirst(name.count + 1).dropLast().split(separator: ",") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, let l = parts[0].first, isNameChar(l, first: true, colon: false),
-                      parts[0].allSatisfy({ isNameChar($0, first: false, colon: false) }),
-                      parts[1].hasPrefix("\""), parts[1].hasSuffix("\""), parts[1].count >= 2 else {
-                    throw Bad(description: "bad label \(pair): \(line)")
-                }
-            }
-        }
-        out[key] = value
-    }
+    for s in try PrometheusText.parse(text, source: "/metrics") { out[s.key] = s.value }
     return out
 }

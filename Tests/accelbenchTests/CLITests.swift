@@ -509,6 +509,48 @@ struct CLI {
         #expect(g2 <= 3 * g1 && g2 >= 0.95 * g1)
     }
 
+    /// `--server-metrics` against serve: the scrapes land in server_metrics.jsonl on the
+    /// records' time axis, serve's vLLM names are read (running reaches at least 1 while 3
+    /// requests overlap), the line is printed, and `plot` draws the figure. Against the mock
+    /// server, which has no /metrics, each scrape is recorded failed and the run still succeeds.
+    @Test func serverMetricsAreScrapedBesideTheRecords() throws {
+        let (server, port) = try CLI.startServer(["serve", "--port", "0", "--model", "tiny", "--profile", "h100-llama2-7b"])
+        defer { server.terminate(); server.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("m.yaml").path
+        try """
+        name: scrape
+        seed: 2
+        count: 12
+        arrival: {process: constant, rate: 20}
+        classes:
+          - {name: chat, kind: interactive, share: 1, prompt: 256, output: 100, slo: {ttft: 1000}}
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("r").path
+        let r = try CLI.run(["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "tiny", "--spec", spec, "--prompt-format", "tokens",
+                             "--server-metrics", "--server-metrics-interval", "50", "--max-lag", "1000", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("server metrics: ") && r.stdout.contains("running mean"), "\(r.stdout)")
+        let scrapes = try ServerMetricsScrape.readFile(out + "/server_metrics.jsonl")
+        #expect(scrapes.count >= 5 && scrapes.allSatisfy { $0.error == nil })
+        #expect(scrapes.first!.tS < 0 && scrapes.contains { $0.tS > 0 })
+        #expect(zip(scrapes, scrapes.dropFirst()).allSatisfy { $0.tS < $1.tS })
+        #expect((scrapes.compactMap { $0.values[.running] }.max() ?? 0) >= 1)
+        #expect(scrapes.allSatisfy { $0.values[.kvUsage] != nil && $0.values[.preemptions] != nil })
+        let plot = try CLI.run(["plot", out, "--figures", "server-metrics", "-o", dir.appendingPathComponent("fig").path])
+        #expect(plot.status == 0 && FileManager.default.fileExists(atPath: dir.appendingPathComponent("fig/server-metrics.png").path), "\(plot.stderr)")
+
+        let (mock, mockPort) = try CLI.startServer(["mock-server", "--port", "0"])
+        defer { mock.terminate(); mock.waitUntilExit() }
+        let noMetrics = dir.appendingPathComponent("m").path
+        let m = try CLI.run(["run", "--endpoint", "http://127.0.0.1:\(mockPort)", "--model", "mock", "--spec", spec,
+                             "--server-metrics", "--max-lag", "1000", "-o", noMetrics])
+        #expect(m.status == 0, "\(m.stderr)")
+        #expect(m.stdout.contains("failed: http://127.0.0.1:\(mockPort)/metrics: HTTP 404"), "\(m.stdout)")
+        #expect(try ServerMetricsScrape.readFile(noMetrics + "/server_metrics.jsonl").allSatisfy { $0.error != nil })
+    }
+
     @Test func sigtermDrainsAndExitsZero() throws {
         let (server, port) = try CLI.startServer(["serve", "--port", "0", "--drain", "0.5"])
         let curl = Process()
