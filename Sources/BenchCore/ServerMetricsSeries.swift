@@ -14,6 +14,12 @@ public enum ServerMetric: String, Sendable, CaseIterable {
     case prefixCacheQueries = "prefix_cache_queries"
     /// A server's own prefix-cache hit rate, 0–1 (a gauge, for servers without the counters).
     case prefixCacheHitRate = "prefix_cache_hit_rate"
+    /// GPU telemetry (`--gpu-metrics`): utilisation in percent (mean over GPUs), framebuffer
+    /// memory used in MiB and power in W (sums over GPUs), under DCGM exporter's names, which the
+    /// `nvidia-smi` sampler also uses.
+    case gpuUtilization = "gpu_util_percent"
+    case gpuMemoryUsed = "gpu_memory_used_mib"
+    case gpuPower = "gpu_power_w"
 
     /// The names servers export it under, in order: the first present in a scrape is used, so a
     /// server that exports two (`accelbench serve`: vLLM's and its own) is counted once. From each
@@ -38,11 +44,15 @@ public enum ServerMetric: String, Sendable, CaseIterable {
             return ["vllm:prefix_cache_queries_total", "sglang:prompt_tokens_total"]
         case .prefixCacheHitRate:
             return ["vllm:gpu_prefix_cache_hit_rate", "sglang:cache_hit_rate"]
+        case .gpuUtilization: return ["DCGM_FI_DEV_GPU_UTIL"]
+        case .gpuMemoryUsed: return ["DCGM_FI_DEV_FB_USED"]
+        case .gpuPower: return ["DCGM_FI_DEV_POWER_USAGE"]
         }
     }
 
-    /// Fractions average over a name's series (one per engine or rank); counts add up.
-    var isFraction: Bool { self == .kvUsage || self == .prefixCacheHitRate }
+    /// Fractions and percentages average over a name's series (one per engine, rank or GPU);
+    /// counts add up.
+    var isFraction: Bool { self == .kvUsage || self == .prefixCacheHitRate || self == .gpuUtilization }
 
     /// Counters: a run reports their increase, not their level.
     public var isCounter: Bool { self == .preemptions || self == .prefixCacheHits || self == .prefixCacheQueries }
@@ -223,7 +233,7 @@ public struct ServerMetricsDigest: Sendable, Equatable {
         }
     }
 
-    /// One line for the terminal.
+    /// One line for the terminal (the caller names the source: "server metrics: …").
     public var line: String {
         func f(_ x: Double?, _ d: Int) -> String {
             guard let x else { return "-" }
@@ -237,6 +247,9 @@ public struct ServerMetricsDigest: Sendable, Equatable {
         if mean[.kvUsage] != nil { parts.append("KV usage mean \(f(mean[.kvUsage].map { $0 * 100 }, 1))% peak \(f(peak[.kvUsage].map { $0 * 100 }, 1))%") }
         if let p = increase[.preemptions] { parts.append("preemptions \(f(p, 0))") }
         if let h = prefixCacheHitRate { parts.append("prefix-cache hit rate \(f(h * 100, 1))%") }
-        return "server metrics: " + parts.joined(separator: "; ")
+        if mean[.gpuUtilization] != nil { parts.append("GPU utilisation mean \(f(mean[.gpuUtilization], 1))% peak \(f(peak[.gpuUtilization], 0))%") }
+        if mean[.gpuMemoryUsed] != nil { parts.append("GPU memory peak \(f(peak[.gpuMemoryUsed], 0)) MiB") }
+        if mean[.gpuPower] != nil { parts.append("GPU power mean \(f(mean[.gpuPower], 1)) W") }
+        return parts.joined(separator: "; ")
     }
 }

@@ -31,9 +31,7 @@ public struct HTTPTarget: RunTarget {
         // Computed once: a failing request's error is redacted on the sending thread.
         let secrets = options.secrets
         var recorded = 0, succeeded = 0
-        let scraper = options.serverMetricsURL.map {
-            MetricsScraper(url: $0, intervalS: options.serverMetricsIntervalS, headers: options.requestHeaders, secrets: secrets)
-        }
+        var (samplers, notes) = telemetrySamplers(secrets: secrets)
         let onRecord: (RequestRecord) -> Void = { record in
             guard !warmupIDs.contains(record.id) else { return }
             var r = record
@@ -44,19 +42,29 @@ public struct HTTPTarget: RunTarget {
             // A write error is kept by the writer and thrown by `finish`.
             try? writer.append(r)
         }
-        scraper?.start()
+        for (i, s) in samplers.enumerated().reversed() {
+            do { try s.sampler.start() } catch {
+                notes.append("\(s.file): not sampled: \(error)")
+                samplers.remove(at: i)
+            }
+        }
         var outcome: EndpointOutcome
         do {
             outcome = try runner.run(onRecord: onRecord, shouldStop: shouldStop)
         } catch {
-            // What was scraped is kept whatever stopped the run.
-            if let scraper { try? writeServerMetrics(scraper.stop(originS: runner.originS), into: writer.directory) }
+            // What was sampled is kept whatever stopped the run.
+            for s in samplers { try? writeTelemetry(s.sampler.stop(originS: runner.originS), to: writer.directory + "/" + s.file) }
             throw error
         }
-        if let scraper {
-            let scrapes = scraper.stop(originS: runner.originS)
-            try writeServerMetrics(scrapes, into: writer.directory)
-            outcome.serverMetrics = ServerMetricsDigest(scrapes)
+        outcome.telemetryNotes = notes
+        for s in samplers {
+            let samples = s.sampler.stop(originS: runner.originS)
+            try writeTelemetry(samples, to: writer.directory + "/" + s.file)
+            if s.file == ResultsFiles.serverMetrics {
+                outcome.serverMetrics = ServerMetricsDigest(samples)
+            } else {
+                outcome.gpuMetrics = ServerMetricsDigest(samples)
+            }
         }
         var invalid = outcome.invalidReasons
         // A run in which nothing succeeded measured no server.
@@ -66,11 +74,34 @@ public struct HTTPTarget: RunTarget {
         return run
     }
 
-    /// `server_metrics.jsonl`, one scrape a line, written whole (atomically) after the run.
-    func writeServerMetrics(_ scrapes: [ServerMetricsScrape], into directory: String) throws(BenchError) {
+    /// The samplers the options ask for, each with its file, and what cannot be sampled here.
+    func telemetrySamplers(secrets: [String]) -> ([(sampler: TelemetrySampler, file: String)], [String]) {
+        var out: [(sampler: TelemetrySampler, file: String)] = []
+        var notes: [String] = []
+        let every = options.serverMetricsIntervalS
+        if let url = options.serverMetricsURL {
+            out.append((MetricsScraper(url: url, intervalS: every, headers: options.requestHeaders, secrets: secrets), ResultsFiles.serverMetrics))
+        }
+        switch options.gpuMetrics {
+        case .dcgm(let url)?:
+            out.append((MetricsScraper(url: url, intervalS: every), ResultsFiles.gpuMetrics))
+        case .nvidiaSMI?:
+            if let smi = NvidiaSMISampler.find() {
+                out.append((NvidiaSMISampler(executable: smi, intervalS: every), ResultsFiles.gpuMetrics))
+            } else {
+                notes.append("GPU telemetry: none here (no --gpu-metrics-url, and nvidia-smi is not on PATH); the run went on without it")
+            }
+        case nil:
+            break
+        }
+        return (out, notes)
+    }
+
+    /// A telemetry file, one sample a line, written whole (atomically) after the run.
+    func writeTelemetry(_ samples: [ServerMetricsScrape], to path: String) throws(BenchError) {
         var bytes: [UInt8] = []
-        for s in scrapes { bytes += s.jsonLine() }
-        try FileIO.writeAtomically(bytes, to: directory + "/" + ResultsFiles.serverMetrics)
+        for s in samples { bytes += s.jsonLine() }
+        try FileIO.writeAtomically(bytes, to: path)
     }
 
     /// A directory name for runs against `url` (its credentials left out).

@@ -59,6 +59,8 @@ public struct EndpointOptions: Sendable {
     /// Prometheus metrics scraped during the run (`MetricsScraper`), nil: none.
     public var serverMetricsURL: String?
     public var serverMetricsIntervalS = MetricsScraper.defaultIntervalS
+    /// GPU telemetry during the run, nil: none.
+    public var gpuMetrics: GPUTelemetry?
     /// The longest SSE line or event, in bytes (4 MiB, our choice: a token delta is well under
     /// 1 KiB and a final event holding a 100K-token text about 0.5 MiB). A longer one is recorded
     /// `oversized_event` and its connection dropped, so a hostile server cannot make the client
@@ -112,6 +114,10 @@ public struct EndpointOutcome: Sendable {
     public var maxConnections = 0
     /// With `serverMetricsURL`: what the scrapes during the run said.
     public var serverMetrics: ServerMetricsDigest?
+    /// With `gpuMetrics`: what the GPU samples said.
+    public var gpuMetrics: ServerMetricsDigest?
+    /// What the run could not sample, said once (no nvidia-smi here, …).
+    public var telemetryNotes: [String] = []
 
     /// Added to a dispatch-lag reason: why the client may have been late.
     public var lagNote: String {

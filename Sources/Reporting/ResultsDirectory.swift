@@ -14,6 +14,8 @@ public enum ResultsFiles {
     public static let run = "run.json"
     /// Endpoint runs with `--server-metrics`: the server's Prometheus metrics, one scrape a line.
     public static let serverMetrics = "server_metrics.jsonl"
+    /// Endpoint runs with `--gpu-metrics`: GPU telemetry in the same format.
+    public static let gpuMetrics = "gpu_metrics.jsonl"
 }
 
 /// Where a `ResultsWriter` encodes, journals and measures records.
@@ -67,7 +69,7 @@ public final class ResultsWriter {
         self.run = run
         classes = run.workload?.classes.map(\.name) ?? []
         // A previous run's summary must not survive next to this run's records.
-        for name in [ResultsFiles.summary, ResultsFiles.requests, ResultsFiles.iterations, ResultsFiles.serverMetrics] {
+        for name in [ResultsFiles.summary, ResultsFiles.requests, ResultsFiles.iterations, ResultsFiles.serverMetrics, ResultsFiles.gpuMetrics] {
             _ = unlinkIfPresent(directory + "/" + name)
         }
         // In background modes lines go out in writes of up to 1 MiB (whole pages: the kernel need

@@ -85,12 +85,20 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Metrics URL to scrape (implies --server-metrics).")
     var serverMetricsUrl: String?
 
-    @Option(name: .long, help: "Milliseconds between scrapes (default 333, AIPerf's).")
+    @Option(name: .long, help: "Milliseconds between scrapes and GPU samples (default 333, AIPerf's).")
     var serverMetricsInterval: Double = MetricsScraper.defaultIntervalS * 1000
+
+    @Flag(name: .long, help: "Sample GPU telemetry during the run into gpu_metrics.jsonl: an nvidia-smi loop when nvidia-smi is here (else a note, and the run goes on), or --gpu-metrics-url.")
+    var gpuMetrics = false
+
+    @Option(name: .long, help: "A DCGM exporter's metrics URL to scrape for GPU telemetry (implies --gpu-metrics).")
+    var gpuMetricsUrl: String?
 
     func validate() throws {
         guard endpoint != nil else {
-            if serverMetrics || serverMetricsUrl != nil { throw ValidationError("--server-metrics needs --endpoint (engine runs write their own state to iterations.jsonl)") }
+            if serverMetrics || serverMetricsUrl != nil || gpuMetrics || gpuMetricsUrl != nil {
+                throw ValidationError("--server-metrics and --gpu-metrics need --endpoint (engine runs write their own state to iterations.jsonl)")
+            }
             return
         }
         guard serverMetricsInterval >= 10, serverMetricsInterval.isFinite else { throw ValidationError("--server-metrics-interval must be at least 10 ms") }
@@ -130,6 +138,7 @@ struct EndpointFlags: ParsableArguments {
             o.serverMetricsURL = serverMetricsUrl ?? MetricsScraper.defaultURL(endpoint: endpoint ?? "")
         }
         o.serverMetricsIntervalS = serverMetricsInterval / 1000
+        if let url = gpuMetricsUrl { o.gpuMetrics = .dcgm(url: url) } else if gpuMetrics { o.gpuMetrics = .nvidiaSMI }
         return o
     }
 

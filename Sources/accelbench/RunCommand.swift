@@ -157,7 +157,9 @@ extension Run {
                          e.dispatched, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
             let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
             if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
-            if let m = e.serverMetrics { print(m.line) }
+            if let m = e.serverMetrics { print("server metrics: " + m.line) }
+            if let m = e.gpuMetrics { print("GPU metrics: " + m.line) }
+            for n in e.telemetryNotes { print(n) }
         }
         if e.stopped { throw BenchExit(code: Interrupt.exitCode) }
         if !result.summary.valid { throw BenchExit(code: ExitCodes.invalidRun) }

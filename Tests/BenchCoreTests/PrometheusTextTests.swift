@@ -92,6 +92,6 @@ accelbench_num_requests_running 99
         #expect(d.scrapes == 3 && d.failed == 1 && d.firstError == "u: HTTP 404")
         #expect(d.mean[.running] == 3 && d.peak[.running] == 4)
         #expect(d.increase[.prefixCacheHits] == 60 && d.increase[.prefixCacheQueries] == 200 && d.prefixCacheHitRate == 0.3)
-        #expect(d.line.contains("3 scrapes (1 failed: u: HTTP 404)") && d.line.contains("prefix-cache hit rate 30"))
+        #expect(d.line.hasPrefix("3 scrapes") && d.line.contains("3 scrapes (1 failed: u: HTTP 404)") && d.line.contains("prefix-cache hit rate 30"))
     }
 }

@@ -23,10 +23,11 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ args: [String]) throws -> Result {
+    static func run(_ args: [String], environment: [String: String]? = nil) throws -> Result {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = repoRoot
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -549,6 +550,37 @@ struct CLI {
         #expect(m.status == 0, "\(m.stderr)")
         #expect(m.stdout.contains("failed: http://127.0.0.1:\(mockPort)/metrics: HTTP 404"), "\(m.stdout)")
         #expect(try ServerMetricsScrape.readFile(noMetrics + "/server_metrics.jsonl").allSatisfy { $0.error != nil })
+    }
+
+    /// `--gpu-metrics` with an `nvidia-smi` on PATH (a stand-in script printing two GPUs' CSV
+    /// lines, one with power `[N/A]`) gives gpu_metrics.jsonl under DCGM's names: utilisation
+    /// averaged over the GPUs, memory and power summed. Without nvidia-smi the run says so and
+    /// succeeds.
+    @Test func gpuTelemetryFromNvidiaSMIOrANote() throws {
+        let (mock, port) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.005"])
+        defer { mock.terminate(); mock.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bin = dir.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let smi = bin.appendingPathComponent("nvidia-smi").path
+        try "#!/bin/sh\nwhile true; do echo '0, 35, 1024, 150.5'; echo '1, 45, 2048, [N/A]'; sleep 0.05; done\n"
+            .write(toFile: smi, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: smi)
+        let out = dir.appendingPathComponent("g").path
+        let args = ["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                    "--gpu-metrics", "--server-metrics-interval", "50", "--max-lag", "1000", "-o", out]
+        let r = try CLI.run(args, environment: ["PATH": bin.path + ":/usr/bin:/bin"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("GPU metrics: ") && r.stdout.contains("GPU utilisation mean 40"), "\(r.stdout)")
+        let samples = try ServerMetricsScrape.readFile(out + "/gpu_metrics.jsonl")
+        #expect(samples.count >= 3)
+        for s in samples {
+            #expect(s.error == nil && s.values[.gpuUtilization] == 40 && s.values[.gpuMemoryUsed] == 3072 && s.values[.gpuPower] == 150.5)
+        }
+        let none = try CLI.run(args.dropLast() + [out + "-none"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(none.status == 0 && none.stdout.contains("GPU telemetry: none here"), "\(none.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: out + "-none/gpu_metrics.jsonl"))
     }
 
     @Test func sigtermDrainsAndExitsZero() throws {
