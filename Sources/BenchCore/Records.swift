@@ -53,6 +53,9 @@ public struct RequestRecord: Sendable, Equatable {
     /// When the first answer (content) token arrived, for a stream with reasoning tokens (nil
     /// when it had none, or ended before its answer began). Written only with `reasoningTokens`.
     public var firstContentS: Double? = nil
+    /// Multi-turn sessions: the session and turn (from the workload request), nil otherwise.
+    public var session: Int? = nil
+    public var turn: Int? = nil
 
     public init(id: Int, className: String, intendedS: Double, sentS: Double?, firstTokenS: Double?,
                 tokenTimesS: [Double], doneS: Double?, status: String, error: String? = nil,
@@ -129,6 +132,10 @@ public struct RequestRecord: Sendable, Equatable {
             w.key("reasoning_tokens"); w.int(reasoningTokens)
             w.key("first_content_s"); w.optionalFixed(firstContentS, decimals: 6)
         }
+        if let session, let turn {
+            w.key("session"); w.int(session)
+            w.key("turn"); w.int(turn)
+        }
         w.endObject()
     }
 
@@ -161,7 +168,12 @@ public struct RequestRecord: Sendable, Equatable {
         let queued = try f.optionalDouble("queued_s")
         let reasoning = try f.optionalInt("reasoning_tokens") ?? 0
         let firstContent = try f.optionalDouble("first_content_s")
+        let session = try f.optionalInt("session")
+        let turn = try f.optionalInt("turn")
         try f.finish()
+        if (session == nil) != (turn == nil) || (turn ?? 0) < 0 {
+            throw f.error(session == nil ? "turn" : "session", "a session's record has both session and turn (≥ 0)")
+        }
         guard reasoning >= 0, reasoning <= output else {
             throw f.error("reasoning_tokens", "\(reasoning) is not between 0 and output_tokens (\(output))")
         }
@@ -180,6 +192,8 @@ public struct RequestRecord: Sendable, Equatable {
         record.queuedS = queued
         record.reasoningTokens = reasoning
         record.firstContentS = firstContent
+        record.session = session
+        record.turn = turn
         if let (name, t) = record.outOfRangeTime { throw f.error(name, "time \(t) s is out of range") }
         return record
     }

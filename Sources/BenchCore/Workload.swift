@@ -78,6 +78,10 @@ public struct WorkloadRequest: Sendable, Equatable {
     /// Requests with the same group share their first `prefixTokens` prompt tokens.
     public var prefixGroup: Int?
     public var prefixTokens: Int?
+    /// Multi-turn sessions: the session and this request's turn in it (0 first). A later turn is
+    /// due `thinkS` after the previous turn of its session ends, so its `arrivalS` is only the
+    /// nominal time (every answer instant); drivers release it through `ArrivalSchedule`.
+    public var session: SessionTurn?
 
     public init(id: Int, arrivalS: Double, className: String, promptTokens: Int, outputTokens: Int,
                 slo: SLO = SLO(), prefixGroup: Int? = nil, prefixTokens: Int? = nil) {
@@ -103,6 +107,11 @@ public struct WorkloadRequest: Sendable, Equatable {
             w.key("prefix_group"); w.int(prefixGroup)
             w.key("prefix_tokens"); w.optionalInt(prefixTokens)
         }
+        if let session {
+            w.key("session"); w.int(session.id)
+            w.key("turn"); w.int(session.turn)
+            if session.turn > 0 { w.key("think_s"); w.fixed(session.thinkS, decimals: 6) }
+        }
         w.endObject()
     }
 
@@ -121,9 +130,45 @@ public struct WorkloadRequest: Sendable, Equatable {
         let group = try f.optionalInt("prefix_group")
         let ptoks = try f.optionalInt("prefix_tokens")
         if let ptoks, ptoks < 0 || ptoks > prompt { throw f.error("prefix_tokens", "must be in 0...prompt_tokens, got \(ptoks)") }
+        let session = try SessionTurn.read(&f)
         try f.finish()
-        return WorkloadRequest(id: id, arrivalS: arrival, className: cls, promptTokens: prompt, outputTokens: output,
-                               slo: slo, prefixGroup: group, prefixTokens: ptoks)
+        var r = WorkloadRequest(id: id, arrivalS: arrival, className: cls, promptTokens: prompt, outputTokens: output,
+                                slo: slo, prefixGroup: group, prefixTokens: ptoks)
+        r.session = session
+        return r
+    }
+}
+
+/// A request's place in a multi-turn session.
+public struct SessionTurn: Sendable, Equatable, Hashable {
+    public var id: Int
+    /// 0 for the session's first request.
+    public var turn: Int
+    /// Seconds from the end of the previous turn's answer to this turn's send (0 for turn 0).
+    public var thinkS: Double
+
+    public init(id: Int, turn: Int, thinkS: Double = 0) {
+        self.id = id
+        self.turn = turn
+        self.thinkS = thinkS
+    }
+
+    /// `session`, `turn` and `think_s` of a workload line (all absent: not a session turn).
+    static func read(_ f: inout JSONFields) throws(BenchError) -> SessionTurn? {
+        let id = try f.optionalInt("session")
+        let turn = try f.optionalInt("turn")
+        let think = try f.optionalDouble("think_s")
+        guard let id else {
+            if turn != nil || think != nil { throw f.error(turn != nil ? "turn" : "think_s", "needs a session") }
+            return nil
+        }
+        guard let turn, turn >= 0 else { throw f.error("turn", "a session's request needs a turn ≥ 0") }
+        if turn > 0 {
+            guard let think, think >= 0, think.isFinite else { throw f.error("think_s", "a later turn needs think_s ≥ 0") }
+            return SessionTurn(id: id, turn: turn, thinkS: think)
+        }
+        if think != nil { throw f.error("think_s", "turn 0 has no think time") }
+        return SessionTurn(id: id, turn: 0)
     }
 }
 
@@ -291,6 +336,14 @@ public struct WorkloadHeader: Sendable, Equatable {
 public struct Workload: Sendable, Equatable {
     public var header: WorkloadHeader
     public var requests: [WorkloadRequest]
+
+    /// Whether some request is a turn of a multi-turn session.
+    public var hasSessions: Bool { requests.contains { $0.session != nil } }
+
+    /// A usage error for `what` (a command or target) that cannot run sessions yet, or nil.
+    public func sessionsUnsupported(by what: String) -> BenchError? {
+        hasSessions ? .usage("\(what) does not run multi-turn sessions yet (their later turns are due when earlier ones end); use `run` or `compare`") : nil
+    }
 
     public init(header: WorkloadHeader, requests: [WorkloadRequest]) {
         self.header = header

@@ -65,7 +65,8 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
     }
 
     /// - Parameters:
-    ///   - requests: sorted by arrival.
+    ///   - requests: sorted by arrival; later session turns are released as their previous
+    ///     turns end (`ArrivalSchedule`).
     ///   - onIteration: each iteration's record.
     ///   - onDone: each request when it finishes, is rejected, or is aborted at the end.
     ///   - shouldStop: polled between iterations (Ctrl-C); unfinished requests are then reported
@@ -75,30 +76,32 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
                              onDone: (EngineRequest) throws -> Void,
                              shouldStop: () -> Bool = { false }) throws -> Outcome {
         var now = 0.0
-        var next = 0
+        var arrivals = SessionArrivals(requests)
         var stopped = false
+        func done(_ r: EngineRequest) throws {
+            try onDone(r)
+            arrivals.ended(r, at: r.doneS ?? now)
+        }
         while true {
             if shouldStop() {
                 stopped = true
                 break
             }
-            while next < requests.count, requests[next].arrivalS <= now {
-                let r = requests[next]
-                next += 1
-                if engine.add(r, now: max(now, r.arrivalS)) != nil { try onDone(r) }
+            while let r = arrivals.popDue(by: now) {
+                if engine.add(r, now: max(now, r.arrivalS)) != nil { try done(r) }
             }
             if !engine.hasWork {
-                if next >= requests.count { break }
-                now = requests[next].arrivalS
+                guard let due = arrivals.nextDueS else { break }
+                now = due
                 continue
             }
             if dropMissed || engine.policy.sloRules.dropLost {
-                for r in engine.dropLostRequests(now: now) { try onDone(r) }
+                for r in engine.dropLostRequests(now: now) { try done(r) }
                 if !engine.hasWork { continue }
             }
             guard let step = engine.step(now: now, backend: &backend) else {
-                if next < requests.count {
-                    now = max(now, requests[next].arrivalS)
+                if let due = arrivals.nextDueS {
+                    now = max(now, due)
                     continue
                 }
                 break  // no progress possible: the rest is aborted below
@@ -106,7 +109,7 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
             now = step.endS
             try onIteration(step.record)
             afterStep?(engine)
-            for r in step.finished { try onDone(r) }
+            for r in step.finished { try done(r) }
         }
         // Whatever is left never finished: report it as aborted (Ctrl-C or a stuck scheduler).
         for r in engine.running + engine.policy.waitingRequests.sorted(by: { $0.id < $1.id }) {
@@ -115,13 +118,47 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
             r.rejectReason = stopped ? "run interrupted" : "the scheduler could not make progress"
             try onDone(r)
         }
-        while next < requests.count, !stopped {
-            let r = requests[next]
-            next += 1
-            r.finishReason = .aborted
-            r.rejectReason = "run ended"
-            try onDone(r)
+        if !stopped {
+            for r in arrivals.notHandedOut() {
+                r.finishReason = .aborted
+                r.rejectReason = "run ended"
+                try onDone(r)
+            }
         }
         return Outcome(endS: now, iterations: engine.iterationCount, preemptions: engine.preemptionCount, stopped: stopped)
     }
+}
+
+/// `ArrivalSchedule` over engine requests: hands out each request when due, setting a released
+/// session turn's arrival to its due time.
+struct SessionArrivals {
+    let requests: [EngineRequest]
+    var schedule: ArrivalSchedule
+    /// Request id → index, only for workloads with sessions (the only ones that release turns).
+    let indexOf: [Int: Int]
+
+    init(_ requests: [EngineRequest]) {
+        self.requests = requests
+        schedule = ArrivalSchedule(requests.map { ArrivalSchedule.Entry(id: $0.id, arrivalS: $0.arrivalS, session: $0.session) })
+        var indexOf: [Int: Int] = [:]
+        if schedule.hasSessions { for (i, r) in requests.enumerated() { indexOf[r.id] = i } }
+        self.indexOf = indexOf
+    }
+
+    var nextDueS: Double? { schedule.peek()?.dueS }
+
+    mutating func popDue(by now: Double) -> EngineRequest? {
+        guard let (i, due) = schedule.peek(), due <= now else { return nil }
+        schedule.pop()
+        let r = requests[i]
+        if r.arrivalS != due { r.setDue(due) }
+        return r
+    }
+
+    mutating func ended(_ r: EngineRequest, at t: Double) {
+        guard !indexOf.isEmpty, let i = indexOf[r.id] else { return }
+        schedule.ended(index: i, atS: t)
+    }
+
+    func notHandedOut() -> [EngineRequest] { schedule.notHandedOut().map { requests[$0] } }
 }

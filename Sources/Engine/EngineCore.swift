@@ -129,6 +129,9 @@ public final class EngineCore {
     private var prefixCache: [Int: (blocks: [Int32], lastUse: Int)] = [:]
     /// Prompt tokens not computed because their KV came from the prefix cache.
     public private(set) var prefixHitTokens = 0
+    /// Prompt tokens looked up in the prefix cache (every admission's prefill, with prefix
+    /// caching on): vLLM's `prefix_cache_queries`, of which `prefixHitTokens` hit.
+    public private(set) var prefixQueryTokens = 0
 
     public init(profile: HardwareProfile, policy: SchedulingPolicy, prefixCaching: Bool = false) {
         self.profile = profile
@@ -257,6 +260,7 @@ public final class EngineCore {
         let covered = firstChunkTokens.map { min(r.prefillTarget, sharedTokens + max(1, $0)) } ?? r.prefillTarget
         let need = kv.blocksFor(tokens: covered) - shared.count
         guard let blocks = allocate(need, sparing: shared) else { return false }
+        if prefixCaching { prefixQueryTokens += r.prefillTarget }
         r.kvByChunk = firstChunkTokens != nil && covered < r.prefillTarget
         if !shared.isEmpty {
             kv.retain(shared)
@@ -355,17 +359,20 @@ public final class EngineCore {
         return kv.allocate(n)
     }
 
-    /// After `r`'s prefill covers its group's prefix, the cache keeps those blocks (if the group
-    /// has no entry yet).
+    /// After `r`'s prefill covers its group's prefix, the cache keeps those blocks: when the
+    /// group has no entry yet, or a shorter one (a session's next turn extends its history; the
+    /// entry's blocks are then a prefix of `r`'s, which reused them or recomputed the same tokens).
     private func registerPrefix(_ r: EngineRequest) {
-        guard prefixCaching, let g = r.prefixGroup, let pt = r.prefixTokens, prefixCache[g] == nil else { return }
+        guard prefixCaching, let g = r.prefixGroup, let pt = r.prefixRegisterTokens ?? r.prefixTokens else { return }
         let prefixBlocks = pt / kv.blockSizeTokens
+        if let entry = prefixCache[g], entry.blocks.count >= prefixBlocks { return }
         // Only once the whole prefix (its full blocks) is computed, or the prefill is done.
         guard r.numComputedTokens / kv.blockSizeTokens >= prefixBlocks || r.numComputedTokens >= r.prefillTarget else { return }
         let k = min(prefixBlocks, r.numComputedTokens / kv.blockSizeTokens, r.blocks.count)
-        guard k > 0 else { return }
+        guard k > (prefixCache[g]?.blocks.count ?? 0) else { return }
         let blocks = Array(r.blocks.prefix(k))
         kv.retain(blocks)
+        if let old = prefixCache[g] { kv.free(old.blocks) }
         prefixCache[g] = (blocks, stepSerial)
     }
 

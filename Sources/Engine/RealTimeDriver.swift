@@ -64,7 +64,7 @@ public protocol RealTimeObserver: AnyObject, Sendable {
     func iteration(durationS: Double, lateS: Double, budgetTokens: Int?, predictedS: Double?, prefillTokens: Int, decodes: Int)
     func token(_ r: EngineRequest, index: Int, timeS: Double)
     func finished(_ r: EngineRequest)
-    func state(running: Int, waiting: Int, kvUsed: Int, kvTotal: Int, preemptions: Int)
+    func state(running: Int, waiting: Int, kvUsed: Int, kvTotal: Int, preemptions: Int, prefixCache: (hits: Int, queries: Int))
 }
 
 /// The real-time driver: the same engine and policies as a simulated run, on a thread of its
@@ -138,13 +138,17 @@ public final class RealTimeDriver: @unchecked Sendable {
     }
 
     /// Hands a request to the engine. Its arrival time is now. Returns nil while draining.
+    /// - Parameter prefix: the request's prefix group, the tokens it may reuse from the group's
+    ///   cache, and the tokens it leaves there (`EngineRequest.prefixRegisterTokens`).
     public func submit(className: String, promptTokens: Int, maxOutputTokens: Int, slo: SLO, tokens: RequestTokens? = nil,
+                       prefix: (group: Int, reuse: Int, register: Int)? = nil,
                        onEvent: @escaping @Sendable (TokenEvent) -> Void) -> ServedRequest? {
         condition.lock()
         defer { condition.unlock() }
         guard drainDeadline == nil, !stopRequested else { return nil }
         let r = EngineRequest(id: nextID, className: className, arrivalS: now(), promptTokens: promptTokens,
-                              maxOutputTokens: maxOutputTokens, slo: slo)
+                              maxOutputTokens: maxOutputTokens, slo: slo, prefixGroup: prefix?.group, prefixTokens: prefix?.reuse)
+        r.prefixRegisterTokens = prefix?.register
         r.tokens = tokens
         nextID += 1
         let s = ServedRequest(request: r, onEvent: onEvent)
@@ -407,7 +411,7 @@ public final class RealTimeDriver: @unchecked Sendable {
         stats.kvUsedBlocks = engine.kv.usedBlocks
         stats.preemptions = engine.preemptionCount
         observer?.state(running: stats.running, waiting: stats.waiting, kvUsed: stats.kvUsedBlocks, kvTotal: stats.kvTotalBlocks,
-                        preemptions: stats.preemptions)
+                        preemptions: stats.preemptions, prefixCache: (engine.prefixHitTokens, engine.prefixQueryTokens))
         condition.lock()
         published = stats
         condition.unlock()

@@ -59,12 +59,19 @@ public final class EngineRequest {
 
     public let id: Int
     public let className: String
-    /// Seconds since run start.
-    public let arrivalS: Double
+    /// Seconds since run start. A later session turn's is set when it becomes due (its previous
+    /// turn's end plus the think time; `ArrivalSchedule`).
+    public internal(set) var arrivalS: Double
+    /// Multi-turn sessions: the session and turn, nil otherwise.
+    public var session: SessionTurn?
     public let promptTokens: Int
     public let slo: SLO
     public let prefixGroup: Int?
     public let prefixTokens: Int?
+    /// How many leading tokens the prefix cache keeps for the group once this request's prefill
+    /// has computed them, when more than `prefixTokens` (the part it may reuse): a request that
+    /// extends its group's prefix (a session's next turn) leaves the longer prefix behind.
+    public var prefixRegisterTokens: Int?
 
     /// Token ids, for backends that run a real model (nil on the simulated GPU).
     public var tokens: RequestTokens?
@@ -99,7 +106,11 @@ public final class EngineRequest {
     public convenience init(_ w: WorkloadRequest) {
         self.init(id: w.id, className: w.className, arrivalS: w.arrivalS, promptTokens: w.promptTokens,
                   maxOutputTokens: w.outputTokens, slo: w.slo, prefixGroup: w.prefixGroup, prefixTokens: w.prefixTokens)
+        session = w.session
     }
+
+    /// A released session turn: due at `dueS`, not at its nominal arrival.
+    public func setDue(_ dueS: Double) { arrivalS = dueS }
 
     public var remainingPrefill: Int { prefillTarget - numComputedTokens }
     public var isFinished: Bool { phase == .finished }
@@ -140,6 +151,8 @@ public final class EngineRequest {
                               status: ok ? "ok" : (finishReason?.recordStatus ?? "aborted"), error: rejectReason,
                               promptTokens: promptTokens, outputTokens: numOutputTokens, tokenCountSource: .engine,
                               slo: slo, metSLO: false)
+        r.session = session?.id
+        r.turn = session?.turn
         r.metSLO = r.metSLOAsStored
         return r
     }

@@ -110,7 +110,7 @@ extension RealModelTarget {
             // A backend failure aborted everything in the engine; what has not arrived never runs.
             if shouldStop() || driver.snapshot.backendFailure != nil { stopped = true; break }
             feeder.submitDue(to: driver, now: driver.now(), mailbox: mailbox)
-            done += try mailbox.drain(into: writer)
+            done += try mailbox.drain(into: writer) { feeder.ended($0) }
             progress.simulatedS = driver.now()
             progress.done = done
             progress.waiting = driver.snapshot.waiting
@@ -125,27 +125,42 @@ extension RealModelTarget {
     }
 }
 
-/// Hands workload requests to the driver when their arrival time comes.
+/// Hands workload requests to the driver when they are due (`ArrivalSchedule`: at their
+/// arrival, or a session's later turn a think time after the previous one ended).
 struct Feeder {
     let requests: [WorkloadRequest]
     let vocab: Int
     let reserved: Set<Int32>
     let seed: UInt64
-    var next = 0
+    var schedule: ArrivalSchedule
+    /// Request id → index, for workloads with sessions.
+    let indexOf: [Int: Int]
 
     init(requests: [WorkloadRequest], vocab: Int, reserved: Set<Int32>, seed: UInt64) {
         self.requests = requests
         self.vocab = vocab
         self.reserved = reserved
         self.seed = seed
+        schedule = ArrivalSchedule(requests)
+        var indexOf: [Int: Int] = [:]
+        if schedule.hasSessions { for (i, r) in requests.enumerated() { indexOf[r.id] = i } }
+        self.indexOf = indexOf
     }
 
-    var nextArrival: Double? { next < requests.count ? requests[next].arrivalS : nil }
+    var nextArrival: Double? { schedule.peek()?.dueS }
+
+    /// A request's record was written: its session's next turn becomes due.
+    mutating func ended(_ record: RequestRecord) {
+        guard let i = indexOf[record.id] else { return }
+        schedule.ended(index: i, atS: Metrics.lastInstant(of: record))
+    }
 
     mutating func submitDue(to driver: RealTimeDriver, now: Double, mailbox: Mailbox) {
-        while next < requests.count && requests[next].arrivalS <= now {
-            let w = requests[next]
+        while let (i, due) = schedule.peek(), due <= now {
+            schedule.pop()
+            let w = requests[i]
             let r = EngineRequest(w)
+            if r.arrivalS != due { r.setDue(due) }
             r.tokens = RequestTokens(prompt: SyntheticPrompt.tokenIDs(for: w, vocabSize: vocab, reserved: reserved, seed: seed))
             // Read on the delivery thread only after the engine has finished with the request.
             nonisolated(unsafe) let finished = r
@@ -153,7 +168,6 @@ struct Feeder {
                 if case .finished = event { mailbox.put(.record(finished.record())) }
             }
             if accepted == nil { mailbox.put(.record(r.record())) }
-            next += 1
         }
     }
 }
@@ -175,8 +189,9 @@ final class Mailbox: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Writes what has arrived; returns how many request records it wrote.
-    func drain(into writer: ResultsWriter) throws -> Int {
+    /// Writes what has arrived, handing each request record to `onRecord`; returns how many
+    /// request records it wrote.
+    func drain(into writer: ResultsWriter, onRecord: (RequestRecord) -> Void = { _ in }) throws -> Int {
         condition.lock()
         let batch = items
         items.removeAll()
@@ -186,6 +201,7 @@ final class Mailbox: @unchecked Sendable {
             switch item {
             case .record(let r):
                 try writer.append(r)
+                onRecord(r)
                 records += 1
             case .iteration(let it):
                 try writer.appendIteration(it.json())

@@ -51,6 +51,7 @@ public struct FleetTarget: RunTarget {
     }
 
     public func run(_ workload: Workload, into writer: ResultsWriter, shouldStop: @escaping () -> Bool) throws -> TargetRun<Details> {
+        if let e = workload.sessionsUnsupported(by: "cluster") { throw e }
         let sim = FleetSimulator(profile: profile, policy: policy, policyOptions: policyOptions, options: options,
                                  autoscaler: FleetTarget.makeAutoscaler(autoscaler))
         sim.jitterCV = jitterCV

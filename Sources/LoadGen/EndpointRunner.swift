@@ -138,6 +138,11 @@ public struct EndpointOutcome: Sendable {
 public final class EndpointRunner {
     let options: EndpointOptions
     let requests: [WorkloadRequest]
+    /// When each request is due: at its arrival, or (later session turns) a think time after
+    /// the previous turn ended.
+    var schedule: ArrivalSchedule
+    /// Due times of the first and last request sent (the offered rate's span).
+    var firstDueS = Double.infinity, lastDueS = -Double.infinity
     let fullURL: String
 
     /// The multi handles transfers are spread over (`CurlShard`), made as the load needs them.
@@ -183,6 +188,7 @@ public final class EndpointRunner {
     public init(options: EndpointOptions, requests: [WorkloadRequest]) {
         self.options = options
         self.requests = requests
+        schedule = ArrivalSchedule(requests)
         var u = options.url
         while u.hasSuffix("/") { u.removeLast() }
         fullURL = u.hasSuffix("/completions") ? u : u + OpenAIRequest.path(options.request.api)
@@ -243,7 +249,7 @@ public final class EndpointRunner {
         defer { _ = accel_set_timer_slack_ns(oldSlack > 0 ? oldSlack : 50_000) }
         let preempt0 = EndpointRunner.threadPreemptions()
         let wall0 = EndpointRunner.clock()
-        var next = 0
+        var dispatched = 0
         var stopped = false
         var drainDeadline: Double?
         var events = [epoll_event](repeating: epoll_event(), count: EndpointRunner.epollBatch)
@@ -255,16 +261,19 @@ public final class EndpointRunner {
             }
             var now = EndpointRunner.clock()
             // Dispatch every request that is due (and allowed by the concurrency cap).
-            while !stopped, next < requests.count, t0 + requests[next].arrivalS <= now {
+            while !stopped, let (i, due) = schedule.peek(), t0 + due <= now {
                 guard inflight.count < options.inflightCap else {
-                    notePoolWait(next)
+                    notePoolWait(i)
                     break
                 }
-                start(requests[next], index: next, now: now)
-                next += 1
+                schedule.pop()
+                start(requests[i], index: i, dueS: due, now: now)
+                dispatched += 1
                 now = EndpointRunner.clock()
             }
-            if inflight.isEmpty && (stopped || next >= requests.count) { break }
+            // Nothing in flight and nothing released: every request was sent (a held-back turn
+            // is released by its previous turn's end, which needs that turn in flight).
+            if inflight.isEmpty && (stopped || schedule.peek() == nil) { break }
             if let d = drainDeadline, now >= d {
                 for t in Array(inflight.values).sorted(by: { $0.request.id < $1.request.id }) { abort(t, kind: "aborted", message: "run interrupted") }
                 break
@@ -272,8 +281,8 @@ public final class EndpointRunner {
             checkTimeouts(now: now)
             // Next wake-up: the next dispatch, curl's timer, a timeout check, the drain end.
             var wake = Double.infinity
-            if !stopped, next < requests.count, inflight.count < options.inflightCap {
-                wake = t0 + requests[next].arrivalS
+            if !stopped, let (_, due) = schedule.peek(), inflight.count < options.inflightCap {
+                wake = t0 + due
             }
             if let c = curlDeadline { wake = min(wake, c) }
             if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, max(now, nextTimeoutScan)) }
@@ -287,7 +296,7 @@ public final class EndpointRunner {
         let wall = EndpointRunner.clock() - wall0
         // Busy share of a core, spinning excluded (it only fills time that would be idle).
         let cpuShare = wall > 0 ? max(0, EndpointRunner.threadCPU() - cpu0 - spinSeconds) / wall : 0
-        return outcome(dispatched: next, stopped: stopped, cpuShare: cpuShare, preemptions: EndpointRunner.threadPreemptions() - preempt0)
+        return outcome(dispatched: dispatched, stopped: stopped, cpuShare: cpuShare, preemptions: EndpointRunner.threadPreemptions() - preempt0)
     }
 
     /// Waits until `wake`: spins the last stretch (even with 1 ns timer slack, a timerfd wake-up
@@ -339,7 +348,7 @@ public final class EndpointRunner {
         // Nearest-rank percentile, milliseconds.
         func pct(_ q: Double) -> Double { sorted.isEmpty ? 0 : nearestRank(sorted, q) * 1000 }
         let endS = EndpointRunner.clock() - t0
-        let span = (requests.prefix(dispatched).last?.arrivalS ?? 0) - (requests.first?.arrivalS ?? 0)
+        let span = lastDueS - firstDueS
         let offered = dispatched > 1 && span > 0 ? Double(dispatched - 1) / span : 0
         let sentSpan = sentMax - sentMin
         let achieved = lags.count > 1 && sentSpan > 0 ? Double(lags.count - 1) / sentSpan : 0
@@ -347,8 +356,9 @@ public final class EndpointRunner {
         // (`ResultsWriter.finish(lagLimit:)`; `lagNote` is its hint); these are the rest.
         var reasons: [String] = []
         let p99 = pct(0.99)
-        // A closed loop (--max-concurrency) sends as fast as slots free: no offered rate to meet.
-        if options.maxConcurrency == nil, offered > 0, achieved < offered * (1 - options.maxRateShortfall) {
+        // A closed loop (--max-concurrency, or sessions' later turns, due when the previous
+        // answer ends) has no offered rate to meet.
+        if options.maxConcurrency == nil, !schedule.hasSessions, offered > 0, achieved < offered * (1 - options.maxRateShortfall) {
             reasons.append(String(format: "achieved send rate %.3f req/s is more than %.0f%% below the offered %.3f req/s", achieved, options.maxRateShortfall * 100, offered))
         }
         if cpuShare > 0.95 { reasons.append(String(format: "the client's thread used %.0f%% of a core (saturated)", cpuShare * 100)) }
@@ -359,8 +369,10 @@ public final class EndpointRunner {
 
     // MARK: transfers
 
-    func start(_ r: WorkloadRequest, index: Int, now: Double) {
-        var intended = t0 + r.arrivalS
+    func start(_ r: WorkloadRequest, index: Int, dueS: Double, now: Double) {
+        firstDueS = min(firstDueS, dueS)
+        lastDueS = max(lastDueS, dueS)
+        var intended = t0 + dueS
         var queued: Double?
         if options.maxConcurrency != nil, inflightAtCapSince.map({ $0 > intended }) ?? false {
             // Closed loop: the request waited for a slot. Its latencies count from when the slot
@@ -379,6 +391,7 @@ public final class EndpointRunner {
                                       className: r.className)
         let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, dispatchedAbs: now, body: body, runner: self)
         t.queuedS = queued
+        t.scheduleIndex = index
         guard let easy = idleEasy.popLast() ?? curl_easy_init() else {
             finish(t, kind: "client_error", message: "curl_easy_init failed")
             return
@@ -608,7 +621,11 @@ public final class EndpointRunner {
             record.reasoningTokens = min(reasoning, outputTokens)
             if record.reasoningTokens > 0 { record.firstContentS = t.firstContentAbs.map { $0 - t0 } }
         }
+        record.session = t.request.session?.id
+        record.turn = t.request.session?.turn
         record.metSLO = record.metSLOAsStored
+        // The session's next turn is due a think time after this one ended, however it ended.
+        if schedule.hasSessions { schedule.ended(index: t.scheduleIndex, atS: done - t0) }
         if let easy = t.easy, idleEasy.count < EndpointRunner.idleEasyLimit {
             // Kept for the next request: a fresh handle costs an allocation of libcurl's whole
             // transfer state and its buffers.
@@ -667,6 +684,8 @@ final class Transfer {
     var raw: [UInt8] = []
     var failure: (kind: String, message: String)?
     var queuedS: Double?
+    /// The request's index in the workload (`ArrivalSchedule`).
+    var scheduleIndex = 0
     /// Whether the response is SSE (we ask for `stream: true`; an error reply is plain JSON).
     /// Decided once, from the response headers, when the first bytes arrive.
     var isEventStream: Bool {

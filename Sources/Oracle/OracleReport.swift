@@ -59,6 +59,8 @@ public struct OracleReport {
     /// - Parameter source: names the workload in errors.
     public static func compute(_ workload: Workload, source: String, profile: HardwareProfile, question: OracleQuestion,
                                runs: [(directory: String, summary: Summary)]) throws -> OracleReport {
+        // The bound fixes every arrival in advance; a later turn's depends on the schedule.
+        if let e = workload.sessionsUnsupported(by: "the oracle") { throw e }
         let requests = workload.requests
         var q = question
         q.bound.objective = q.countsTokens ? .tokens : .requests

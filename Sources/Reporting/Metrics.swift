@@ -205,6 +205,8 @@ public struct MetricsAccumulator {
     var lagCount = 0
     /// Latest instant seen in any record (the run's end when the driver does not say).
     public private(set) var lastInstantS = 0.0
+    /// Multi-turn sessions (records with `session`).
+    var sessions = SessionAccumulator()
     var excluded = 0
 
     /// - Parameters:
@@ -255,7 +257,10 @@ public struct MetricsAccumulator {
             lag.record(sent - r.intendedS)
             lagCount += 1
         }
-        groups[ci].add(r, mode: options.tbtMode, quantizeTimes: quantizeTimes)
+        let v = groups[ci].add(r, mode: options.tbtMode, quantizeTimes: quantizeTimes)
+        if let session = r.session, let turn = r.turn {
+            sessions.add(r, session: session, turn: turn, met: v.met, ttftS: v.ttftS)
+        }
     }
 
     public mutating func merge(_ other: MetricsAccumulator) {
@@ -265,6 +270,7 @@ public struct MetricsAccumulator {
         }
         lag.merge(other.lag)
         lagCount += other.lagCount
+        sessions.merge(other.sessions)
         lastInstantS = Swift.max(lastInstantS, other.lastInstantS)
         excluded += other.excluded
     }
@@ -289,9 +295,11 @@ public struct MetricsAccumulator {
         }
         var reasons = run.invalidReasons
         if run.interrupted { reasons.append("interrupted before all requests finished") }
-        return Summary(run: run, options: options, windowStartS: windowStartS, windowS: window, excluded: excluded,
-                       overall: GroupSummary(all, windowS: window), classes: byClass,
-                       dispatchLagMs: lag.stats, valid: reasons.isEmpty, invalidReasons: reasons)
+        var summary = Summary(run: run, options: options, windowStartS: windowStartS, windowS: window, excluded: excluded,
+                              overall: GroupSummary(all, windowS: window), classes: byClass,
+                              dispatchLagMs: lag.stats, valid: reasons.isEmpty, invalidReasons: reasons)
+        summary.sessions = sessions.summary
+        return summary
     }
 }
 
@@ -304,8 +312,9 @@ extension GroupAccumulator {
         if let t = r.firstContentS { firstContent.record(t - r.intendedS) }
     }
 
-    @inline(__always)
-    mutating func add(_ r: RequestRecord, mode: TBTMode, quantizeTimes: Bool = false) {
+    /// Counts `r`; returns its verdict and TTFT (for the session view).
+    @inline(__always) @discardableResult
+    mutating func add(_ r: RequestRecord, mode: TBTMode, quantizeTimes: Bool = false) -> (met: Bool, ttftS: Double?) {
         total += 1
         let ok = r.isOK
         if ok {
@@ -389,6 +398,7 @@ extension GroupAccumulator {
             met += 1
             goodOutputTokens += r.outputTokens
         }
+        return (v.met, ttftS)
     }
 }
 

@@ -91,6 +91,8 @@ public struct Summary: Sendable, Equatable {
     public var dispatchLagMs: LatencyStats?
     public var valid: Bool
     public var invalidReasons: [String]
+    /// Multi-turn sessions, when the workload has them.
+    public var sessions: SessionSummary? = nil
 
     public static func == (a: Summary, b: Summary) -> Bool {
         a.json() == b.json()
@@ -137,6 +139,10 @@ public struct Summary: Sendable, Equatable {
         w.key("latency_ms"); writeLatencies(overall, to: &w)
         w.key("fluidity"); writeFluidity(overall, to: &w)
         writeReasoning(overall, to: &w)
+        if let sessions {
+            w.key("sessions")
+            sessions.write(to: &w)
+        }
         w.key("dispatch_lag_ms")
         if let lag = dispatchLagMs {
             w.beginObject()
@@ -297,6 +303,7 @@ public struct Summary: Sendable, Equatable {
             rows: rows.map { n, g in
                 [n, lat(g.ttft), lat(g.tbt), lat(g.tpot), lat(g.e2e), f(g.fluidityMeanIndex, 3)]
             })
+        if let sessions { out += sessions.text }
         if overall.reasoningRequests > 0 {
             out += "\nreasoning: \(overall.reasoningRequests) requests, \(overall.reasoningTokens) reasoning tokens; "
             out += "time to first token p50 \(f(overall.reasoningFirstToken?.p50, 1)) ms, to first answer token p50 \(f(overall.reasoningFirstContent?.p50, 1)) ms\n"

@@ -127,12 +127,15 @@ public final class ServeServer: Sendable {
     let modelsBody: [UInt8]
     /// A real model's tokenizer and chat template (nil: the simulated GPU's word tokens).
     let text: ServedText?
+    /// With prefix caching: the prompts' prefix groups (nil: caching off).
+    let prefixIndex: PrefixIndex?
     private let group = NIOLockedValueBox<ServiceGroup?>(nil)
     private let shutdownRequested = NIOLockedValueBox(false)
 
     public init(profile: HardwareProfile, policy: SchedulingPolicy, backend: any ExecutionBackend, config: ServeConfig,
                 prefixCaching: Bool = false, checkInvariants: Bool = false, text: ServedText? = nil) {
         self.text = text
+        prefixIndex = prefixCaching ? PrefixIndex(blockSizeTokens: profile.blockSizeTokens) : nil
         let engine = EngineCore(profile: profile, policy: policy, prefixCaching: prefixCaching)
         metrics = ServerMetrics(modelName: config.modelNames.first ?? "accelbench")
         loop = RealTimeDriver(engine: engine, backend: backend, clock: MonotonicClock(), observer: metrics, checkInvariants: checkInvariants)
@@ -238,8 +241,11 @@ public final class ServeServer: Sendable {
         }
         let (stream, continuation) = AsyncStream.makeStream(of: TokenEvent.self, bufferingPolicy: .unbounded)
         let tokens = text.map { $0.requestTokens(g) }
+        let prefix = prefixIndex?.place(g.promptIDs.map { $0.map(Int.init) } ?? PrefixIndex.tokens(of: g.prompt)).map {
+            (group: $0.group, reuse: min($0.reuse, g.promptTokens), register: min($0.register, g.promptTokens))
+        }
         let submitted = loop.submit(className: g.sloClass ?? config.defaultClass, promptTokens: g.promptTokens, maxOutputTokens: g.maxTokens,
-                                    slo: slo, tokens: tokens) { event in
+                                    slo: slo, tokens: tokens, prefix: prefix) { event in
             continuation.yield(event)
             if case .finished = event { continuation.finish() }
         }

@@ -149,7 +149,8 @@ public final class ServerMetrics: RealTimeObserver, @unchecked Sendable {
         if r.record().metSLO { m.met.increment() } else { m.missed.increment() }
     }
 
-    public func state(running r: Int, waiting w: Int, kvUsed: Int, kvTotal: Int, preemptions p: Int) {
+    public func state(running r: Int, waiting w: Int, kvUsed: Int, kvTotal: Int, preemptions p: Int, prefixCache: (hits: Int, queries: Int)) {
+        vllm.prefixCache(hits: prefixCache.hits, queries: prefixCache.queries)
         running.set(to: Double(r))
         waiting.set(to: Double(w))
         kvUsedBlocks.set(to: Double(kvUsed))
@@ -175,6 +176,10 @@ final class VLLMMetrics: @unchecked Sendable {
     let preemptions: Counter
     let promptTokens: Counter
     let generationTokens: Counter
+    let prefixHits: Counter
+    let prefixQueries: Counter
+    private var lastPrefix = (hits: 0, queries: 0)
+    private let lock = NSLock()
     let ttft: ValueHistogram
     let interToken: ValueHistogram
     let e2e: ValueHistogram
@@ -198,6 +203,8 @@ final class VLLMMetrics: @unchecked Sendable {
         preemptions = registry.makeCounter(descriptor: d("num_preemptions", "total", "Cumulative number of preemptions."), labels: label)
         promptTokens = registry.makeCounter(descriptor: d("prompt_tokens", "total", "Number of prefill tokens processed."), labels: label)
         generationTokens = registry.makeCounter(descriptor: d("generation_tokens", "total", "Number of generation tokens processed."), labels: label)
+        prefixHits = registry.makeCounter(descriptor: d("prefix_cache_hits", "total", "Prefix cache hits, in terms of number of cached tokens."), labels: label)
+        prefixQueries = registry.makeCounter(descriptor: d("prefix_cache_queries", "total", "Prefix cache queries, in terms of number of queried tokens."), labels: label)
         let latency = ServerMetrics.latencyBuckets, sizes = [1.0] + ServerMetrics.tokenBuckets + [32768, 65536, 131072]
         ttft = histogram("time_to_first_token", "seconds", "Histogram of time to first token in seconds.", latency)
         interToken = histogram("inter_token_latency", "seconds", "Histogram of inter-token latency in seconds.", latency)
@@ -212,6 +219,16 @@ final class VLLMMetrics: @unchecked Sendable {
                                                    labels: label + [("finished_reason", reason)])
         }
         self.success = success
+    }
+
+    /// The engine's running totals (`EngineCore.prefixHitTokens`, `prefixQueryTokens`), as counters.
+    func prefixCache(hits: Int, queries: Int) {
+        lock.lock()
+        let dh = hits - lastPrefix.hits, dq = queries - lastPrefix.queries
+        lastPrefix = (max(hits, lastPrefix.hits), max(queries, lastPrefix.queries))
+        lock.unlock()
+        if dh > 0 { prefixHits.increment(by: Int64(dh)) }
+        if dq > 0 { prefixQueries.increment(by: Int64(dq)) }
     }
 
     func state(running r: Int, waiting w: Int, kvUsage usage: Double) {

@@ -103,7 +103,13 @@ public struct WorkloadGenerator {
         let slo: SLOSampler
         let joint: Bool
         let groupOffset: Int
+        /// Session classes: turns per session and think time (ms).
+        var turns: LengthSampler? = nil
+        var thinkMs: LengthSampler? = nil
     }
+
+    /// Prefix groups of sessions start here, clear of the spec's and a trace's groups (our choice).
+    public static let sessionGroupBase = 1 << 40
 
     /// The most requests one workload holds: 100 million. Our choice: about 10 GB of JSONL and of
     /// memory, far past the largest shipped run (721,213 requests), and a clear error instead of
@@ -198,9 +204,14 @@ public struct WorkloadGenerator {
                promptTable!.count == outputTable!.count {
                 joint = true
             }
-            runtimes.append(ClassRuntime(spec: c, prompt: LengthSampler(c.prompt, empirical: promptTable),
-                                         output: LengthSampler(c.output, empirical: outputTable),
-                                         slo: SLOSampler(spec: c.slo), joint: joint, groupOffset: groupOffset))
+            var rt = ClassRuntime(spec: c, prompt: LengthSampler(c.prompt, empirical: promptTable),
+                                  output: LengthSampler(c.output, empirical: outputTable),
+                                  slo: SLOSampler(spec: c.slo), joint: joint, groupOffset: groupOffset)
+            if let session = c.session {
+                rt.turns = LengthSampler(session.turns, empirical: nil)
+                rt.thinkMs = LengthSampler(session.thinkMs, empirical: nil)
+            }
+            runtimes.append(rt)
             if case .groups(let n, _) = c.prefix.mode { groupOffset += n }
         }
         return runtimes
@@ -254,27 +265,79 @@ public struct WorkloadGenerator {
         }
         var requests: [WorkloadRequest] = []
         if let count { requests.reserveCapacity(count) }
+        // An arrival is one request, or the start of a session of several (`count` counts arrivals).
+        var arrivalsTaken = 0
+        var sessions = 0
         while let p = heap.popMin() {
-            if let count, requests.count >= count { break }
+            if let count, arrivalsTaken >= count { break }
             let time = SLOSampler.round(p.time, decimals: 1e6)
             if let duration, time >= duration { break }
             if requests.count >= WorkloadGenerator.maxRequests {
                 throw BenchError.usage("--duration (or 'duration_s' in \(specFile)) at this rate makes more than \(WorkloadGenerator.maxRequests) requests, the most a workload holds")
             }
-            requests.append(makeRequest(id: requests.count, time: time, pending: (p.process, p.local, p.row),
-                                        processes: processes, runtimes: runtimes, seed: seed))
+            let r = makeRequest(id: requests.count, time: time, pending: (p.process, p.local, p.row),
+                                processes: processes, runtimes: runtimes, seed: seed)
+            if let session = runtimes.first(where: { $0.spec.name == r.className })?.spec.session {
+                requests += sessionTurns(of: r, session: session, id: sessions, pending: (p.process, p.local),
+                                         runtime: runtimes.first { $0.spec.name == r.className }!, seed: seed)
+                sessions += 1
+            } else {
+                requests.append(r)
+            }
+            arrivalsTaken += 1
             if let (t, row) = processes[p.process].stream.next() {
                 heap.insert(Pending(time: t, process: p.process, local: localCounts[p.process], row: row))
                 localCounts[p.process] += 1
             }
         }
-        if let count, requests.count < count {
-            throw BenchError.usage("the trace(s) in \(specFile) hold only \(requests.count) arrivals; asked for \(count) requests (--count or the spec's count)")
+        if let count, arrivalsTaken < count {
+            throw BenchError.usage("the trace(s) in \(specFile) hold only \(arrivalsTaken) arrivals; asked for \(count) requests (--count or the spec's count)")
         }
         guard !requests.isEmpty else {
             throw BenchError.usage("the spec produced no requests (duration shorter than the first arrival?)")
         }
+        if sessions > 0 {
+            // Later turns go where their nominal times put them; ids follow that order.
+            requests = requests.enumerated().sorted { ($0.element.arrivalS, $0.offset) < ($1.element.arrivalS, $1.offset) }.map(\.element)
+            for i in requests.indices { requests[i].id = i }
+        }
         return requests
+    }
+
+    /// The turns of the session that `first` (a session class's arrival) starts. Turn k's prompt
+    /// is the history (turns 0..<k: prompts and answers) plus new user tokens drawn from the
+    /// class's `prompt`; every turn's whole prompt is its session's prefix group, so turn k
+    /// shares turn k − 1's prompt tokens (its answer is only a stand-in: a server's cache holds
+    /// the real one). Draws come from the arrival's own generator, after `makeRequest`'s.
+    private func sessionTurns(of first: WorkloadRequest, session: SessionSpec, id sid: Int, pending: (process: Int, local: Int),
+                              runtime rt: ClassRuntime, seed: UInt64) -> [WorkloadRequest] {
+        var rng = SeededRNG(seed: seed, stream: 0x5E55_1000 &+ UInt64(pending.process), index: UInt64(pending.local))
+        let turns = rt.turns!.sample(&rng, row: nil, traceValue: nil)
+        var out: [WorkloadRequest] = []
+        var history = 0
+        var t = first.arrivalS
+        for k in 0..<turns {
+            let user = k == 0 ? first.promptTokens : rt.prompt.sample(&rng, row: nil, traceValue: nil)
+            var output = k == 0 ? first.outputTokens : rt.output.sample(&rng, row: nil, traceValue: nil)
+            let think = k == 0 ? 0 : SLOSampler.round(Double(rt.thinkMs!.sample(&rng, row: nil, traceValue: nil)) / 1000, decimals: 1e6)
+            t = SLOSampler.round(t + think, decimals: 1e6)
+            var prompt = history + user
+            var shared = true
+            if let limit = session.maxContext, prompt + output > limit {
+                if session.onOverflow == .end && k > 0 { break }
+                output = min(output, limit - 1)
+                prompt = limit - output
+                shared = false
+            }
+            let slo = k == 0 ? first.slo : rt.slo.sample(prompt: prompt, output: output, &rng)
+            var r = WorkloadRequest(id: first.id + k, arrivalS: t, className: first.className, promptTokens: prompt, outputTokens: output,
+                                    slo: slo, prefixGroup: shared ? WorkloadGenerator.sessionGroupBase + sid : nil,
+                                    prefixTokens: shared ? prompt : nil)
+            r.session = SessionTurn(id: sid, turn: k, thinkS: think)
+            out.append(r)
+            history = prompt + output
+        }
+        return out
     }
 
     /// Digest of the spec text and every trace file it read.

@@ -131,6 +131,30 @@ public struct ClassSpec: Sendable, Equatable {
     /// have their prompt cut. nil: no limit.
     public var maxTotalTokens: Int? = nil
     public var sloRuleText: String
+    /// A conversation class: each arrival starts a session of several turns (`prompt` is then
+    /// the new user tokens of a turn, `output` a turn's answer). nil: one request per arrival.
+    public var session: SessionSpec? = nil
+}
+
+/// Multi-turn sessions (a class's `session:`). Turn k's prompt is the history (every earlier
+/// turn's prompt and answer) plus its new user tokens; it is sent `think` after turn k − 1's
+/// answer ends.
+public struct SessionSpec: Sendable, Equatable {
+    public enum Overflow: String, Sendable, CaseIterable {
+        /// Keep the newest `maxContext − output` tokens of the prompt (the oldest history is
+        /// dropped, as chat front ends do); the shared prefix is lost from there on.
+        case truncate
+        /// The session ends before the turn that would not fit.
+        case end
+    }
+
+    /// Turns per session (≥ 1).
+    public var turns: LengthSpec
+    /// Think time between a turn's answer and the next turn's send, milliseconds.
+    public var thinkMs: LengthSpec
+    /// Largest prompt + output of a turn (the model's context, say); nil: no limit.
+    public var maxContext: Int?
+    public var onOverflow: Overflow = .truncate
 }
 
 /// A parsed workload spec (YAML). See docs/workloads.md for the format.

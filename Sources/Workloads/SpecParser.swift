@@ -186,11 +186,57 @@ extension WorkloadSpec {
             maxTotal = try m.int()
             guard maxTotal! >= 2 else { throw m.error("max_total_tokens must be ≥ 2 (one prompt and one output token)") }
         }
+        var session: SessionSpec?
+        if let sn = f.optional("session") {
+            guard !f.has("prefix") else { throw sn.error("a session class shares its own history; it takes no 'prefix'") }
+            guard prompt.kind != .fromTrace, output.kind != .fromTrace else {
+                throw sn.error("a session class draws its turns' lengths; 'trace' lengths do not apply")
+            }
+            session = try parseSession(sn)
+            ruleText.append("sessions of \(describeTurns(session!.turns)) turns")
+        }
         try f.finish("class '\(name)'")
         var c = ClassSpec(name: name, kind: kind, share: share, arrival: arrival, prompt: prompt, output: output,
-                          slo: slo, prefix: prefix, sloRuleText: ruleText.joined(separator: "; "))
+                          slo: slo, prefix: session == nil ? prefix : PrefixSpec(mode: .none), sloRuleText: ruleText.joined(separator: "; "))
         c.maxTotalTokens = maxTotal
+        c.session = session
         return c
+    }
+
+    /// `session: {turns: LENGTH, think_ms: LENGTH, max_context: N, on_overflow: truncate|end}`.
+    static func parseSession(_ node: SpecNode) throws(BenchError) -> SessionSpec {
+        var f = try node.fields()
+        let turnsNode = try f.required("turns")
+        let turns = try parseLength(turnsNode)
+        let thinkNode = try f.required("think_ms")
+        let think = try parseLength(thinkNode)
+        for (n, spec) in [(turnsNode, turns), (thinkNode, think)] {
+            switch spec.kind {
+            case .fromTrace, .empirical: throw n.error("session lengths are drawn from a distribution, not a trace")
+            default: break
+            }
+        }
+        var maxContext: Int?
+        if let m = f.optional("max_context") {
+            maxContext = try m.int()
+            guard maxContext! >= 2 else { throw m.error("max_context must be ≥ 2 tokens (one prompt and one output token)") }
+        }
+        var overflow = SessionSpec.Overflow.truncate
+        if let o = f.optional("on_overflow") {
+            let v = try o.string()
+            guard let ov = SessionSpec.Overflow(rawValue: v) else { throw o.error("on_overflow must be 'truncate' or 'end', got '\(v)'") }
+            overflow = ov
+        }
+        try f.finish("session")
+        return SessionSpec(turns: turns, thinkMs: think, maxContext: maxContext, onOverflow: overflow)
+    }
+
+    static func describeTurns(_ l: LengthSpec) -> String {
+        switch l.kind {
+        case .fixed(let n): return String(n)
+        case .uniform(let lo, let hi): return "\(lo)-\(hi)"
+        default: return "a distribution of"
+        }
     }
 
     static func parseLength(_ node: SpecNode) throws(BenchError) -> LengthSpec {

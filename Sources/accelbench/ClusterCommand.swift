@@ -114,6 +114,7 @@ struct ClusterCommand: ParsableCommand {
             let profile = try engine.resolveProfile()
             let commandStart = monotonicSeconds()
             let workload = try source.load()
+            if let e = workload.sessionsUnsupported(by: "cluster") { throw e }
             Interrupt.install()
             let out = output ?? "results/\(source.label)-cluster-\(name.rawValue)"
             var target = FleetTarget(profile: profile, policy: policyName, policyOptions: policyFlags.options, autoscaler: name,

@@ -8,7 +8,7 @@ import Testing
 
 // MARK: - Shipped specs
 
-@Test(arguments: ["smoke.yaml", "mixed-slo.yaml", "mixed-slo-short.yaml", "long-prompt.yaml", "interactive-batch.yaml", "azure-code.yaml", "azure-conv.yaml", "mooncake.yaml"])
+@Test(arguments: ["smoke.yaml", "mixed-slo.yaml", "mixed-slo-short.yaml", "long-prompt.yaml", "multi-turn.yaml", "interactive-batch.yaml", "azure-code.yaml", "azure-conv.yaml", "mooncake.yaml"])
 func shippedSpecsParse(_ name: String) throws {
     let spec = try WorkloadSpec.load(path: "\(repoWorkloadsDir)/\(name)")
     #expect(spec.name == String(name.dropLast(".yaml".count)))
@@ -249,5 +249,87 @@ func badSpecsAreDataErrorsNamingFileLineAndField(_ c: BadSpecCase) throws {
             #expect(error.description.hasPrefix("odd.yaml"), "\(error)")
             #expect(error.exitCode == 65)
         }
+    }
+}
+
+// MARK: - Sessions
+
+private let sessionSpec = """
+name: sessions
+seed: 4
+count: 30
+arrival: {process: poisson, rate: 2}
+classes:
+  - name: chat
+    kind: interactive
+    share: 0.7
+    prompt: {dist: uniform, min: 10, max: 100}
+    output: {dist: uniform, min: 5, max: 50}
+    session: {turns: {dist: uniform, min: 1, max: 5}, think_ms: {dist: uniform, min: 1000, max: 3000}}
+    slo: {ttft: {predicted: {fixed_ms: 10, per_token_ms: 0.1}, slack_ms: 100}}
+  - name: one
+    kind: interactive
+    share: 0.3
+    prompt: 64
+    output: 8
+"""
+
+/// Each session's turns: prompt k = prompt k−1 + output k−1 + new user tokens, the whole prompt
+/// in the session's prefix group, the nominal arrival a think time after the previous one, the
+/// TTFT SLO predicted from the whole prompt; ids follow the nominal arrivals; same seed, same bytes.
+@Test func sessionTurnsCarryTheirHistory() throws {
+    let w = try generateYAML(sessionSpec)
+    #expect(w.requests.map(\.id) == Array(w.requests.indices))
+    #expect(zip(w.requests, w.requests.dropFirst()).allSatisfy { $0.arrivalS <= $1.arrivalS })
+    let turns = Dictionary(grouping: w.requests.filter { $0.session != nil }) { $0.session!.id }
+    #expect(turns.count + w.requests.filter { $0.className == "one" }.count == 30)
+    #expect(turns.values.contains { $0.count >= 3 })
+    for (sid, list) in turns {
+        let t = list.sorted { $0.session!.turn < $1.session!.turn }
+        #expect(t.map { $0.session!.turn } == Array(0..<t.count), "session \(sid)")
+        for (k, r) in t.enumerated() {
+            #expect(r.className == "chat" && r.prefixGroup == WorkloadGenerator.sessionGroupBase + sid && r.prefixTokens == r.promptTokens)
+            #expect(r.slo.ttftMs == ((10 + 0.1 * Double(r.promptTokens) + 100) * 1000).rounded() / 1000)
+            guard k > 0 else { #expect(r.session!.thinkS == 0); continue }
+            let user = r.promptTokens - t[k - 1].promptTokens - t[k - 1].outputTokens
+            #expect(user >= 10 && user <= 100, "session \(sid) turn \(k): \(user) new tokens")
+            #expect(r.session!.thinkS >= 1 && r.session!.thinkS <= 3)
+            #expect(abs(r.arrivalS - (t[k - 1].arrivalS + r.session!.thinkS)) < 2e-6)
+        }
+    }
+    #expect(try generateYAML(sessionSpec) == w)
+}
+
+/// `max_context`: `truncate` caps a turn's prompt at max_context − output and drops its prefix
+/// group; `end` ends the session before the turn that would not fit.
+@Test func sessionsPastTheContextAreCutOrEnded() throws {
+    func gen(_ overflow: String) throws -> [WorkloadRequest] {
+        try generateYAML(sessionSpec.replacingOccurrences(of: "think_ms: {dist: uniform, min: 1000, max: 3000}}",
+                                                          with: "think_ms: 1000, max_context: 200, on_overflow: \(overflow)}")).requests
+    }
+    let cut = try gen("truncate").filter { $0.session != nil }
+    #expect(cut.allSatisfy { $0.promptTokens + $0.outputTokens <= 200 })
+    #expect(cut.contains { $0.prefixGroup == nil && $0.session!.turn > 0 })
+    let ended = try gen("end").filter { $0.session != nil }
+    #expect(ended.allSatisfy { $0.promptTokens + $0.outputTokens <= 200 || $0.session!.turn == 0 })
+    #expect(ended.allSatisfy { $0.prefixGroup != nil } && ended.count < cut.count)
+}
+
+@Test(arguments: [
+    ("    prefix: {groups: 2, tokens: 8}\n", "takes no 'prefix'"),
+    ("", "on_overflow must be 'truncate' or 'end'"),
+])
+func badSessionSpecs(_ extra: String, _ says: String) {
+    var yaml = sessionSpec
+    if extra.isEmpty {
+        yaml = yaml.replacingOccurrences(of: "max: 3000}}", with: "max: 3000}, on_overflow: wrap}")
+    } else {
+        yaml = yaml.replacingOccurrences(of: "    slo: {ttft: {predicted", with: extra + "    slo: {ttft: {predicted")
+    }
+    do {
+        _ = try generateYAML(yaml, file: "s.yaml")
+        Issue.record("accepted")
+    } catch {
+        #expect(error.description.hasPrefix("s.yaml:") && error.description.contains(says), "\(error)")
     }
 }

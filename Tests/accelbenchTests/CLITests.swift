@@ -583,6 +583,58 @@ struct CLI {
         #expect(!FileManager.default.fileExists(atPath: out + "-none/gpu_metrics.jsonl"))
     }
 
+    /// A multi-turn workload through `serve --prefix-caching` (tokens) and the in-process engine:
+    /// per-turn metrics in both, every later turn sent at least its think time after the previous
+    /// answer ended (the client's clock), and the server's own prefix-cache counters scraped: the
+    /// later turns hit. Against the mock server (no /metrics) the sessions run the same way.
+    @Test func multiTurnSessionsRunInProcessAndAgainstEndpoints() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("mt.yaml").path
+        try """
+        name: mt
+        seed: 3
+        count: 6
+        arrival: {process: poisson, rate: 4}
+        classes:
+          - name: chat
+            kind: interactive
+            share: 1
+            prompt: {dist: uniform, min: 60, max: 200}
+            output: {dist: uniform, min: 10, max: 30}
+            session: {turns: 3, think_ms: 200}
+            slo: {ttft: 2000}
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let local = try CLI.run(["run", "--spec", spec, "--profile", "h100-llama2-7b", "--prefix-caching", "-o", dir.appendingPathComponent("local").path])
+        #expect(local.status == 0 && local.stdout.contains("sessions: 6 (6 completed"), "\(local.stdout) \(local.stderr)")
+        let (server, port) = try CLI.startServer(["serve", "--port", "0", "--model", "tiny", "--profile", "h100-llama2-7b", "--prefix-caching"])
+        defer { server.terminate(); server.waitUntilExit() }
+        let (mock, mockPort) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.002"])
+        defer { mock.terminate(); mock.waitUntilExit() }
+        for (name, url, model) in [("serve", "http://127.0.0.1:\(port)", "tiny"), ("mock", "http://127.0.0.1:\(mockPort)", "mock")] {
+            let out = dir.appendingPathComponent(name).path
+            let r = try CLI.run(["run", "--endpoint", url, "--model", model, "--spec", spec, "--prompt-format", "tokens",
+                                 "--server-metrics", "--max-lag", "1000", "-o", out])
+            #expect(r.status == 0, "\(name): \(r.stderr)")
+            let records = try String(contentsOfFile: out + "/requests.jsonl", encoding: .utf8).split(separator: "\n").map {
+                try RequestRecord.read(try JSONParser.parse(String($0)), file: name, line: 1)
+            }
+            #expect(records.count == 18 && records.allSatisfy(\.isOK), "\(name)")
+            let byTurn = Dictionary(uniqueKeysWithValues: records.map { ("\($0.session!)/\($0.turn!)", $0) })
+            for r in records where r.turn! > 0 {
+                let prev = byTurn["\(r.session!)/\(r.turn! - 1)"]!
+                #expect(r.intendedS >= prev.doneS! + 0.2 - 1e-6 && r.sentS! >= r.intendedS, "\(name) session \(r.session!) turn \(r.turn!)")
+            }
+            let summary = try JSONParser.parse(try String(contentsOfFile: out + "/summary.json", encoding: .utf8))
+            #expect(summary["sessions"]?["count"] == .number(6) && summary["sessions"]?["by_turn"]?["2"]?["requests"] == .number(6), "\(name)")
+            if name == "serve" {
+                #expect(r.stdout.contains("prefix-cache hit rate") && !r.stdout.contains("hit rate 0%"), "\(r.stdout)")
+                let last = try ServerMetricsScrape.readFile(out + "/server_metrics.jsonl").last!
+                #expect((last.values[.prefixCacheHits] ?? 0) > 0)
+            }
+        }
+    }
+
     @Test func sigtermDrainsAndExitsZero() throws {
         let (server, port) = try CLI.startServer(["serve", "--port", "0", "--drain", "0.5"])
         let curl = Process()
