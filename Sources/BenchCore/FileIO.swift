@@ -75,6 +75,13 @@ public enum FileIO {
         return out
     }
 
+    /// `path` with symbolic links, `.` and `..` resolved (as given when it does not exist).
+    public static func canonicalPath(_ path: String) -> String {
+        guard let p = realpath(path, nil) else { return path }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     public static func removeFile(_ path: String) throws(BenchError) {

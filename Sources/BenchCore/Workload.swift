@@ -255,6 +255,9 @@ public struct WorkloadHeader: Sendable, Equatable {
     public var count: Int
     public var durationS: Double
     public var classes: [WorkloadClassInfo]
+    /// The share of the workload this file or run holds (`run --segment i/N`); `count` is then
+    /// the segment's request count. nil: the whole workload.
+    public var segment: Segment? = nil
 
     public init(generator: String, specName: String, specDigest: String, seed: UInt64, rateRps: Double?,
                 count: Int, durationS: Double, classes: [WorkloadClassInfo]) {
@@ -278,6 +281,7 @@ public struct WorkloadHeader: Sendable, Equatable {
         w.key("rate_rps"); w.optionalDouble(rateRps)
         w.key("count"); w.int(count)
         w.key("duration_s"); w.fixed(durationS, decimals: 6)
+        if let segment { w.key("segment"); w.string(segment.description) }
         w.key("classes")
         w.beginArray()
         for c in classes {
@@ -316,6 +320,10 @@ public struct WorkloadHeader: Sendable, Equatable {
         let rate = try f.optionalDouble("rate_rps")
         let count = try f.int("count")
         let duration = try f.double("duration_s")
+        var segment: Segment?
+        if let text = try f.optionalString("segment") {
+            do { segment = try Segment.parse(text) } catch { throw f.error("segment", "\(error)") }
+        }
         guard case .array(let items)? = f.raw("classes") else { throw f.error("classes", "missing array") }
         var classes: [WorkloadClassInfo] = []
         for (i, item) in items.enumerated() {
@@ -327,8 +335,10 @@ public struct WorkloadHeader: Sendable, Equatable {
             try c.finish()
         }
         try f.finish()
-        return WorkloadHeader(generator: gen, specName: name, specDigest: digest, seed: seed, rateRps: rate,
-                              count: count, durationS: duration, classes: classes)
+        var header = WorkloadHeader(generator: gen, specName: name, specDigest: digest, seed: seed, rateRps: rate,
+                                    count: count, durationS: duration, classes: classes)
+        header.segment = segment
+        return header
     }
 }
 
@@ -339,6 +349,16 @@ public struct Workload: Sendable, Equatable {
 
     /// Whether some request is a turn of a multi-turn session.
     public var hasSessions: Bool { requests.contains { $0.session != nil } }
+
+    /// The share `s` of this workload: its requests (ids and arrival times unchanged), and the
+    /// header saying which share and how many requests it holds.
+    public func segment(_ s: Segment) -> Workload {
+        var header = self.header
+        let requests = s.requests(of: self)
+        header.segment = s
+        header.count = requests.count
+        return Workload(header: header, requests: requests)
+    }
 
     /// A usage error for `what` (a command or target) that cannot run sessions yet, or nil.
     public func sessionsUnsupported(by what: String) -> BenchError? {

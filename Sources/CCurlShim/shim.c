@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/timex.h>
 #include <sys/resource.h>
 #include <sys/prctl.h>
 #include "CCurlShim.h"
@@ -27,4 +28,13 @@ long accel_set_timer_slack_ns(long ns) {
     long old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0);
     return old;
+}
+
+int accel_clock_sync(int *synchronized, long *esterror_us, long *maxerror_us) {
+    struct timex tx = {0};
+    if (adjtimex(&tx) < 0) return -1;
+    *synchronized = (tx.status & STA_UNSYNC) == 0;
+    *esterror_us = tx.esterror;
+    *maxerror_us = tx.maxerror;
+    return 0;
 }

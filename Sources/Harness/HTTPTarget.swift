@@ -32,6 +32,8 @@ public struct HTTPTarget: RunTarget {
         let secrets = options.secrets
         var recorded = 0, succeeded = 0
         var (samplers, notes) = telemetrySamplers(secrets: secrets)
+        // Read before the start: what the clock said when the segments agreed to begin.
+        let clock = options.startAtUnixS != nil ? ClockSync.read() : nil
         let onRecord: (RequestRecord) -> Void = { record in
             guard !warmupIDs.contains(record.id) else { return }
             var r = record
@@ -67,9 +69,16 @@ public struct HTTPTarget: RunTarget {
             }
         }
         var invalid = outcome.invalidReasons
+        var clockJSON: JSONValue?
+        if let start = options.startAtUnixS, let clock {
+            clockJSON = clock.json(startAtUnixS: start)
+            if let w = clock.warning { outcome.telemetryNotes.append("warning: " + w) }
+            if let r = clock.invalidReason { invalid.append(r) }
+        }
         // A run in which nothing succeeded measured no server.
         if recorded > 0 && succeeded == 0 { invalid.append("no request succeeded (\(recorded) recorded, all failed)") }
         var run = TargetRun(endS: outcome.endS, stopped: outcome.stopped, invalidReasons: invalid, details: outcome)
+        run.clock = clockJSON
         run.lagLimit = (options.maxLagMs, outcome.lagNote)
         return run
     }

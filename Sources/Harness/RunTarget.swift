@@ -13,6 +13,8 @@ public struct TargetRun<Details> {
     public var enginePreemptions: Int?
     /// Fleet runs: summary.json's `cluster` section.
     public var cluster: JSONValue?
+    /// Segments started at a wall-clock instant: the start and the clock's state (run.json `clock`).
+    public var clock: JSONValue?
     /// Load-generator runs: the dispatch-lag limit the records are checked against.
     public var lagLimit: (ms: Double, note: String)?
     /// What only this kind of target reports (the engine's counters, the load generator's lag).
@@ -77,7 +79,7 @@ public enum Harness {
         let run = try target.run(workload, into: writer, shouldStop: shouldStop)
         let summary = try writer.finish(runEndS: run.endS, interrupted: run.stopped, invalidReasons: run.invalidReasons,
                                         engineIterations: run.engineIterations, enginePreemptions: run.enginePreemptions,
-                                        cluster: run.cluster, lagLimit: run.lagLimit)
+                                        cluster: run.cluster, clock: run.clock, lagLimit: run.lagLimit)
         return RunResult(summary: summary, run: run, wallS: monotonicSeconds() - start)
     }
 }

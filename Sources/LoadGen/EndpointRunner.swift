@@ -61,6 +61,9 @@ public struct EndpointOptions: Sendable {
     public var serverMetricsIntervalS = MetricsScraper.defaultIntervalS
     /// GPU telemetry during the run, nil: none.
     public var gpuMetrics: GPUTelemetry?
+    /// A segment of a multi-host run: the wall-clock instant (Unix seconds) its time axis starts
+    /// at, shared by every segment (`startDelayS` is then what is left until it).
+    public var startAtUnixS: Double?
     /// The longest SSE line or event, in bytes (4 MiB, our choice: a token delta is well under
     /// 1 KiB and a final event holding a 100K-token text about 0.5 MiB). A longer one is recorded
     /// `oversized_event` and its connection dropped, so a hostile server cannot make the client

@@ -417,6 +417,8 @@ public struct RunInfo: Sendable, Equatable {
     /// Fleet runs (`accelbench cluster`): GPU-hours, scale events, peak instances. Kept in
     /// run.json so a recomputed summary carries it too.
     public var cluster: JSONValue?
+    /// Segments started at a wall-clock instant (`run --start-at`): the start and the clock's state.
+    public var clock: JSONValue?
 
     public init(target: String = "unknown", source: String = "results", interrupted: Bool = false,
                 invalidReasons: [String] = [], workload: WorkloadHeader? = nil) {

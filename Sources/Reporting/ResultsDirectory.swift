@@ -117,7 +117,7 @@ public final class ResultsWriter {
     ///   is added to the reason.
     public func finish(runEndS: Double? = nil, interrupted: Bool = false, invalidReasons: [String] = [],
                        engineIterations: Int? = nil, enginePreemptions: Int? = nil, cluster: JSONValue? = nil,
-                       lagLimit: (ms: Double, note: String)? = nil) throws(BenchError) -> Summary {
+                       clock: JSONValue? = nil, lagLimit: (ms: Double, note: String)? = nil) throws(BenchError) -> Summary {
         precondition(!finished, "finish called twice")
         finished = true
         // As run.json stores it (microseconds), so `report` recomputes the same window.
@@ -127,6 +127,7 @@ public final class ResultsWriter {
         run.engineIterations = engineIterations
         run.enginePreemptions = enginePreemptions
         run.cluster = cluster
+        run.clock = clock
         if let background {
             background.submit(pending)
             pending = []
@@ -175,6 +176,10 @@ public final class ResultsWriter {
         }
         if let c = run.cluster {
             w.key("cluster")
+            c.write(to: &w)
+        }
+        if let c = run.clock {
+            w.key("clock")
             c.write(to: &w)
         }
         w.key("workload")
@@ -232,6 +237,7 @@ public struct ResultsReader {
             run.engineIterations = try f.optionalInt("engine_iterations")
             run.enginePreemptions = try f.optionalInt("engine_preemptions")
             if let c = f.raw("cluster"), !c.isNull { run.cluster = c }
+            if let c = f.raw("clock"), !c.isNull { run.clock = c }
             if let wv = f.raw("workload"), !wv.isNull {
                 run.workload = try WorkloadHeader.read(wv, file: runPath, line: 1)
             }

@@ -60,10 +60,18 @@ public struct WorkloadStats: Sendable {
         public var prefixShared: Int
     }
 
+    /// Multi-turn sessions: how many, turns per session, think times (s); nil without sessions.
+    public struct Sessions: Sendable {
+        public var count: Int
+        public var turns: Distribution
+        public var thinkS: Distribution?
+    }
+
     public var header: WorkloadHeader
     public var spanS: Double
     public var overall: Group
     public var classes: [Group]
+    public var sessions: Sessions?
 
     public init(_ workload: Workload) {
         header = workload.header
@@ -72,6 +80,12 @@ public struct WorkloadStats: Sendable {
         overall = WorkloadStats.group(name: "all", kind: "", reqs)
         classes = workload.header.classes.map { c in
             WorkloadStats.group(name: c.name, kind: c.kind.rawValue, reqs.filter { $0.className == c.name })
+        }
+        let turns = reqs.compactMap(\.session)
+        if !turns.isEmpty {
+            let perSession = Dictionary(grouping: turns, by: \.id).values.map { Double($0.count) }
+            let think = turns.filter { $0.turn > 0 }.map(\.thinkS)
+            sessions = Sessions(count: perSession.count, turns: Distribution(perSession), thinkS: think.isEmpty ? nil : Distribution(think))
         }
     }
 
@@ -103,6 +117,14 @@ public struct WorkloadStats: Sendable {
             w.key(c.name); write(c, to: &w)
         }
         w.endObject()
+        if let sessions {
+            w.key("sessions")
+            w.beginObject()
+            w.key("count"); w.int(sessions.count)
+            w.key("turns"); sessions.turns.write(to: &w)
+            w.key("think_s"); if let d = sessions.thinkS { d.write(to: &w) } else { w.null() }
+            w.endObject()
+        }
         w.endObject()
         return w.string
     }
@@ -151,6 +173,10 @@ public struct WorkloadStats: Sendable {
         out += TextTable.render(header: cols, rows: rows)
         for c in header.classes where !c.sloRule.isEmpty {
             out += "\n  \(c.name): \(c.sloRule)"
+        }
+        if let s = sessions {
+            out += "\n\nsessions: \(s.count); turns p50/p90/p99 (mean) \(dist(s.turns)); think time p50/p90/p99 (mean) "
+            out += s.thinkS.map { "\(f($0.p50, 2))/\(f($0.p90, 2))/\(f($0.p99, 2)) (\(f($0.mean, 2))) s" } ?? "-"
         }
         return out + "\n"
     }

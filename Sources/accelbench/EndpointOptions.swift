@@ -88,6 +88,12 @@ struct EndpointFlags: ParsableArguments {
     @Option(name: .long, help: "Milliseconds between scrapes and GPU samples (default 333, AIPerf's).")
     var serverMetricsInterval: Double = MetricsScraper.defaultIntervalS * 1000
 
+    @Option(name: .long, help: "Run share i/N of the workload (requests interleaved by index, sessions whole), for N load generators; `accelbench merge` joins the results.")
+    var segment: String?
+
+    @Option(name: .long, help: "Wall-clock instant the run's time axis starts at: Unix seconds, or ISO 8601 UTC (2026-12-07T17:30:00Z). Every segment of a split run gets the same one.")
+    var startAt: String?
+
     @Flag(name: .long, help: "Sample GPU telemetry during the run into gpu_metrics.jsonl: an nvidia-smi loop when nvidia-smi is here (else a note, and the run goes on), or --gpu-metrics-url.")
     var gpuMetrics = false
 
@@ -96,6 +102,7 @@ struct EndpointFlags: ParsableArguments {
 
     func validate() throws {
         guard endpoint != nil else {
+            if segment != nil || startAt != nil { throw ValidationError("--segment and --start-at split a load generator: they need --endpoint") }
             if serverMetrics || serverMetricsUrl != nil || gpuMetrics || gpuMetricsUrl != nil {
                 throw ValidationError("--server-metrics and --gpu-metrics need --endpoint (engine runs write their own state to iterations.jsonl)")
             }
@@ -142,8 +149,35 @@ struct EndpointFlags: ParsableArguments {
         return o
     }
 
+    /// `--segment`, parsed.
+    func parsedSegment() throws(BenchError) -> Segment? { try segment.map { s throws(BenchError) in try Segment.parse(s) } }
+
+    /// `--start-at` as Unix seconds: a number, or ISO 8601 in UTC with a `Z` (fractions allowed).
+    static func parseStartAt(_ text: String) throws(BenchError) -> Double {
+        if let v = Double(text), v.isFinite, v > 0 { return v }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d.timeIntervalSince1970 }
+        f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: text) { return d.timeIntervalSince1970 }
+        throw .usage("--start-at '\(text)': expected Unix seconds or ISO 8601 (2026-12-07T17:30:00Z)")
+    }
+
+    /// Sets the shared start: the run's time axis begins at that wall-clock instant. At most a day
+    /// ahead (a typo would otherwise wait for ever); an instant already past is an error.
+    func applyStartAt(to o: inout EndpointOptions, now: Double = Date().timeIntervalSince1970) throws(BenchError) {
+        guard let startAt else { return }
+        let t = try EndpointFlags.parseStartAt(startAt)
+        let wait = t - now
+        guard wait >= 0 else { throw .usage("--start-at \(startAt) is \(String(format: "%.3f", -wait)) s in the past") }
+        guard wait <= 86_400 else { throw .usage("--start-at \(startAt) is more than a day ahead") }
+        o.startAtUnixS = t
+        o.startDelayS = wait
+    }
+
     func options() throws(BenchError) -> EndpointOptions {
         var o = plainOptions()
+        try applyStartAt(to: &o)
         if let note = o.h2cNote { FileHandleWriter.write("accelbench: note: \(note)\n", fd: 2) }
         if let tokenizer {
             o.tokenizer = try BPETokenizer(path: tokenizer)

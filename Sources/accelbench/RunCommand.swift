@@ -143,9 +143,11 @@ extension Run {
     var defaultEndpointOutput: String { "results/\(source.label)-" + HTTPTarget.directoryName(url: remote.endpoint!) }
 
     func runEndpoint() throws {
-        let workload = try source.load()
+        var workload = try source.load()
+        let segment = try remote.parsedSegment()
+        if let segment { workload = workload.segment(segment) }
         Interrupt.install()
-        let out = output ?? defaultEndpointOutput
+        let out = output ?? defaultEndpointOutput + (segment.map { "-segment-\($0.index)-of-\($0.count)" } ?? "")
         let target = HTTPTarget(options: try remote.options(), warmupRequests: remote.warmupRequests)
         let result = try Harness.run(workload, on: target, output: out, metrics: metrics.options, shouldStop: { Interrupt.isRequested })
         let e = result.run.details

@@ -39,6 +39,18 @@ struct CLI {
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// Starts the binary without waiting (its output discarded), for tests that run several at once.
+    static func spawn(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = repoRoot
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
     /// Starts a server subcommand that prints `... 127.0.0.1:PORT ...` on its first line.
     /// Starts a server subcommand and reads its port; `descriptorLimit` runs it under
     /// `ulimit -n`.
@@ -633,6 +645,70 @@ struct CLI {
                 #expect((last.values[.prefixCacheHits] ?? 0) > 0)
             }
         }
+    }
+
+    /// Local proof of the split (issue 22): three processes play three hosts against one mock
+    /// server, each running its share from one wall-clock start; merged, they hold the same
+    /// request ids as one process on the same workload, deliver its aggregate rate within 2%, and
+    /// their summary equals `report`'s recomputation from the merged records.
+    @Test func segmentsMergeIntoWhatOneProcessRuns() throws {
+        let (mock, port) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.002"])
+        defer { mock.terminate(); mock.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = ["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                    "--count", "90", "--rate", "30", "--max-lag", "1000"]
+        let start = String(Date().timeIntervalSince1970 + 2)
+        let procs = try (0..<3).map { i in
+            try CLI.spawn(base + ["--segment", "\(i)/3", "--start-at", start, "-o", dir.appendingPathComponent("s\(i)").path])
+        }
+        for p in procs { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        let merged = dir.appendingPathComponent("merged").path
+        let m = try CLI.run(["merge"] + (0..<3).map { dir.appendingPathComponent("s\($0)").path } + ["-o", merged])
+        #expect(m.status == 0 && m.stdout.contains("merged 3 segments, 90 requests"), "\(m.stdout) \(m.stderr)")
+        let single = dir.appendingPathComponent("single").path
+        #expect(try CLI.run(base + ["-o", single]).status == 0)
+        func records(_ d: String) throws -> [RequestRecord] {
+            try String(contentsOfFile: d + "/requests.jsonl", encoding: .utf8).split(separator: "\n").map {
+                try RequestRecord.read(try JSONParser.parse(String($0)), file: d, line: 1)
+            }
+        }
+        let (a, b) = (try records(merged), try records(single))
+        #expect(a.map(\.id) == b.map(\.id).sorted())
+        func rate(_ rs: [RequestRecord]) -> Double {
+            let sent = rs.compactMap(\.sentS)
+            return Double(sent.count - 1) / (sent.max()! - sent.min()!)
+        }
+        #expect(abs(rate(a) / rate(b) - 1) < 0.02, "merged \(rate(a)) req/s, single \(rate(b))")
+        let report = try CLI.run(["report", merged, "--json"])
+        #expect(report.stdout == (try String(contentsOfFile: merged + "/summary.json", encoding: .utf8)))
+        let run = try JSONParser.parse(try String(contentsOfFile: merged + "/run.json", encoding: .utf8))
+        if case .array(let clocks)? = run["clock"] { #expect(clocks.count == 3) } else { Issue.record("no clock in run.json") }
+    }
+
+    /// A segment killed mid-run: the merge is incomplete (exit 3, the reason names it) and keeps
+    /// every record that arrived, the other segment's all and the killed one's journal.
+    @Test func aKilledSegmentMakesTheMergeIncompleteAndLosesNothing() throws {
+        let (mock, port) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.002"])
+        defer { mock.terminate(); mock.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let start = String(Date().timeIntervalSince1970 + 1)
+        let procs = try (0..<2).map { i in
+            try CLI.spawn(["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
+                           "--count", "200", "--rate", "25", "--max-lag", "1000", "--segment", "\(i)/2", "--start-at", start,
+                           "-o", dir.appendingPathComponent("s\(i)").path])
+        }
+        Thread.sleep(forTimeInterval: 4)
+        kill(procs[1].processIdentifier, SIGKILL)
+        for p in procs { p.waitUntilExit() }
+        #expect(procs[0].terminationStatus == 0)
+        let merged = dir.appendingPathComponent("merged").path
+        let m = try CLI.run(["merge", dir.appendingPathComponent("s0").path, dir.appendingPathComponent("s1").path, "-o", merged])
+        #expect(m.status == 3 && m.stdout.contains("incomplete: segment 1/2"), "\(m.stdout) \(m.stderr)")
+        let lines = try String(contentsOfFile: merged + "/requests.jsonl", encoding: .utf8).split(separator: "\n")
+        let partial = try String(contentsOfFile: dir.appendingPathComponent("s1/requests.jsonl.partial").path, encoding: .utf8)
+        #expect(lines.count == 100 + partial.split(separator: "\n").count && lines.count > 100 && lines.count < 200)
     }
 
     @Test func sigtermDrainsAndExitsZero() throws {

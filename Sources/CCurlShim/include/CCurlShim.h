@@ -30,6 +30,10 @@ long accel_thread_involuntary_switches(void);
 /// slack would make every timerfd wake-up up to 50 µs late.
 long accel_set_timer_slack_ns(long ns);
 
+/// The kernel clock discipline's state (adjtimex, read only): whether an NTP daemon keeps the
+/// clock synchronised, and its estimated and maximum error in microseconds. 0 on success.
+int accel_clock_sync(int *synchronized, long *esterror_us, long *maxerror_us);
+
 CURLMcode accel_multi_setopt_long(CURLM *m, CURLMoption o, long v);
 CURLMcode accel_multi_setopt_ptr(CURLM *m, CURLMoption o, void *v);
 CURLMcode accel_multi_setopt_socket_cb(CURLM *m, accel_socket_cb cb);
