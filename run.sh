@@ -202,6 +202,7 @@ interop_job() {
         serve) shift; bash scripts/interop/serve_clients.sh "$@" ;;
         cpu) shift; bash scripts/interop/cpu_bench.sh "$@" ;;
         sessions) shift; bash scripts/interop/sessions.sh "$@" ;;
+        segments) shift; bash scripts/interop/segments_bench.sh "$@" ;;
         *) bash scripts/interop/run_interop.sh "${1:-all}" ;;
     esac
 }
@@ -213,5 +214,5 @@ case "${1:-}" in
     interop) shift; interop_job "$@" ;;
     fuzz) shift; bash scripts/fuzz.sh "$@" ;;
     cuda) cuda_job ;;
-    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | cuda | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference|cpu|sessions]]"; exit 64 ;;
+    *) log "usage: ./run.sh [test | baselines [update] | fuzz [SECONDS [TARGET...]] | cuda | interop [llama|vllm|all|ramp [RATES...]|h2|serve|reference|cpu|sessions|segments [RATE [COUNT]]]"; exit 64 ;;
 esac
