@@ -166,6 +166,8 @@ test_job() {
     echo "checks: every shipped workload spec generates deterministically"
     baselines_job .build/debug/accelbench
     bash scripts/check-identical.sh .build/debug/accelbench
+    # The Kubernetes manifests `k8s run` writes, against the schemas (PyPI tools, into .k8s-venv).
+    bash scripts/k8s-validate.sh .build/debug/accelbench
     # Each libFuzzer target for a short while (./run.sh fuzz SECONDS for longer).
     bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 }

@@ -11,7 +11,7 @@ struct AccelBench: ParsableCommand {
         64 usage error; 65 bad input data; 74 I/O error; 130 interrupted by SIGINT, 143 by SIGTERM (partial results written).
         """,
         version: generatorVersionString,
-        subcommands: [Generate.self, WorkloadCommand.self, Run.self, Compare.self, Report.self, PlotCommand.self, ExportCommand.self, MergeCommand.self, OracleCommand.self, GateCommand.self, SweepCommand.self, ClusterCommand.self, ProfileCommand.self, MockServerCommand.self, ServeCommand.self, Bench.self]
+        subcommands: [Generate.self, WorkloadCommand.self, Run.self, Compare.self, Report.self, PlotCommand.self, ExportCommand.self, MergeCommand.self, K8sCommand.self, OracleCommand.self, GateCommand.self, SweepCommand.self, ClusterCommand.self, ProfileCommand.self, MockServerCommand.self, ServeCommand.self, Bench.self]
     )
 }
 

@@ -711,6 +711,51 @@ struct CLI {
         #expect(lines.count == 100 + partial.split(separator: "\n").count && lines.count > 100 && lines.count < 200)
     }
 
+    /// `k8s run` writes manifests whose pod scripts work: run here with /bin/sh (the volume a
+    /// folder, JOB_COMPLETION_INDEX set as Kubernetes sets it), three segment pods pass the start
+    /// barrier, run their shares against a mock server, and the merge job merges all requests. The
+    /// Job has the properties a load generator needs; bad run flags are refused before any pod.
+    @Test func kubernetesManifestsRunTheirSegmentsAndMerge() throws {
+        let (mock, port) = try CLI.startServer(["mock-server", "--port", "0", "--ttft", "0.01", "--tbt", "0.002"])
+        defer { mock.terminate(); mock.waitUntilExit() }
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let k8s = dir.appendingPathComponent("k8s").path
+        let r = try CLI.run(["k8s", "run", "--name", "t1", "--segments", "3", "--image", "img", "--start-delay", "1", "-o", k8s, "--",
+                             "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml", "--max-lag", "1000"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let job = try String(contentsOfFile: k8s + "/segments-job.yaml", encoding: .utf8)
+        for needle in ["completionMode: \"Indexed\"", "completions: 3", "parallelism: 3", "backoffLimit: 0", "podAntiAffinity",
+                       "topologyKey: \"kubernetes.io/hostname\"", "claimName: \"t1-results\""] {
+            #expect(job.contains(needle), "segments-job.yaml lacks \(needle)")
+        }
+        func script(_ file: String) throws -> String {
+            let text = try String(contentsOfFile: k8s + "/" + file, encoding: .utf8)
+            let line = try #require(text.split(separator: "\n").first { $0.contains("\"set -u") })
+            guard case .string(let s) = try JSONParser.parse(String(line.drop { $0 != "\"" })) else { throw BenchError.data(file, "no script") }
+            return s.replacingOccurrences(of: "/results/", with: dir.path + "/volume/")
+        }
+        let env = ProcessInfo.processInfo.environment.merging(["PATH": CLI.binary.deletingLastPathComponent().path + ":/usr/bin:/bin"]) { $1 }
+        func shell(_ script: String, index: Int?) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script]
+            p.environment = index.map { env.merging(["JOB_COMPLETION_INDEX": String($0)]) { $1 } } ?? env
+            p.currentDirectoryURL = CLI.repoRoot
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let pods = try (0..<3).map { try shell(try script("segments-job.yaml"), index: $0) }
+        let merge = try shell(try script("merge-job.yaml"), index: nil)
+        for p in pods + [merge] { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        let summary = try JSONParser.parse(try String(contentsOfFile: dir.path + "/volume/t1/merged/summary.json", encoding: .utf8))
+        #expect(summary["requests"]?["total"] == .number(20) && summary["valid"] == .bool(true))
+        let bad = try CLI.run(["k8s", "run", "--segments", "2", "--image", "i", "-o", k8s, "--", "--endpoint", "http://h", "--model", "m", "--bogus"])
+        #expect(bad.status == 64 && bad.stderr.contains("--bogus"))
+    }
+
     @Test func sigtermDrainsAndExitsZero() throws {
         let (server, port) = try CLI.startServer(["serve", "--port", "0", "--drain", "0.5"])
         let curl = Process()
