@@ -54,36 +54,23 @@ fi
 # 4. AIPerf.
 [ -x "$VENV_AIPERF/bin/aiperf" ] || { $PY -m venv "$VENV_AIPERF"; "$VENV_AIPERF/bin/pip" install -q aiperf; }
 
-SERVER_PID=
-cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-wait_up() { # url pid
-  for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; kill -0 "$2" 2>/dev/null || return 1; sleep 3; done; return 1; }
+source "$HERE/servers.sh"
+trap stop_server EXIT
 
 # The server on core 0, every client on core 1 (a 2-core machine; sharing a core skews TTFT).
 SCPU=0; CCPU=$(( $(nproc) > 1 ? 1 : 0 ))
 if [[ $WHAT == llama || $WHAT == all ]]; then
   log "llama.cpp server"
-  taskset -c $SCPU "$VENV_LLAMA/bin/python" -m llama_cpp.server --model "$H/model/tiny-llama.gguf" \
-    --model_alias tiny --host 127.0.0.1 --port 8200 --n_ctx 4096 --n_threads 1 --n_threads_batch 1 \
-    --interrupt_requests False > "$H/llama_server.log" 2>&1 &
-  SERVER_PID=$!
-  wait_up http://127.0.0.1:8200/v1/models $SERVER_PID   # llama-cpp-python has no /health
+  start_llama "$H/llama_server.log"
   for i in $(seq 1 "$REPEAT"); do "$HERE/bench_all.sh" http://127.0.0.1:8200 llama-$i llama $CCPU; done
   python3 "$HERE/medians.py" "$H/results" llama | tee "$H/results/llama-table.md"
-  cleanup; SERVER_PID=
+  stop_server
 fi
 if [[ $WHAT == vllm || $WHAT == all ]]; then
   log "vLLM server"
-  VLLM_TARGET_DEVICE=cpu VLLM_HOST_IP=127.0.0.1 VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_OMP_THREADS_BIND=$SCPU \
-  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 \
-    taskset -c $SCPU "$VV/bin/python" -m vllm.entrypoints.openai.api_server --model "$H/model/hf" \
-    --served-model-name tiny --host 127.0.0.1 --port 8100 --dtype bfloat16 --max-model-len 2048 \
-    > "$H/vllm_server.log" 2>&1 &
-  SERVER_PID=$!
-  wait_up http://127.0.0.1:8100/health $SERVER_PID
+  start_vllm "$H/vllm_server.log"
   for i in $(seq 1 "$REPEAT"); do "$HERE/bench_all.sh" http://127.0.0.1:8100 vllm-$i vllm $CCPU; done
   python3 "$HERE/medians.py" "$H/results" vllm | tee "$H/results/vllm-table.md"
-  cleanup; SERVER_PID=
+  stop_server
 fi
 log "done; tables in $H/results"
