@@ -20,7 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the project needs (later issues add to this list).
-APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl coinor-libclp-dev coinor-libcbc-dev libopenblas-dev)
+# python3-venv: the PyPI tools the manifest check (and the interop scripts) install into venvs.
+APT_PACKAGES=(libcurl4-openssl-dev gnuplot-nox pkg-config curl coinor-libclp-dev coinor-libcbc-dev libopenblas-dev python3-venv)
 
 log() { echo "run.sh: $*" >&2; }
 
