@@ -22,7 +22,7 @@ public struct ArrivalSchedule: Sendable {
     var nextFixed = 0
     /// Released later turns: a binary min-heap of (due, id, index).
     var released: [(dueS: Double, id: Int, index: Int)] = []
-    /// The index of each request's next turn.
+    /// The index of each request's next turn, by the request's id.
     let successor: [Int: Int]
     /// Later turns not yet released (their previous turn has not ended).
     public private(set) var heldBack: Set<Int>
@@ -40,7 +40,7 @@ public struct ArrivalSchedule: Sendable {
             // A later turn whose previous turn is not in the workload (a segment of a split run)
             // is due at its nominal arrival.
             if let s = e.session, s.turn > 0, let prev = byTurn[SessionTurn(id: s.id, turn: s.turn - 1)] {
-                successor[prev] = i
+                successor[entries[prev].id] = i
                 held.insert(i)
             } else {
                 fixed.append(i)
@@ -85,10 +85,10 @@ public struct ArrivalSchedule: Sendable {
         return p
     }
 
-    /// The request at `index` ended (finished, failed, rejected, aborted) at `t`: its session's
-    /// next turn becomes due `thinkS` later.
-    public mutating func ended(index: Int, atS t: Double) {
-        guard let next = successor[index], heldBack.remove(next) != nil else { return }
+    /// The request `id` ended (finished, failed, rejected, aborted) at `t`: its session's next
+    /// turn becomes due `thinkS` later.
+    public mutating func ended(id: Int, atS t: Double) {
+        guard let next = successor[id], heldBack.remove(next) != nil else { return }
         pushReleased((t + (entries[next].session?.thinkS ?? 0), entries[next].id, next))
     }
 

@@ -43,21 +43,16 @@ public struct PrometheusLabel: Sendable, Equatable {
 public enum PrometheusText {
     public static func parse(_ text: String, source: String) throws(BenchError) -> [PrometheusSample] {
         var out: [PrometheusSample] = []
-        var lineNumber = 0
-        // Split on bytes: "\r\n" is one Character, so a split on "\n" would keep CRLF lines whole.
-        for raw in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var bytes = Array(raw)
-            if bytes.last == 0x0D { bytes.removeLast() }
-            let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.count
-            if start == bytes.count || bytes[start] == UInt8(ascii: "#") { continue }
-            let trimmed = Substring(String(decoding: bytes[start...], as: UTF8.self))
+        // Byte lines (CRLF too; "\r\n" is one Character, so a split on "\n" would miss it).
+        try forEachLine(Array(text.utf8)) { (n, line) throws(BenchError) in
+            let bytes = Array(line.drop { $0 == 0x20 || $0 == 0x09 })
+            if bytes.first == UInt8(ascii: "#") { return }
             do {
-                out.append(try parseSample(Array(bytes[start...])))
+                out.append(try parseSample(bytes))
             } catch let e as LineError {
-                throw BenchError.data(source, line: lineNumber, "\(e.message): \(excerpt(trimmed))")
+                throw BenchError.data(source, line: n, "\(e.message): \(excerpt(Substring(String(decoding: bytes, as: UTF8.self))))")
             } catch {
-                throw BenchError.data(source, line: lineNumber, "\(error)")
+                throw BenchError.data(source, line: n, "\(error)")
             }
         }
         return out

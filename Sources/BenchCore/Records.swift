@@ -95,17 +95,11 @@ public struct RequestRecord: Sendable, Equatable {
 
     public var isOK: Bool { status == "ok" }
 
-    /// The time of the token that ends this request's TTFT, as its SLO chooses (`slo.ttftOf`).
+    /// The time of the token that ends this request's TTFT, as its SLO chooses (`slo.ttftOf`):
+    /// the first output token of any kind, or the first answer token (the first token when the
+    /// stream had no reasoning).
     @inline(__always)
-    public var ttftEndS: Double? { firstTokenS(at: slo.ttftOf) }
-
-    /// The first output token of any kind, or the first answer token (which is the first token
-    /// when the stream had no reasoning).
-    @inline(__always)
-    public func firstTokenS(at point: TTFTPoint) -> Double? {
-        if point == .content && reasoningTokens > 0 { return firstContentS }
-        return firstTokenS ?? tokenTimesS.first
-    }
+    public var ttftEndS: Double? { ttftEnd(firstTokenTime: tokenTimesS.first) }
 
     public func write(to w: inout JSONWriter, tokenTimes encoding: TokenTimesEncoding = .absolute) {
         w.beginObject()

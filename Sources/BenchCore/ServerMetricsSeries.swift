@@ -181,14 +181,11 @@ public struct ServerMetricsScrape: Sendable, Equatable {
 
     /// Reads `server_metrics.jsonl`; errors name the file and line.
     public static func readFile(_ path: String) throws(BenchError) -> [ServerMetricsScrape] {
-        let bytes = try FileIO.readFile(path)
         var out: [ServerMetricsScrape] = []
-        for (i, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        try forEachLine(try FileIO.readFile(path)) { (n, line) throws(BenchError) in
             let v: JSONValue
-            do { v = try JSONParser.parse(String(decoding: line, as: UTF8.self)) } catch {
-                throw BenchError.data(path, line: i + 1, "not valid JSON: \(error)")
-            }
-            out.append(try read(v, file: path, line: i + 1))
+            do { v = try JSONParser.parse(line) } catch { throw BenchError.data(path, line: n, "not valid JSON: \(error)") }
+            out.append(try read(v, file: path, line: n))
         }
         return out
     }

@@ -134,15 +134,10 @@ public struct SimulationDriver<Backend: ExecutionBackend> {
 struct SessionArrivals {
     let requests: [EngineRequest]
     var schedule: ArrivalSchedule
-    /// Request id → index, only for workloads with sessions (the only ones that release turns).
-    let indexOf: [Int: Int]
 
     init(_ requests: [EngineRequest]) {
         self.requests = requests
         schedule = ArrivalSchedule(requests.map { ArrivalSchedule.Entry(id: $0.id, arrivalS: $0.arrivalS, session: $0.session) })
-        var indexOf: [Int: Int] = [:]
-        if schedule.hasSessions { for (i, r) in requests.enumerated() { indexOf[r.id] = i } }
-        self.indexOf = indexOf
     }
 
     var nextDueS: Double? { schedule.peek()?.dueS }
@@ -156,8 +151,7 @@ struct SessionArrivals {
     }
 
     mutating func ended(_ r: EngineRequest, at t: Double) {
-        guard !indexOf.isEmpty, let i = indexOf[r.id] else { return }
-        schedule.ended(index: i, atS: t)
+        if schedule.hasSessions { schedule.ended(id: r.id, atS: t) }
     }
 
     func notHandedOut() -> [EngineRequest] { schedule.notHandedOut().map { requests[$0] } }

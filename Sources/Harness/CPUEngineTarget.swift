@@ -133,8 +133,6 @@ struct Feeder {
     let reserved: Set<Int32>
     let seed: UInt64
     var schedule: ArrivalSchedule
-    /// Request id → index, for workloads with sessions.
-    let indexOf: [Int: Int]
 
     init(requests: [WorkloadRequest], vocab: Int, reserved: Set<Int32>, seed: UInt64) {
         self.requests = requests
@@ -142,17 +140,13 @@ struct Feeder {
         self.reserved = reserved
         self.seed = seed
         schedule = ArrivalSchedule(requests)
-        var indexOf: [Int: Int] = [:]
-        if schedule.hasSessions { for (i, r) in requests.enumerated() { indexOf[r.id] = i } }
-        self.indexOf = indexOf
     }
 
     var nextArrival: Double? { schedule.peek()?.dueS }
 
     /// A request's record was written: its session's next turn becomes due.
     mutating func ended(_ record: RequestRecord) {
-        guard let i = indexOf[record.id] else { return }
-        schedule.ended(index: i, atS: Metrics.lastInstant(of: record))
+        if schedule.hasSessions { schedule.ended(id: record.id, atS: Metrics.lastInstant(of: record)) }
     }
 
     mutating func submitDue(to driver: RealTimeDriver, now: Double, mailbox: Mailbox) {

@@ -394,7 +394,6 @@ public final class EndpointRunner {
                                       className: r.className)
         let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, dispatchedAbs: now, body: body, runner: self)
         t.queuedS = queued
-        t.scheduleIndex = index
         guard let easy = idleEasy.popLast() ?? curl_easy_init() else {
             finish(t, kind: "client_error", message: "curl_easy_init failed")
             return
@@ -628,7 +627,7 @@ public final class EndpointRunner {
         record.turn = t.request.session?.turn
         record.metSLO = record.metSLOAsStored
         // The session's next turn is due a think time after this one ended, however it ended.
-        if schedule.hasSessions { schedule.ended(index: t.scheduleIndex, atS: done - t0) }
+        if schedule.hasSessions { schedule.ended(id: t.request.id, atS: done - t0) }
         if let easy = t.easy, idleEasy.count < EndpointRunner.idleEasyLimit {
             // Kept for the next request: a fresh handle costs an allocation of libcurl's whole
             // transfer state and its buffers.
@@ -687,8 +686,6 @@ final class Transfer {
     var raw: [UInt8] = []
     var failure: (kind: String, message: String)?
     var queuedS: Double?
-    /// The request's index in the workload (`ArrivalSchedule`).
-    var scheduleIndex = 0
     /// Whether the response is SSE (we ask for `stream: true`; an error reply is plain JSON).
     /// Decided once, from the response headers, when the first bytes arrive.
     var isEventStream: Bool {

@@ -29,11 +29,7 @@ final class PrefixIndex: @unchecked Sendable {
     /// nil for a prompt shorter than one block (nothing to share).
     func place(_ tokens: [Int]) -> (group: Int, reuse: Int, register: Int)? {
         guard tokens.count >= blockSizeTokens, blockSizeTokens > 0 else { return nil }
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for t in tokens.prefix(blockSizeTokens) {
-            h = (h ^ UInt64(bitPattern: Int64(t))) &* 0x0000_0100_0000_01B3
-        }
-        let group = Int(truncatingIfNeeded: h >> 1)
+        let group = Int(truncatingIfNeeded: PrefixIndex.fnv1a(tokens.prefix(blockSizeTokens).lazy.map { UInt64(bitPattern: Int64($0)) }) >> 1)
         lock.lock()
         defer { lock.unlock() }
         clock += 1
@@ -75,9 +71,12 @@ final class PrefixIndex: @unchecked Sendable {
         s.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).map(word)
     }
 
-    static func word(_ w: Substring) -> Int {
+    static func word(_ w: Substring) -> Int { Int(truncatingIfNeeded: fnv1a(w.utf8.lazy.map(UInt64.init))) }
+
+    /// FNV-1a over 64-bit units.
+    static func fnv1a<S: Sequence>(_ units: S) -> UInt64 where S.Element == UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in w.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return Int(truncatingIfNeeded: h)
+        for u in units { h = (h ^ u) &* 0x0000_0100_0000_01B3 }
+        return h
     }
 }

@@ -18,16 +18,16 @@ import Testing
         #expect(s.hasSessions && s.remaining == 6 && s.heldBack == [2, 4, 5])
         #expect(s.pop()! == (0, 0))
         #expect(s.pop()! == (1, 1))
-        s.ended(index: 0, atS: 1.5)  // session 0's turn 1: due 3.5
+        s.ended(id: 0, atS: 1.5)  // session 0's turn 1: due 3.5
         #expect(s.peek()! == (3, 3))
         #expect(s.pop()! == (3, 3))
-        s.ended(index: 1, atS: 0.25)  // session 1's turn 1: due 3.25, before 3.5
+        s.ended(id: 1, atS: 0.25)  // session 1's turn 1: due 3.25, before 3.5
         #expect(s.pop()! == (4, 3.25))
         #expect(s.pop()! == (2, 3.5))
         #expect(s.peek() == nil && s.remaining == 1)
         #expect(s.notHandedOut() == [5])
-        s.ended(index: 2, atS: 10)
-        s.ended(index: 2, atS: 11)  // a second end releases nothing more
+        s.ended(id: 2, atS: 10)
+        s.ended(id: 2, atS: 11)  // a second end releases nothing more
         #expect(s.pop()! == (5, 10.5) && s.remaining == 0 && s.pop() == nil)
     }
 
