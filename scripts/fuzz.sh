@@ -17,6 +17,9 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(sse records spec serve-validator gguf)
 out=.build/fuzz
 flags=(-sanitize=fuzzer,address -parse-as-library -g)
+# The Swift runtime's own crash handler would run first and trip AddressSanitizer, hiding the
+# trap's message and stack; with it off, libFuzzer prints both.
+export SWIFT_BACKTRACE=enable=no
 log() { echo "fuzz: $*" >&2; }
 
 # The libraries under test, instrumented (library targets only: nothing is linked here).
@@ -58,7 +61,11 @@ for t in "${targets[@]}"; do
     log "$t: ${seconds} s"
     if ! "$out/bin/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
             -artifact_prefix="$out/crashes/$t/" "$scratch" 2>"$out/$t.log"; then
-        tail -40 "$out/$t.log" >&2
+        # The trap's message, the first frames of its stack, and the input (base64) to reproduce it.
+        grep -m1 -E 'Fatal error|ERROR: (AddressSanitizer|libFuzzer)' "$out/$t.log" >&2 || true
+        grep -m12 -E '^ +#[0-9]+ ' "$out/$t.log" >&2 || true
+        tail -8 "$out/$t.log" >&2
+        for c in "$out/crashes/$t"/*; do [ -f "$c" ] && { echo "fuzz: $t: input $(basename "$c") (base64):" >&2; base64 -w0 "$c" | head -c 20000 >&2; echo >&2; }; done
         failed+=("$t")
     else
         grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$out/$t.log" | sed "s/^/fuzz: $t: /" >&2 || true

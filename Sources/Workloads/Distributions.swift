@@ -75,7 +75,9 @@ struct LengthSampler: Sendable {
         case .fromTrace:
             x = Double(traceValue ?? 1)
         }
-        var v = Int((x * scale).rounded())
+        // A far tail draw (a lognormal's, say) can be huge or infinite: lengths stop at the cap.
+        let y = (x * scale).rounded()
+        var v = y >= 1 ? Int(Swift.min(y, Double(LengthSpec.maxValue))) : 1
         if let clip { v = Swift.min(Swift.max(v, clip.lo), clip.hi) }
         return Swift.max(v, 1)
     }

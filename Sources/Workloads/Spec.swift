@@ -3,6 +3,10 @@ import BenchCore
 /// A token-length distribution. Samples are rounded to integers, then `scale`d, then clipped to
 /// `clip` (and never below 1 token).
 public struct LengthSpec: Sendable, Equatable {
+    /// The largest length a spec may state or a draw may give, tokens (or ms for think times):
+    /// 10^9, a thousand times the longest context of any model today (our choice). It keeps every
+    /// later sum and product of lengths far inside Int's range.
+    public static let maxValue = 1_000_000_000
     public enum Kind: Sendable, Equatable {
         case fixed(Int)
         /// Inclusive integer range.

@@ -243,7 +243,7 @@ extension WorkloadSpec {
         if case .scalar = node.node, !node.isNull {
             if (try? node.string()) == "trace" { return LengthSpec(kind: .fromTrace) }
             let v = try node.int()
-            guard v >= 1 else { throw node.error("a fixed length must be ≥ 1 token") }
+            guard v >= 1, v <= LengthSpec.maxValue else { throw node.error("a fixed length must be ≥ 1 token and ≤ 10^9") }
             return LengthSpec(kind: .fixed(v))
         }
         var f = try node.fields()
@@ -254,11 +254,11 @@ extension WorkloadSpec {
         case "fixed":
             let n = try f.required("value")
             let v = try n.int()
-            guard v >= 1 else { throw n.error("must be ≥ 1 token") }
+            guard v >= 1, v <= LengthSpec.maxValue else { throw n.error("must be ≥ 1 token and ≤ 10^9") }
             kind = .fixed(v)
         case "uniform":
             let lo = try f.required("min").int(), hiNode = try f.required("max"), hi = try hiNode.int()
-            guard lo >= 1, hi >= lo else { throw hiNode.error("need 1 ≤ min ≤ max") }
+            guard lo >= 1, hi >= lo, hi <= LengthSpec.maxValue else { throw hiNode.error("need 1 ≤ min ≤ max ≤ 10^9") }
             kind = .uniform(min: lo, max: hi)
         case "normal":
             let mean = try f.required("mean").double()
@@ -284,7 +284,7 @@ extension WorkloadSpec {
         case "zipf":
             let s = try positive(try f.required("s"))
             let lo = try f.required("min").int(), hiNode = try f.required("max"), hi = try hiNode.int()
-            guard lo >= 1, hi >= lo else { throw hiNode.error("need 1 ≤ min ≤ max") }
+            guard lo >= 1, hi >= lo, hi <= LengthSpec.maxValue else { throw hiNode.error("need 1 ≤ min ≤ max ≤ 10^9") }
             guard hi - lo < 10_000_000 else { throw hiNode.error("zipf range is limited to 10,000,000 values") }
             kind = .zipf(s: s, min: lo, max: hi)
         case "empirical":
@@ -301,7 +301,7 @@ extension WorkloadSpec {
         if let s = f.optional("scale") { spec.scale = try positive(s) }
         if let c = f.optional("clip") {
             let (lo, hi) = try c.doublePair()
-            guard lo >= 1 else { throw c.error("clip low bound must be ≥ 1 token") }
+            guard lo >= 1, hi <= Double(LengthSpec.maxValue) else { throw c.error("clip bounds must be from 1 to 10^9") }
             spec.clip = (Int(lo), Int(hi))
         }
         try f.finish("distribution '\(dist)'")

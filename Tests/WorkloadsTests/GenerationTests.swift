@@ -784,3 +784,23 @@ private func azureReplayYAML(_ options: String, trace: String = azureCode) -> St
     #expect(atLimit < 30, "\(atLimit) requests sit exactly at the limit")
     #expect(throws: BenchError.self) { try specFromYAML(yaml.replacingOccurrences(of: "max_total_tokens: 3000", with: "max_total_tokens: 1")) }
 }
+
+/// A draw far in a distribution's tail (here every lognormal draw overflows to infinity) gives the
+/// capped length, not a trap converting it to Int.
+@Test func farTailDrawsStopAtTheLengthCap() throws {
+    let yaml = """
+    name: tail
+    count: 5
+    arrival: {process: poisson, rate: 1}
+    classes:
+      - name: huge
+        kind: batch
+        share: 1
+        prompt: {dist: lognormal, mu: 800, sigma: 1}
+        output: {dist: lognormal, mu: 5, sigma: 0, scale: 1e300}
+        slo: {jct: 10}
+    """
+    let w = try generateYAML(yaml)
+    #expect(w.requests.count == 5)
+    #expect(w.requests.allSatisfy { $0.promptTokens == LengthSpec.maxValue && $0.outputTokens == LengthSpec.maxValue })
+}
