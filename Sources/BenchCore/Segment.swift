@@ -12,14 +12,14 @@ public struct Segment: Sendable, Equatable, CustomStringConvertible {
         self.count = count
     }
 
-    /// "i/N" with 0 ≤ i < N.
-    public static func parse(_ text: String) throws(BenchError) -> Segment {
+    /// "i/N" with 0 ≤ i < N; `flag` names what gave it in errors.
+    public static func parse(_ text: String, flag: String = "segment") throws(BenchError) -> Segment {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
-            throw .usage("segment '\(text)': expected i/N (for example 0/4)")
+            throw .usage("\(flag) '\(text)': expected i/N (for example 0/4)")
         }
         guard n >= 1, n <= 1_000_000, i >= 0, i < n else {
-            throw .usage("segment '\(text)': need 0 ≤ i < N and 1 ≤ N ≤ 1,000,000")
+            throw .usage("\(flag) '\(text)': need 0 ≤ i < N and 1 ≤ N ≤ 1,000,000")
         }
         return Segment(index: i, count: n)
     }

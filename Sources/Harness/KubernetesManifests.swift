@@ -3,16 +3,27 @@ import Foundation
 
 /// Kubernetes manifests for a run split over N load generators (`accelbench k8s run`): an
 /// Indexed Job whose pod k runs segment k/N (`JOB_COMPLETION_INDEX`), one pod per node, a start
-/// barrier on the shared results volume, and a Job that merges the segments. Kubernetes does the
+/// barrier on the shared results volume, and a Job that merges the segments. A sweep
+/// (`accelbench k8s sweep`) is split the same way: pod k runs share k/N of the grid, with no
+/// barrier (its rates are separate runs), and the merge joins the shares. Kubernetes does the
 /// scheduling; accelbench only writes what it should run.
 public struct KubernetesRun: Sendable {
+    public enum Mode: String, Sendable {
+        /// `accelbench run --segment k/N` against an endpoint.
+        case run
+        /// `accelbench sweep --points k/N`, on the bundled engine.
+        case sweep
+    }
+
+    public var mode: Mode = .run
     /// Job name prefix (DNS-1123 label: lowercase letters, digits, '-'; at most 52 characters, so
     /// the pods' generated names fit).
     public var name: String
     public var segments: Int
     public var image: String
     public var namespace: String?
-    /// `accelbench run` arguments (an endpoint run), without -o, --segment or --start-at.
+    /// `accelbench run` arguments (an endpoint run), without -o, --segment or --start-at; or
+    /// `accelbench sweep` arguments (an engine sweep over --rates), without -o, --points or --merge.
     public var runArguments: [String]
     /// Per pod. Defaults (our choice): two cores, one for the sending thread and one for the
     /// writer and the kernel's network work; 2 GiB, far above a segment's records in memory.
@@ -43,25 +54,36 @@ public struct KubernetesRun: Sendable {
         if segments < 1 || segments > 10_000 { return "--segments must be 1 to 10,000" }
         if image.isEmpty { return "--image is needed" }
         if startDelayS < 1 { return "--start-delay must be at least 1 s" }
+        let reserved = mode == .run ? ["-o", "--output", "--segment", "--start-at"] : ["-o", "--output", "--points", "--merge"]
         for a in runArguments {
             let flag = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
-            if ["-o", "--output", "--segment", "--start-at"].contains(flag) {
-                return "the run arguments must not set \(flag): each pod's segment, start and output are the manifests' to set"
+            if reserved.contains(flag) {
+                return "the \(mode.rawValue) arguments must not set \(flag): each pod's share and output are the manifests' to set"
             }
         }
-        if !runArguments.contains(where: { $0 == "--endpoint" || $0.hasPrefix("--endpoint=") }) {
-            return "the run arguments need --endpoint (segments split a load generator)"
+        func has(_ flag: String) -> Bool { runArguments.contains { $0 == flag || $0.hasPrefix(flag + "=") } }
+        switch mode {
+        case .run:
+            if !has("--endpoint") { return "the run arguments need --endpoint (segments split a load generator)" }
+        case .sweep:
+            // Shares run at once: against one server they would load it with several rates together.
+            if has("--endpoint") { return "k8s sweep splits engine sweeps; an endpoint sweep's rates must run one at a time against the server (use sweep --endpoint on one machine, or k8s run per rate)" }
+            if !has("--rates") { return "the sweep arguments need --rates (the grid the pods share)" }
+            if has("--search") { return "a --search probes one rate after another and cannot be split over pods" }
         }
         return nil
     }
 
+    /// The Indexed Job's file: segments-job.yaml for a run, points-job.yaml for a sweep.
+    public var jobFile: String { mode == .run ? "segments-job.yaml" : "points-job.yaml" }
+
     /// File name → contents.
     public func files() -> [(String, String)] {
-        [("pvc.yaml", YAMLText.document(pvc())), ("segments-job.yaml", YAMLText.document(segmentsJob())),
+        [("pvc.yaml", YAMLText.document(pvc())), (jobFile, YAMLText.document(segmentsJob())),
          ("merge-job.yaml", YAMLText.document(mergeJob())),
          ("kustomization.yaml", YAMLText.document(.object([
             ("apiVersion", .string("kustomize.config.k8s.io/v1beta1")), ("kind", .string("Kustomization")),
-            ("resources", .array([.string("pvc.yaml"), .string("segments-job.yaml"), .string("merge-job.yaml")])),
+            ("resources", .array([.string("pvc.yaml"), .string(jobFile), .string("merge-job.yaml")])),
          ]))),
          ("Dockerfile", KubernetesRun.dockerfile)]
     }
@@ -85,22 +107,38 @@ public struct KubernetesRun: Sendable {
                         ("metadata", metadata("-results")), ("spec", .object(spec))])
     }
 
-    /// Every pod marks itself ready on the volume, waits for all N, and pod 0 sets one start
+    /// A run's pod marks itself ready on the volume, waits for all N, and pod 0 sets one start
     /// instant `startDelayS` ahead; then each runs its segment from that instant and records its
-    /// exit code. `backoffLimit: 0`: a restarted load generator would send its share twice.
+    /// exit code. A sweep's pod runs its share at once. `backoffLimit: 0`: a restarted load
+    /// generator would send its share twice, and a restarted share would redo its rates.
+    func podScript() -> String {
+        let command = (["accelbench", mode.rawValue] + runArguments).map(YAMLText.shellQuoted).joined(separator: " ")
+        switch mode {
+        case .run:
+            return """
+            set -u
+            D=\(directory); B=$D/barrier; I=$JOB_COMPLETION_INDEX; N=\(segments)
+            mkdir -p $B && touch $B/ready-$I
+            while [ "$(ls $B | grep -c '^ready-')" -lt $N ]; do sleep 0.5; done
+            if [ "$I" = 0 ] && [ ! -f $B/start-at ]; then echo $(( $(date +%s) + \(startDelayS) )) > $B/start-at.tmp && mv $B/start-at.tmp $B/start-at; fi
+            while [ ! -f $B/start-at ]; do sleep 0.2; done
+            \(command) --segment $I/$N --start-at "$(cat $B/start-at)" -o $D/segment-$I
+            rc=$?; echo $rc > $B/exit-$I; exit $rc
+            """
+        case .sweep:
+            return """
+            set -u
+            D=\(directory); B=$D/barrier; I=$JOB_COMPLETION_INDEX; N=\(segments)
+            mkdir -p $B
+            \(command) --points $I/$N -o $D/share-$I
+            rc=$?; echo $rc > $B/exit-$I; exit $rc
+            """
+        }
+    }
+
     func segmentsJob() -> JSONValue {
-        let run = (["accelbench", "run"] + runArguments).map(YAMLText.shellQuoted).joined(separator: " ")
-        let script = """
-        set -u
-        D=\(directory); B=$D/barrier; I=$JOB_COMPLETION_INDEX; N=\(segments)
-        mkdir -p $B && touch $B/ready-$I
-        while [ "$(ls $B | grep -c '^ready-')" -lt $N ]; do sleep 0.5; done
-        if [ "$I" = 0 ] && [ ! -f $B/start-at ]; then echo $(( $(date +%s) + \(startDelayS) )) > $B/start-at.tmp && mv $B/start-at.tmp $B/start-at; fi
-        while [ ! -f $B/start-at ]; do sleep 0.2; done
-        \(run) --segment $I/$N --start-at "$(cat $B/start-at)" -o $D/segment-$I
-        rc=$?; echo $rc > $B/exit-$I; exit $rc
-        """
-        let labels = JSONValue.object([("accelbench/run", .string(name)), ("accelbench/role", .string("segment"))])
+        let script = podScript()
+        let labels = JSONValue.object([("accelbench/run", .string(name)), ("accelbench/role", .string(mode == .run ? "segment" : "share"))])
         let antiAffinity = JSONValue.object([("podAntiAffinity", .object([
             ("requiredDuringSchedulingIgnoredDuringExecution", .array([.object([
                 ("labelSelector", .object([("matchLabels", labels)])),
@@ -113,7 +151,7 @@ public struct KubernetesRun: Sendable {
             ("containers", .array([container(script)])),
             ("volumes", volumes()),
         ])
-        return .object([("apiVersion", .string("batch/v1")), ("kind", .string("Job")), ("metadata", metadata("-segments")),
+        return .object([("apiVersion", .string("batch/v1")), ("kind", .string("Job")), ("metadata", metadata(mode == .run ? "-segments" : "-points")),
                         ("spec", .object([
                             ("completionMode", .string("Indexed")),
                             ("completions", .number(Double(segments))),
@@ -129,7 +167,7 @@ public struct KubernetesRun: Sendable {
         set -u
         D=\(directory); B=$D/barrier; N=\(segments); END=$(( $(date +%s) + \(mergeTimeoutS) ))
         while [ "$(ls $B 2>/dev/null | grep -c '^exit-')" -lt $N ] && [ "$(date +%s)" -lt $END ]; do sleep 2; done
-        accelbench merge $(ls -d $D/segment-*) -o $D/merged
+        \(mode == .run ? "accelbench merge $(ls -d $D/segment-*)" : "accelbench sweep --merge $(ls -d $D/share-*)") -o $D/merged
         """
         let pod = JSONValue.object([("restartPolicy", .string("Never")), ("containers", .array([container(script)])), ("volumes", volumes())])
         return .object([("apiVersion", .string("batch/v1")), ("kind", .string("Job")), ("metadata", metadata("-merge")),

@@ -28,6 +28,8 @@ public struct Sweeper {
     public var onWarning: (String) -> Void = { _ in }
     /// Polled between rates and by every run (Ctrl-C).
     public var shouldStop: () -> Bool = { false }
+    /// `sweep --points i/N`: run only this share of the grid (`SweepFile.Share`); no search.
+    public var share: Segment?
 
     public init(target: Target, output: String, workload: @escaping (Double) throws(BenchError) -> Workload) {
         self.target = target
@@ -69,27 +71,64 @@ public struct Sweeper {
         public var stopped: Bool
     }
 
-    /// Runs the grid, then the searches (which reuse the grid's rates), and writes sweep.json.
+    /// Runs the grid (or this share of it), then the searches (which reuse the grid's rates), and
+    /// writes sweep.json. The file is rewritten, marked incomplete, after every point, so a sweep
+    /// that is killed leaves the points it finished listed.
     public func run(grid: [Double]?, search: Search, header: WorkloadHeader) throws -> Outcome {
+        precondition(share == nil || (grid != nil && !search.enabled), "a share runs a grid and no search")
         try FileIO.makeDirectories(output)
+        let shareInfo = share.map { SweepFile.Share(segment: $0, rates: grid ?? []) }
+        var fileHeader = SweepFile.Header(spec: header.specName, target: targetIdentity, seed: header.seed, count: header.count,
+                                          classes: header.classes.map(\.name), share: shareInfo, complete: false)
+        let progress = Progress()
+        var sweeper = self
+        sweeper.onPoint = { [onPoint, fileHeader] p in
+            onPoint(p)
+            progress.add(p) { done in
+                // Best effort: the final write below reports a failure.
+                try? FileIO.writeAtomically(SweepFile.json(fileHeader, points: done, targetAttainment: nil, precision: search.precision,
+                                                           searches: []), to: output + "/" + SweepFile.name)
+            }
+        }
         var points: [Double: SweepPoint] = [:]
         var stopped = false
         if let grid {
-            for p in try runAll(grid) { points[p.rateRPS] = p }
+            for p in try sweeper.runAll(shareInfo?.ownRates ?? grid) { points[p.rateRPS] = p }
             stopped = shouldStop()
         }
         var searches: [SweepSearch] = []
         if search.enabled && !stopped {
-            stopped = try runSearches(search, points: &points, into: &searches)
+            stopped = try sweeper.runSearches(search, points: &points, into: &searches)
         }
         stopped = stopped || shouldStop()
         let all = points.values.sorted { $0.rateRPS < $1.rateRPS }
-        let bytes = SweepFile.json(spec: header.specName, target: all.first?.summary.run.target ?? "", seed: header.seed,
-                                   count: header.count, classes: header.classes.map(\.name), points: all,
-                                   targetAttainment: search.enabled ? search.targetAttainment : nil, precision: search.precision,
-                                   searches: searches)
+        fileHeader.complete = !stopped
+        let bytes = SweepFile.json(fileHeader, points: all, targetAttainment: search.enabled ? search.targetAttainment : nil,
+                                   precision: search.precision, searches: searches)
         try FileIO.writeAtomically(bytes, to: output + "/" + SweepFile.name)
         return Outcome(points: all, searches: searches, stopped: stopped)
+    }
+
+    /// What the results directories name as their target.
+    var targetIdentity: String {
+        switch target {
+        case .engine(let t): return t.identity.description
+        case .http(let t): return t.identity.description
+        }
+    }
+
+    /// The points finished so far, from the workers that finish them; `write` runs under the
+    /// lock, so one file write at a time (they share a temporary name).
+    private final class Progress: @unchecked Sendable {
+        private let lock = NSLock()
+        private var points: [SweepPoint] = []
+        func add(_ p: SweepPoint, write: ([SweepPoint]) -> Void) {
+            lock.lock()
+            defer { lock.unlock() }
+            points.removeAll { $0.rateRPS == p.rateRPS }
+            points.append(p)
+            write(points)
+        }
     }
 
     /// One capacity search per class; true when Ctrl-C stopped it (the rates done are kept).

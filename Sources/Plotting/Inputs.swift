@@ -118,7 +118,7 @@ public struct SweepInput: Sendable {
     /// The file's spec, else the directory's name.
     public var spec: String { contents.spec ?? RunLabels.basename(directory) }
     public var target: String { contents.target ?? "unknown" }
-    public var seed: Int? { contents.seed }
+    public var seed: UInt64? { contents.seed }
     public var count: Int? { contents.count }
     public var classes: [String] { contents.classes }
     /// Sorted by rate.

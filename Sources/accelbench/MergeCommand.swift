@@ -27,6 +27,9 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
+            if let d = directories.first(where: { FileIO.exists($0 + "/" + SweepFile.name) }) {
+                throw BenchError.usage("\(d) is a sweep directory: join a split sweep's shares with accelbench sweep --merge DIR... -o OUT")
+            }
             let m = try SegmentMerge.merge(directories, into: output, options: metrics.options)
             if json {
                 FileHandleWriter.write(String(decoding: m.summary.json(), as: UTF8.self), fd: 1)

@@ -20,11 +20,22 @@ struct SweepCommand: ParsableCommand {
         --target-attainment: it brackets by doubling or halving from the highest passing grid rate (or \
         --start-rate), then bisects until the bracket is within --precision (2.5%) of its upper end, as \
         Sarathi-Serve's capacity search does. Engine sweeps run several rates at once (--jobs); endpoint sweeps \
-        run one rate at a time. Ctrl-C or SIGTERM writes sweep.json with the rates done (exit 130 or 143).
+        run one rate at a time. Ctrl-C or SIGTERM writes sweep.json with the rates done (exit 130 or 143); \
+        sweep.json is rewritten after every rate, so a killed sweep leaves the rates it finished listed.
+        A grid splits over several processes or machines: --points i/N runs share i (0-based) of N, the \
+        k-th lowest rate going to share k mod N, and `sweep --merge DIR... -o OUT` joins the shares into \
+        one sweep directory, the same as one process sweeping the whole grid writes (exit 3, with reasons, \
+        when a share or a rate is missing). `accelbench k8s sweep` writes the Kubernetes manifests for it.
         """)
 
     @Option(name: .long, help: "Workload spec (YAML).")
-    var spec: String
+    var spec: String?
+
+    @Option(name: .long, help: "Run share i of N (0-based) of the --rates grid: the k-th lowest rate belongs to share k mod N.")
+    var points: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Join these shares' sweep directories (sweep --points i/N) into -o; no other flag applies.")
+    var merge: [String] = []
 
     @Option(name: .long, help: "Offered rates (requests/s): START:STOP:STEP (inclusive) or a comma list. Optional with --search.")
     var rates: String?
@@ -75,6 +86,15 @@ struct SweepCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if !merge.isEmpty {
+            if spec != nil || points != nil || rates != nil || search || oracle { throw ValidationError("--merge joins finished shares: give only the directories and -o") }
+            return
+        }
+        guard spec != nil else { throw ValidationError("give --spec (or --merge DIR...)") }
+        if let points {
+            do { _ = try Segment.parse(points, flag: "--points") } catch { throw ValidationError(error.description) }
+            guard rates != nil, !search else { throw ValidationError("--points splits a --rates grid; a --search probes one rate after another and cannot be split") }
+        }
         if rates == nil && !search { throw ValidationError("give --rates, --search, or both") }
         if let rates { _ = try SweepCommand.parseRates(rates) }
         guard targetAttainment > 0, targetAttainment <= 1 else { throw ValidationError("--target-attainment must be in (0, 1]") }
@@ -103,6 +123,8 @@ struct SweepCommand: ParsableCommand {
     }
 
     func run() throws {
+        if !merge.isEmpty { return try runMerge() }
+        guard let spec else { return }
         try guarded {
             let parsed = try WorkloadSpec.load(path: spec)
             let generator = WorkloadGenerator(spec: parsed, specFile: spec)
@@ -128,6 +150,7 @@ struct SweepCommand: ParsableCommand {
             sweeper.metrics = metrics.options
             if let jobs { sweeper.jobs = jobs }
             sweeper.oracle = oracle
+            sweeper.share = try points.map { try Segment.parse($0, flag: "--points") }
             sweeper.shouldStop = { Interrupt.isRequested }
             sweeper.onWarning = { printError("accelbench: " + $0) }
             if !json {
@@ -146,6 +169,21 @@ struct SweepCommand: ParsableCommand {
                 print("sweep in \(output)/\(SweepFile.name) (\(outcome.points.count) rates)")
             }
             if outcome.stopped { throw BenchExit(code: Interrupt.exitCode) }
+        }
+    }
+
+    /// `--merge DIR...`: the shares joined into -o; exit 3 when some rate is missing.
+    func runMerge() throws {
+        try guarded {
+            let m = try SweepMerge.merge(merge, into: output)
+            if json {
+                FileHandleWriter.write(String(decoding: try FileIO.readFile(output + "/" + SweepFile.name), as: UTF8.self), fd: 1)
+            } else {
+                print(Sweeper.table(m.points, classes: m.classes, searches: [], target: targetAttainment), terminator: "")
+                print("merged \(m.shares) shares, \(m.points.count) rates into \(output)/\(SweepFile.name)")
+                for r in m.incomplete { print("incomplete: \(r)") }
+            }
+            if !m.incomplete.isEmpty { throw BenchExit(code: ExitCodes.invalidRun) }
         }
     }
 }

@@ -137,4 +137,59 @@ classes:
         #expect(written.className == nil)
         #expect(written.capacityRps == result.capacityRPS)
     }
+
+    /// A grid split into shares (`sweep --points i/N`) and merged (`sweep --merge`) gives the same
+    /// bytes as one sweeper over the whole grid: sweep.json (oracle bounds included) and every
+    /// file of every rate. A share that is missing, or stopped before its rates ended, makes the
+    /// merge incomplete with reasons naming it, and keeps every rate that did finish.
+    @Test func sharesOfAGridMergeIntoWhatOneSweeperWrites() throws {
+        let dir = try TempDir()
+        let grid: [Double] = [1, 2, 4, 8, 16]
+        var (whole, generator, _) = try sweeper(into: dir.file("whole"), specDir: dir)
+        whole.oracle = true
+        let header = try generator.generate(GenerateOptions(rate: 1, count: 40)).header
+        _ = try whole.run(grid: grid, search: noSearch(), header: header)
+        for i in 0..<3 {
+            var (share, _, _) = try sweeper(into: dir.file("share-\(i)"), specDir: dir)
+            share.oracle = true
+            share.share = Segment(index: i, count: 3)
+            let o = try share.run(grid: grid, search: noSearch(), header: header)
+            #expect(o.points.map(\.rateRPS) == grid.enumerated().filter { $0.offset % 3 == i }.map(\.element))
+        }
+        let m = try SweepMerge.merge((0..<3).map { dir.file("share-\($0)") }, into: dir.file("merged"))
+        #expect(m.incomplete.isEmpty && m.points.map(\.rateRPS) == grid)
+        #expect(try dir.read("merged/" + SweepFile.name) == dir.read("whole/" + SweepFile.name))
+        for r in grid {
+            let d = Sweeper.directoryName(r)
+            for name in resultsFiles { #expect(try dir.read("merged/\(d)/" + name) == dir.read("whole/\(d)/" + name), "\(d)/\(name)") }
+        }
+
+        // Share 2 missing, and share 1 stopped after its first rate (a killed pod leaves that file).
+        var (stopped, _, _) = try sweeper(into: dir.file("stopped-1"), specDir: dir)
+        stopped.share = Segment(index: 1, count: 3)
+        stopped.jobs = 1
+        let finished = Counter()
+        stopped.onPoint = { _ in finished.increment() }
+        stopped.shouldStop = { finished.value >= 1 }
+        let o = try stopped.run(grid: grid, search: noSearch(), header: header)
+        #expect(o.stopped && o.points.map(\.rateRPS) == [2])
+        let partial = dir.file("partial")
+        let p = try SweepMerge.merge([dir.file("share-0"), dir.file("stopped-1")], into: partial)
+        #expect(p.points.map(\.rateRPS) == [1, 2, 8])
+        #expect(p.incomplete.contains("share 2/3 is missing"), "\(p.incomplete)")
+        #expect(p.incomplete.contains { $0.hasPrefix("share 1/3 (\(dir.file("stopped-1"))) did not finish: 1 of its 2 rates; missing 16") }, "\(p.incomplete)")
+        #expect(try !SweepFile.read(path: partial + "/" + SweepFile.name).complete)
+
+        // Not shares of one sweep: refused before anything is written.
+        #expect(throws: BenchError.self) { try SweepMerge.merge([dir.file("share-0"), dir.file("whole")], into: dir.file("bad")) }
+        #expect(throws: BenchError.self) { try SweepMerge.merge([dir.file("share-0"), dir.file("share-0")], into: dir.file("bad")) }
+    }
+}
+
+/// A thread-safe count (the sweep's callbacks run on its workers).
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+    func increment() { lock.lock(); n += 1; lock.unlock() }
 }

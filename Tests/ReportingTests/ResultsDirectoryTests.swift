@@ -92,7 +92,7 @@ private func lines(_ bytes: [UInt8]) -> [[UInt8]] {
         #expect(journaled == 4)
         for r in MetricsTests.mixed.dropFirst(4) { try w.append(r) }
         _ = try w.finish(runEndS: 14)
-        var reader = try ResultsReader(directory: dir.path)
+        let reader = try ResultsReader(directory: dir.path)
         #expect(try reader.records() == MetricsTests.mixed)
     }
 

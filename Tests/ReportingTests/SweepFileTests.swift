@@ -16,8 +16,8 @@ import Testing
                       SweepPoint(rateRPS: 2, directory: "rate-2", summary: summary)]
         let searches = [SweepSearch(className: nil, result: .init(outcome: .found, capacityRPS: 3.75, failingRPS: 3.8, probed: [4, 3.5])),
                         SweepSearch(className: "chat", result: .init(outcome: .aboveRange, capacityRPS: 64, failingRPS: nil, probed: [8]))]
-        let bytes = SweepFile.json(spec: "mixed-fixture", target: summary.run.target, seed: 42, count: 6, classes: ["chat", "batch", "idle"],
-                                   points: points, targetAttainment: 0.9, precision: 0.025, searches: searches)
+        let header = SweepFile.Header(spec: "mixed-fixture", target: summary.run.target, seed: 42, count: 6, classes: ["chat", "batch", "idle"])
+        let bytes = SweepFile.json(header, points: points, targetAttainment: 0.9, precision: 0.025, searches: searches)
         let path = dir.file(SweepFile.name)
         try dir.write(SweepFile.name, bytes)
 
@@ -45,14 +45,26 @@ import Testing
         #expect(c.points[0].oracleAttainment == nil && c.points[0].oracleGoodputRps == nil)
         #expect(close(c.points[1].oracleAttainment, 4.5 / Double(o.total), rel: 0, abs: 5e-7))
         #expect(close(c.points[1].oracleGoodputRps, 4.5 / 2.5, rel: 0, abs: 5e-7))
+        // The bound's inputs come back exactly (a merge of split sweeps rebuilds the file from them).
+        #expect(c.points[1].oracleMet == 4.5 && c.points[1].oracleWindowS == 2.5 && c.points[1].oracleClassMet == ["chat": 3, "batch": 1.5])
+        #expect(c.complete && c.share == nil)
         // Two searches: the overall one gives the capacity, the class one its entry in by_class.
         #expect(c.search == SweepFile.Contents.Search(targetAttainment: 0.9, className: nil, capacityRps: 3.75, classCapacityRps: ["chat": 64]))
 
         // Without a search the file says null, and the reader has none.
-        let plain = SweepFile.json(spec: "s", target: "t", seed: 1, count: 2, classes: [], points: [], targetAttainment: nil,
+        let plain = SweepFile.json(SweepFile.Header(spec: "s", target: "t", seed: 1, count: 2, classes: []), points: [], targetAttainment: nil,
                                    precision: 0.025, searches: [])
         try dir.write("plain.json", plain)
         #expect(try SweepFile.read(path: dir.file("plain.json")) == SweepFile.Contents(spec: "s", target: "t", seed: 1, count: 2))
+
+        // A share of a split sweep, unfinished, with a seed past Int's range: all read back.
+        let share = SweepFile.Share(segment: Segment(index: 1, count: 3), rates: [4, 1, 2, 3, 5])
+        #expect(share.ownRates == [2, 5])
+        let partial = SweepFile.json(SweepFile.Header(spec: "s", target: "t", seed: UInt64(1) << 63, count: 2, classes: [], share: share, complete: false),
+                                     points: [], targetAttainment: nil, precision: 0.025, searches: [])
+        try dir.write("share.json", partial)
+        let back = try SweepFile.read(path: dir.file("share.json"))
+        #expect(back.share == share && !back.complete && back.seed == UInt64(1) << 63)
     }
 
     func readError(_ text: String, in dir: TempDir) throws -> (path: String, error: BenchError?) {

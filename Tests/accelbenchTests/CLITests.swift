@@ -731,31 +731,42 @@ struct CLI {
                        "topologyKey: \"kubernetes.io/hostname\"", "claimName: \"t1-results\""] {
             #expect(job.contains(needle), "segments-job.yaml lacks \(needle)")
         }
-        func script(_ file: String) throws -> String {
-            let text = try String(contentsOfFile: k8s + "/" + file, encoding: .utf8)
-            let line = try #require(text.split(separator: "\n").first { $0.contains("\"set -u") })
-            guard case .string(let s) = try JSONParser.parse(String(line.drop { $0 != "\"" })) else { throw BenchError.data(file, "no script") }
-            return s.replacingOccurrences(of: "/results/", with: dir.path + "/volume/")
-        }
-        let env = ProcessInfo.processInfo.environment.merging(["PATH": CLI.binary.deletingLastPathComponent().path + ":/usr/bin:/bin"]) { $1 }
-        func shell(_ script: String, index: Int?) throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", script]
-            p.environment = index.map { env.merging(["JOB_COMPLETION_INDEX": String($0)]) { $1 } } ?? env
-            p.currentDirectoryURL = CLI.repoRoot
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            return p
-        }
-        let pods = try (0..<3).map { try shell(try script("segments-job.yaml"), index: $0) }
-        let merge = try shell(try script("merge-job.yaml"), index: nil)
+        let pods = try (0..<3).map { try Pod.start(k8s, "segments-job.yaml", volume: dir, index: $0) }
+        let merge = try Pod.start(k8s, "merge-job.yaml", volume: dir, index: nil)
         for p in pods + [merge] { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
         let summary = try JSONParser.parse(try String(contentsOfFile: dir.path + "/volume/t1/merged/summary.json", encoding: .utf8))
         #expect(summary["requests"]?["total"] == .number(20) && summary["valid"] == .bool(true))
         let bad = try CLI.run(["k8s", "run", "--segments", "2", "--image", "i", "-o", k8s, "--", "--endpoint", "http://h", "--model", "m", "--bogus"])
         #expect(bad.status == 64 && bad.stderr.contains("--bogus"))
+    }
+
+    /// `k8s sweep` writes manifests whose pods (run here as in the test above) sweep their shares
+    /// of the grid on the bundled engine; the merge job joins them into the sweep one process
+    /// writes, byte for byte. Endpoint sweeps and searches are refused.
+    @Test func kubernetesSweepManifestsRunTheirSharesAndMerge() throws {
+        let dir = CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let k8s = dir.appendingPathComponent("k8s").path
+        let flags = ["--spec", "workloads/smoke.yaml", "--rates", "1:5:1", "--policy", "sarathi", "--oracle", "--jobs", "1"]
+        let r = try CLI.run(["k8s", "sweep", "--name", "s1", "--points", "2", "--image", "img", "-o", k8s, "--"] + flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        let job = try String(contentsOfFile: k8s + "/points-job.yaml", encoding: .utf8)
+        for needle in ["completionMode: \"Indexed\"", "completions: 2", "backoffLimit: 0", "podAntiAffinity", "name: \"s1-points\""] {
+            #expect(job.contains(needle), "points-job.yaml lacks \(needle)")
+        }
+        let pods = try (0..<2).map { try Pod.start(k8s, "points-job.yaml", volume: dir, index: $0) }
+        for p in pods { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        let merge = try Pod.start(k8s, "merge-job.yaml", volume: dir, index: nil)
+        merge.waitUntilExit()
+        #expect(merge.terminationStatus == 0)
+        let whole = dir.appendingPathComponent("whole").path
+        #expect(try CLI.run(["sweep"] + flags + ["-o", whole]).status == 0)
+        let merged = try String(contentsOfFile: dir.path + "/volume/s1/merged/sweep.json", encoding: .utf8)
+        #expect(merged == (try String(contentsOfFile: whole + "/sweep.json", encoding: .utf8)))
+        for bad in [["--endpoint", "http://h", "--model", "m", "--spec", "s", "--rates", "1"], ["--spec", "s", "--rates", "1", "--search"]] {
+            let b = try CLI.run(["k8s", "sweep", "--points", "2", "--image", "i", "-o", k8s, "--"] + bad)
+            #expect(b.status == 64, "\(bad): \(b.stderr)")
+        }
     }
 
     @Test func sigtermDrainsAndExitsZero() throws {
@@ -931,5 +942,29 @@ struct CLI {
         #expect(!FileIO.exists(only + "/requests.jsonl") && !FileIO.exists(only + "/requests.jsonl.partial"))
         #expect(try withoutSource(only) == withoutSource(out))
         #expect(try CLI.run(["cluster", "--spec", "workloads/smoke.yaml", "--summary-only", "--cooldown", "5", "-o", only]).status == 64)
+    }
+}
+
+/// A pod of `k8s` manifests run here: its script under /bin/sh, the results volume a folder of
+/// `volume`, JOB_COMPLETION_INDEX set as Kubernetes sets it, accelbench on the PATH.
+enum Pod {
+    static func script(_ manifests: String, _ file: String, volume: URL) throws -> String {
+        let text = try String(contentsOfFile: manifests + "/" + file, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.contains("\"set -u") })
+        guard case .string(let s) = try JSONParser.parse(String(line.drop { $0 != "\"" })) else { throw BenchError.data(file, "no script") }
+        return s.replacingOccurrences(of: "/results/", with: volume.path + "/volume/")
+    }
+
+    static func start(_ manifests: String, _ file: String, volume: URL, index: Int?) throws -> Process {
+        let env = ProcessInfo.processInfo.environment.merging(["PATH": CLI.binary.deletingLastPathComponent().path + ":/usr/bin:/bin"]) { $1 }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", try script(manifests, file, volume: volume)]
+        p.environment = index.map { env.merging(["JOB_COMPLETION_INDEX": String($0)]) { $1 } } ?? env
+        p.currentDirectoryURL = CLI.repoRoot
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
     }
 }
