@@ -6,6 +6,8 @@
 #   serve-validator  serve's request validator: a request within the rules or an error
 #   gguf             GGUF reader, Llama config and weights, GGUF tokenizer, chat template: a model or an error
 # Usage: scripts/fuzz.sh [SECONDS per target] [TARGET...]   (default 30 s, every target)
+# FUZZ_SEED=N fixes libFuzzer's seed (CI does, so its verdict does not depend on the draw);
+# unset, every run draws a fresh one.
 # The libraries are built with coverage and AddressSanitizer in .build/fuzz; each target starts
 # from its seed corpus in Fuzz/corpus/<target> (new inputs go to a scratch copy, not the repo).
 # A crash leaves its input in .build/fuzz/crashes/<target>/ and fails the script.
@@ -59,7 +61,7 @@ for t in "${targets[@]}"; do
     cp Fuzz/corpus/"$t"/* "$scratch"/
     mkdir -p "$out/crashes/$t"
     log "$t: ${seconds} s"
-    if ! "$out/bin/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    if ! "$out/bin/$t" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
             -artifact_prefix="$out/crashes/$t/" "$scratch" 2>"$out/$t.log"; then
         # The trap's message, the first frames of its stack, and the input (base64) to reproduce it.
         grep -m1 -E 'Fatal error|ERROR: (AddressSanitizer|libFuzzer)' "$out/$t.log" >&2 || true
