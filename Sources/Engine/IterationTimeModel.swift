@@ -102,6 +102,9 @@ public struct IterationTimeModel: Sendable {
     /// Decode attention per token of context, seconds: a decode step attending to c tokens costs
     /// exactly c times this (the roofline max of two terms linear in c), and batches add up.
     public var decodeAttentionSecondsPerContextToken: Double { max(attentionSecondsPerPair, kvReadSecondsPerToken) }
+    /// Prefill attention per query-key pair at the long-sequence rate, seconds: every chunk costs
+    /// at least its pairs times this (the oracle's lower bound).
+    public var prefillAttentionSecondsPerPair: Double { attentionSecondsPerPair }
     let overheadSeconds: Double
 
     /// Largest token count `maxTokens(within:base:)` reports (16 Mi tokens).

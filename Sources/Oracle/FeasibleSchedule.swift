@@ -72,6 +72,10 @@ public struct FeasibleSchedule: Sendable {
     /// Rounds of `search`'s refinement (our choice; it usually settles in two or three).
     public static let refinementRounds = 6
 
+    /// Simulations `search`'s local search may spend (our choice: 64 keeps it to seconds on
+    /// 1,000-request workloads; on 7-request ones it tries every single move).
+    public static let localSearchSimulations = 64
+
     /// The best of `policies` × `thresholds` × dropping or not by weighted value (ties: the first
     /// found), then refined: admit only the requests that met their SLOs in the best schedule
     /// so far (the others only took capacity) and simulate again, while that improves it.
@@ -98,6 +102,35 @@ public struct FeasibleSchedule: Sendable {
             s.threshold = current.threshold
             guard s.value > current.value + 1e-9 else { break }
             current = s
+        }
+        return try improveLocally(current, requests, profile: profile, weight: weight)
+    }
+
+    /// A clairvoyant local search over admission: admit one more request (smallest work first:
+    /// the likeliest to fit in what the others leave), or turn away one that met its SLOs
+    /// (largest work first: its capacity may let several others meet theirs); keep the first
+    /// move that raises the value and start again, until no move does or the budget is spent.
+    static func improveLocally(_ start: FeasibleSchedule, _ requests: [WorkloadRequest], profile: HardwareProfile,
+                               weight: @escaping (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
+        var current = start, budget = localSearchSimulations
+        func work(_ r: WorkloadRequest) -> Int { r.promptTokens + r.outputTokens }
+        search: while budget > 0 {
+            let admitted = Set(current.admitted), met = Set(current.metIDs)
+            let adds = requests.filter { !admitted.contains($0.id) }.sorted { (work($0), $0.id) < (work($1), $1.id) }
+            let removes = requests.filter { met.contains($0.id) }.sorted { (work($0), $0.id) > (work($1), $1.id) }
+            for (r, adding) in adds.map({ ($0, true) }) + removes.map({ ($0, false) }) {
+                guard budget > 0 else { break search }
+                budget -= 1
+                var next = admitted
+                if adding { next.insert(r.id) } else { next.remove(r.id) }
+                var s = try simulate(requests, profile: profile, policy: current.policy, admitted: next, dropMissed: current.dropMissed, weight: weight)
+                s.threshold = current.threshold
+                if s.value > current.value + 1e-9 {
+                    current = s
+                    continue search
+                }
+            }
+            break
         }
         return current
     }

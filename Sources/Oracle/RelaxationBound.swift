@@ -107,16 +107,36 @@ public enum OracleObjective: String, Sendable, CaseIterable {
 /// - M_J ≥ Σ M of the nearest nodes inside J that have variables (they are disjoint), and T_J,
 ///   C_J are sums over J's own variables and those nodes: attribution is additive.
 /// - for every line j of `IterationTimeLowerBound` and every node J:
-///   fixed_j·M_J + perToken_j·T_J + β·C_J ≤ |J|: iterations never overlap in time; each lasts
-///   at least fixed_j + perToken_j·n plus its decode attention, which is β per token of context
-///   a decode step reads (`decodeAttentionSecondsPerContextToken`), and a decode step of i reads
-///   at least its P_i prompt tokens; attribution splits every iteration's time, tokens and
-///   context over slots in the same proportions, and a node's variables count at most the tokens
-///   inside it.
+///   fixed_j·M_J + perToken_j·T_J + β·C_J + A_J ≤ |J|: iterations never overlap in time; each
+///   lasts at least fixed_j + perToken_j·n plus its decode attention, which is β per token of
+///   context a decode step reads (`decodeAttentionSecondsPerContextToken`), and a decode step of
+///   i reads at least its P_i prompt tokens, plus its prefill attention; attribution splits every
+///   iteration's time, tokens and context over slots in the same proportions, and a node's
+///   variables count at most the tokens inside it.
+/// - prefill attention, A_J = Σ α·W_i·y_i over the requests whose whole (rounded) first-token
+///   window lies inside J (charged on the smallest node that holds it, summed upwards like C_J):
+///   W_i is the number of query-key pairs of i's computed prompt tokens, Σ p over their
+///   positions p, the same however the prefill is chunked (a chunk of n tokens after c pairs
+///   n·c + n(n+1)/2, and the chunks' sums telescope), and α the model's prefill attention per
+///   pair at its fastest (`prefillAttentionSecondsPerPair`; prefill attention is a term of its
+///   own in the iteration time). All of a served request's prefill runs inside its window, so
+///   inside J, and its iterations' time there includes α·W_i.
+/// - KV residency, per node J: 1000·C_J ≤ K·M_J, K the KV capacity in tokens. In every
+///   iteration each request taking a decode step holds the KV of its whole prompt (a decode
+///   step follows the end of its prefill; a preempted request recomputes its prefill before it
+///   decodes again), and the requests in one iteration hold at most K tokens between them, so
+///   the prompts of one iteration's decode steps sum to at most K. Attribution splits an
+///   iteration's decode context and the iteration itself in the same proportions, so the sum
+///   over J's base slots keeps the inequality; C_J counts only the decode variables on J and
+///   inside it, at most the context attributed to J. (Jaillet et al., arXiv 2502.07115, write
+///   the same per-iteration memory constraint in their hindsight-optimal program, with the
+///   output tokens held too.) Left out with prefix caching, where requests sharing a prefix
+///   hold one copy of it.
 /// - per request, y_i = 0 when even an empty engine could not meet its SLOs: the prefill needs
 ///   at least one iteration (≥ the bound at P_i tokens) and then O_i − 1 more (≥ f(1) each).
-/// Relaxed (left out, so the bound can only be higher): KV capacity and residency (a request
-/// may hold its KV only while it computes), prefill attention, decode context beyond the prompt,
+/// Relaxed (left out, so the bound can only be higher): KV residency between a request's
+/// iterations and the KV of prefill chunks and of output tokens, prefill attention of windows
+/// split over several nodes within their enclosing node, decode context beyond the prompt,
 /// the exact order of tokens within a request, TBT gaps other than through the last-token
 /// deadline, policy limits (budgets, max sequences), and integrality. Requests without any SLO
 /// count as met and their work is left out (also a relaxation).
@@ -144,6 +164,10 @@ public struct RelaxationBound: Sendable {
         public var integral = false
         /// Leave out shared prefixes from prefill work (set when runs may use prefix caching).
         public var prefixCaching = false
+        /// The KV residency rows (C_J ≤ capacity·M_J) and the prefill attention terms; off only
+        /// to measure what each adds.
+        public var kvResidency = true
+        public var prefillAttention = true
         /// Maximise for this class only: the others weigh 0 (they may be dropped to make room).
         public var classFilter: String?
         public init() {}

@@ -46,6 +46,12 @@ struct OracleCommand: ParsableCommand {
     @Option(name: .long, help: "Solver time limit, CPU seconds of the whole process (Clp counts every thread).")
     var timeLimit: Double = 600
 
+    @Flag(name: .long, help: "Leave out the KV residency rows (each iteration's decodes hold their prompts' KV within the capacity): only to measure what they add to the bound.")
+    var noKvResidency = false
+
+    @Flag(name: .long, help: "Leave out prefill attention (each request's query-key pairs, charged to the nodes holding its first-token window): only to measure what it adds.")
+    var noPrefillAttention = false
+
     @Option(name: .long, help: "Write the feasible schedule here (for `run --replay-schedule`).")
     var scheduleOut: String?
 
@@ -80,6 +86,8 @@ struct OracleCommand: ParsableCommand {
             q.bound.segmentVariables = segmentVariables == 0 ? Int.max : segmentVariables
             q.bound.timeLimitS = timeLimit
             q.bound.prefixCaching = engine.prefixCaching
+            q.bound.kvResidency = !noKvResidency
+            q.bound.prefillAttention = !noPrefillAttention
             let rated = try runs.map { dir throws(BenchError) in (dir, try ResultsReader(directory: dir).summarize(options: MetricsOptions())) }
             let report = try OracleReport.compute(workload, source: source.label, profile: profile, question: q, runs: rated)
             try FileIO.writeAtomically(report.json(), to: output)

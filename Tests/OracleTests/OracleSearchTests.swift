@@ -65,6 +65,8 @@ func tinyProfile() throws -> HardwareProfile {
             let found = try FeasibleSchedule.search(reqs, profile: profile, served: lp.served, weight: { _ in 1 })
             #expect(Double(best) <= ip.metRequests + 1e-6, "seed \(seed): exhaustive \(best) > MILP \(ip.metRequests)")
             #expect(Double(found.metRequests) <= ip.metRequests + 1e-6, "seed \(seed): L \(found.metRequests) > MILP \(ip.metRequests)")
+            // The local search over admission reaches the best of every subset × policy here.
+            #expect(found.metRequests == best, "seed \(seed): L \(found.metRequests), exhaustive best \(best)")
             #expect(ip.metRequests <= lp.metRequests + 1e-6, "seed \(seed): MILP \(ip.metRequests) > U \(lp.metRequests)")
             print(String(format: "oracle exhaustive, seed %llu: L %d, exhaustive best %d, MILP %.0f, U %.2f", seed, found.metRequests, best, ip.metRequests, lp.metRequests))
         }

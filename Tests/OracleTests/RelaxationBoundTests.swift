@@ -106,6 +106,35 @@ func metByPolicy(_ policy: PolicyName, _ requests: [WorkloadRequest], profile: H
         }
     }
 
+    /// Where the KV cache is what binds (a tiny cache, decodes of 1,000-token prompts that must
+    /// overlap to meet their JCTs) and where prefill attention does (100K-token prompts whose TTFT
+    /// the linear layers alone would meet), each new part of the relaxation lowers U, and no policy beats the lower U.
+    @Test func kvResidencyAndPrefillAttentionTightenTheBound() throws {
+        let tiny = try tinyProfile()
+        let decodes = (0..<12).map { i in
+            WorkloadRequest(id: i, arrivalS: Double(i) * 0.001, className: "batch", promptTokens: 1000, outputTokens: 200, slo: SLO(jctS: 2.5))
+        }
+        var prompts: [WorkloadRequest] = []
+        for i in 0..<3 {
+            prompts.append(WorkloadRequest(id: i, arrivalS: Double(i) * 10, className: "chat", promptTokens: 100_000, outputTokens: 2,
+                                           slo: SLO(ttftMs: 4000)))
+        }
+        for (name, reqs, profile, off) in [("kv", decodes, tiny, \RelaxationBound.Options.kvResidency),
+                                            ("attention", prompts, profile, \RelaxationBound.Options.prefillAttention)] {
+            var without = RelaxationBound.Options()
+            without[keyPath: off] = false
+            let loose = RelaxationBound.solve(reqs, profile: profile, options: without)
+            let tight = RelaxationBound.solve(reqs, profile: profile)
+            #expect(loose.solution.status == .optimal && tight.solution.status == .optimal, "\(name)")
+            #expect(tight.metRequests < loose.metRequests - 0.1, "\(name): U \(tight.metRequests) with, \(loose.metRequests) without")
+            for policy in PolicyName.allCases {
+                let met = try metByPolicy(policy, reqs, profile: profile).requests
+                #expect(Double(met) <= tight.metRequests + 1e-6, "\(name), \(policy): \(met) > U \(tight.metRequests)")
+            }
+            print(String(format: "oracle %@: U %.2f with the rows, %.2f without", name, tight.metRequests, loose.metRequests))
+        }
+    }
+
     @Test func splittingIntoSegmentsOnlyLoosensTheBound() throws {
         let reqs = randomWorkload(seed: 21, n: 40, rate: 12)
         let whole = RelaxationBound.solve(reqs, profile: profile)
