@@ -296,3 +296,15 @@ public struct JSONParser {
         return v
     }
 }
+
+extension JSONParser {
+    /// A whole JSON file (a results file, a sweep file), parsed; errors name the file.
+    public static func parse(file path: String) throws(BenchError) -> JSONValue {
+        let bytes = try FileIO.readFile(path)
+        do {
+            return try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
+        } catch {
+            throw BenchError.data(path, line: 1, "\(error)")
+        }
+    }
+}

@@ -72,9 +72,10 @@ public struct FeasibleSchedule: Sendable {
     /// Rounds of `search`'s refinement (our choice; it usually settles in two or three).
     public static let refinementRounds = 6
 
-    /// Simulations `search`'s local search may spend (our choice: 64 keeps it to seconds on
-    /// 1,000-request workloads; on 7-request ones it tries every single move).
-    public static let localSearchSimulations = 64
+    /// Simulations `search`'s local search may spend on `n` requests: about 40,000 simulated
+    /// requests, between 8 and 64 simulations (our choice: on 7-request workloads it tries every
+    /// single move; on 2,000 requests 20 simulations, about 25 s of this machine).
+    public static func localSearchSimulations(requests n: Int) -> Int { min(64, max(8, 40_000 / max(n, 1))) }
 
     /// The best of `policies` × `thresholds` × dropping or not by weighted value (ties: the first
     /// found), then refined: admit only the requests that met their SLOs in the best schedule
@@ -112,7 +113,7 @@ public struct FeasibleSchedule: Sendable {
     /// move that raises the value and start again, until no move does or the budget is spent.
     static func improveLocally(_ start: FeasibleSchedule, _ requests: [WorkloadRequest], profile: HardwareProfile,
                                weight: @escaping (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
-        var current = start, budget = localSearchSimulations
+        var current = start, budget = localSearchSimulations(requests: requests.count)
         func work(_ r: WorkloadRequest) -> Int { r.promptTokens + r.outputTokens }
         search: while budget > 0 {
             let admitted = Set(current.admitted), met = Set(current.metIDs)

@@ -310,14 +310,7 @@ extension SweepFile {
 
     /// Reads a `sweep.json`. Errors name the file and the field.
     public static func read(path: String) throws(BenchError) -> Contents {
-        let bytes = try FileIO.readFile(path)
-        let value: JSONValue
-        do {
-            value = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
-        } catch {
-            throw BenchError.data(path, line: 1, "\(error)")
-        }
-        return try parse(value, file: path)
+        try parse(try JSONParser.parse(file: path), file: path)
     }
 
     /// The contents of a parsed `sweep.json`; `file` names it in errors. Fields this reader does

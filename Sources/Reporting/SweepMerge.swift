@@ -97,14 +97,7 @@ public enum SweepMerge {
     /// The metrics options the run's summary.json was computed with (its `options`).
     static func options(ofSummaryIn directory: String) throws(BenchError) -> MetricsOptions {
         let path = directory + "/summary.json"
-        let bytes = try FileIO.readFile(path)
-        let value: JSONValue
-        do {
-            value = try bytes.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue in try JSONParser.parse(b) }
-        } catch {
-            throw BenchError.data(path, line: 1, "\(error)")
-        }
-        var f = try JSONFields(value, file: path, line: nil)
+        var f = try JSONFields(try JSONParser.parse(file: path), file: path, line: nil)
         guard var o = try f.optionalObject("options") else { return MetricsOptions() }
         let modeText = try o.string("tbt_mode")
         guard let mode = TBTMode(rawValue: modeText) else { throw o.error("tbt_mode", "unknown mode '\(modeText)'") }
