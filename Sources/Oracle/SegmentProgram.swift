@@ -90,11 +90,10 @@ struct SegmentProgram {
             let nodes = RelaxationBound.dyadicCover(lo, hi, floorSpan: options.windowSlots).map { Node(level: $0.level, index: $0.index) }
             var container: Node?
             if !decode && options.prefillAttention {
-                // The rounded window's bounds, then the first level at which one node holds both.
-                let first = nodes.map { $0.index << $0.level }.min()!, last = nodes.map { (($0.index + 1) << $0.level) - 1 }.max()!
+                // The first level at which one node holds the window's first and last slot.
                 var level = 0
-                while first >> level != last >> level { level += 1 }
-                container = Node(level: level, index: first >> level)
+                while lo >> level != hi >> level { level += 1 }
+                container = Node(level: level, index: lo >> level)
             }
             out.append(Window(request: i, decode: decode, nodes: nodes, container: container))
         }
@@ -199,8 +198,8 @@ struct SegmentProgram {
             }
             let yi = p.lp.addVariable(upper: 1, objective: weight, integer: options.integral)
             p.y[i] = yi
-            for w in windowsOf[i] where !w.decode { addPrefillAttention(of: r, window: w, y: yi, to: &p) }
             for w in windowsOf[i] {
+                if !w.decode { addPrefillAttention(of: r, window: w, y: yi, to: &p) }
                 let work = w.decode ? max(r.outputTokens, 1) - 1 : prefillWork(r)
                 var terms: [(Int, Double)] = [(yi, -Double(work))]
                 for n in w.nodes {
