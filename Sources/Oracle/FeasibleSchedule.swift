@@ -77,26 +77,69 @@ public struct FeasibleSchedule: Sendable {
     /// single move; on 2,000 requests 20 simulations, about 25 s of this machine).
     public static func localSearchSimulations(requests n: Int) -> Int { min(64, max(8, 40_000 / max(n, 1))) }
 
+    /// The schedules of `search` that admit every request (each policy, dropping or not). They
+    /// need no bound, so the oracle runs them first: one that meets every request of a segment
+    /// of the relaxation spares that segment's solve (`RelaxationBound.solve(attainedBy:)`).
+    public static func admittingAll(_ requests: [WorkloadRequest], profile: HardwareProfile,
+                                    weight: @escaping @Sendable (WorkloadRequest) -> Double) throws -> [FeasibleSchedule] {
+        let all = Set(requests.map(\.id))
+        return try simulateAll(policies.flatMap { p in [true, false].map { Job(policy: p, admitted: all, dropMissed: $0) } },
+                               requests, profile: profile, weight: weight)
+    }
+
+    /// One simulation of `search`: a policy, the requests it admits, and whether it drops.
+    struct Job: Sendable {
+        var policy: PolicyName
+        var admitted: Set<Int>
+        var dropMissed: Bool
+    }
+
+    /// Simulates the jobs on every core (each simulation is deterministic and shares nothing),
+    /// in the jobs' order.
+    static func simulateAll(_ jobs: [Job], _ requests: [WorkloadRequest], profile: HardwareProfile,
+                            weight: @escaping @Sendable (WorkloadRequest) -> Double) throws -> [FeasibleSchedule] {
+        try ConcurrentSlots<Result<FeasibleSchedule, any Error>>.map(jobs) { j in
+            Result { try simulate(requests, profile: profile, policy: j.policy, admitted: j.admitted, dropMissed: j.dropMissed, weight: weight) }
+        }.map { try $0.get() }
+    }
+
     /// The best of `policies` × `thresholds` × dropping or not by weighted value (ties: the first
     /// found), then refined: admit only the requests that met their SLOs in the best schedule
     /// so far (the others only took capacity) and simulate again, while that improves it.
+    /// The grid's simulations run on every core.
+    /// - Parameters:
+    ///   - known: schedules already simulated (`admittingAll`), reused where `search` would
+    ///     simulate the same policy, dropping and admission again.
+    ///   - upperBound: the relaxation's bound on the value; the search stops at a schedule that
+    ///     reaches it.
     public static func search(_ requests: [WorkloadRequest], profile: HardwareProfile, served: [Double],
-                              weight: @escaping (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
-        var best: FeasibleSchedule?
+                              weight: @escaping @Sendable (WorkloadRequest) -> Double, known: [FeasibleSchedule] = [],
+                              upperBound: Double = .infinity) throws -> FeasibleSchedule {
+        // Every (threshold, policy, dropping) whose admission is new, in this order.
+        var grid: [(threshold: Double, job: Job)] = []
         var seen = Set<[Int]>()
         for threshold in thresholds {
             var admitted = Set<Int>()
             for (r, y) in zip(requests, served) where threshold == 0 || y >= threshold - 1e-9 { admitted.insert(r.id) }
             guard seen.insert(admitted.sorted()).inserted else { continue }
             for policy in policies {
-                for drop in [true, false] {
-                    var s = try simulate(requests, profile: profile, policy: policy, admitted: admitted, dropMissed: drop, weight: weight)
-                    s.threshold = threshold
-                    if best == nil || s.value > best!.value + 1e-9 { best = s }
-                }
+                for drop in [true, false] { grid.append((threshold, Job(policy: policy, admitted: admitted, dropMissed: drop))) }
             }
         }
+        func knownRun(_ j: Job) -> FeasibleSchedule? {
+            known.first { $0.policy == j.policy && $0.dropMissed == j.dropMissed && $0.admitted.count == j.admitted.count && Set($0.admitted) == j.admitted }
+        }
+        let missing = grid.map(\.job).filter { knownRun($0) == nil }
+        var simulated = try simulateAll(missing, requests, profile: profile, weight: weight)[...]
+        var best: FeasibleSchedule?
+        for (threshold, job) in grid {
+            var s = knownRun(job) ?? simulated.popFirst()!
+            s.threshold = threshold
+            if best == nil || s.value > best!.value + 1e-9 { best = s }
+        }
         guard var current = best else { preconditionFailure("no schedule simulated") }
+        // A schedule that reaches the upper bound is optimal: no search can raise it.
+        if current.value >= upperBound - 1e-6 { return current }
         for _ in 0..<refinementRounds where current.metIDs.count < current.admitted.count {
             var s = try simulate(requests, profile: profile, policy: current.policy, admitted: Set(current.metIDs),
                                  dropMissed: current.dropMissed, weight: weight)
@@ -104,7 +147,7 @@ public struct FeasibleSchedule: Sendable {
             guard s.value > current.value + 1e-9 else { break }
             current = s
         }
-        return try improveLocally(current, requests, profile: profile, weight: weight)
+        return try improveLocally(current, requests, profile: profile, weight: weight, upperBound: upperBound)
     }
 
     /// A clairvoyant local search over admission: admit one more request (smallest work first:
@@ -112,7 +155,7 @@ public struct FeasibleSchedule: Sendable {
     /// (largest work first: its capacity may let several others meet theirs); keep the first
     /// move that raises the value and start again, until no move does or the budget is spent.
     static func improveLocally(_ start: FeasibleSchedule, _ requests: [WorkloadRequest], profile: HardwareProfile,
-                               weight: @escaping (WorkloadRequest) -> Double) throws -> FeasibleSchedule {
+                               weight: @escaping @Sendable (WorkloadRequest) -> Double, upperBound: Double = .infinity) throws -> FeasibleSchedule {
         var current = start, budget = localSearchSimulations(requests: requests.count)
         func work(_ r: WorkloadRequest) -> Int { r.promptTokens + r.outputTokens }
         search: while budget > 0 {
@@ -128,6 +171,7 @@ public struct FeasibleSchedule: Sendable {
                 s.threshold = current.threshold
                 if s.value > current.value + 1e-9 {
                     current = s
+                    if current.value >= upperBound - 1e-6 { break search }
                     continue search
                 }
             }

@@ -14,6 +14,9 @@ public struct OracleQuestion: Sendable {
     public var className: String?
     /// The relaxation's settings (its objective and class filter are set from the question).
     public var bound = RelaxationBound.Options()
+    /// Skip the solve of a segment that a schedule admitting every request meets whole (its
+    /// optimum is known; `SegmentProgram.attained(by:)`). Off only to check that.
+    public var attainedShortcut = true
 
     public init() {}
 
@@ -65,12 +68,14 @@ public struct OracleReport {
         var q = question
         q.bound.objective = q.countsTokens ? .tokens : .requests
         q.bound.classFilter = q.className
-        let bound = RelaxationBound.solve(requests, profile: profile, options: q.bound)
+        let admittingAll = try FeasibleSchedule.admittingAll(requests, profile: profile, weight: q.weight)
+        let bound = RelaxationBound.solve(requests, profile: profile, options: q.bound, attainedBy: q.attainedShortcut ? admittingAll.map { Set($0.metIDs) } : [])
         guard bound.solution.status == .optimal else {
             throw BenchError.data(source, "the solver (\(bound.solution.solver)) did not prove an optimum: \(bound.solution.status); no bound reported")
         }
-        let schedule = try FeasibleSchedule.search(requests, profile: profile, served: bound.served, weight: q.weight)
         let upper = q.countsTokens ? bound.metTokens(for: q.className) : bound.metRequests(for: q.className)
+        let schedule = try FeasibleSchedule.search(requests, profile: profile, served: bound.served, weight: q.weight, known: admittingAll,
+                                                   upperBound: upper)
         let ratings = runs.map { run in
             let achieved = achievedValue(run.summary, question: q)
             return RunRating(directory: run.directory, target: run.summary.run.target, achieved: achieved,
@@ -170,6 +175,9 @@ public struct OracleReport {
         w.key("variables"); w.int(bound.variables)
         w.key("constraints"); w.int(bound.constraints)
         w.key("impossible_requests"); w.int(bound.impossible)
+        w.key("segments"); w.int(bound.segments)
+        w.key("segments_attained"); w.int(bound.attainedSegments)
+        w.key("lazy_rows_added"); w.int(bound.lazyRowsAdded)
         w.endObject()
     }
 
@@ -217,6 +225,10 @@ public struct OracleReport {
                    bound.solution.solver, bound.solution.status.description, bound.solution.seconds, bound.variables,
                    bound.constraints, bound.slotS, bound.nodes),
         ]
+        if bound.attainedSegments > 0 || bound.lazyRowsAdded > 0 {
+            out[1] += String(format: "; %d of %d programs attained by a schedule admitting every request, not solved; %d KV residency rows added lazily",
+                             bound.attainedSegments, bound.segments, bound.lazyRowsAdded)
+        }
         for r in ratings { out.append(String(format: "  %@: %.0f (%.1f%% of the bound)", r.directory, r.achieved, r.efficiency * 100)) }
         return out
     }

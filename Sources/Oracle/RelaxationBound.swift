@@ -190,6 +190,11 @@ public struct RelaxationBound: Sendable {
         public var constraints: Int
         /// Requests no schedule can serve within their SLOs even on an empty engine.
         public var impossible: Int
+        /// Programs (segments), those a feasible schedule attained without a solve, and the
+        /// lazy KV residency rows the solves had to add.
+        public var segments = 1
+        public var attainedSegments = 0
+        public var lazyRowsAdded = 0
 
         /// The bound on requests meeting their SLOs, overall or for one class.
         public func metRequests(for className: String?) -> Double {
@@ -209,7 +214,10 @@ public struct RelaxationBound: Sendable {
     /// in both. A real schedule restricted to one segment's requests uses no more of any slot
     /// than the whole schedule does, so it is feasible for that segment's program; the sum of
     /// the segments' optima is therefore at least the whole schedule's value.
-    public static func solve(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options = Options()) -> Result {
+    /// - Parameter attainedBy: the ids each known feasible schedule met the SLOs of; a segment
+    ///   one of them meets whole is not solved (`SegmentProgram.attained(by:)`: same optimum).
+    public static func solve(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options = Options(),
+                             attainedBy: [Set<Int>] = []) -> Result {
         let order = requests.indices.sorted { (requests[$0].arrivalS, $0) < (requests[$1].arrivalS, $1) }
         // Variables a request brings at the finest slot length: the nodes of its windows (twice
         // for decode: the variable and its row), plus its y and its share of nodes (our estimate).
@@ -235,25 +243,26 @@ public struct RelaxationBound: Sendable {
             load += e
         }
         if !current.isEmpty { segments.append(current) }
-        if segments.count <= 1 { return solveSegment(requests, profile: profile, options: options) }
+        if segments.count <= 1 { return solveSegment(requests, profile: profile, options: options, attainedBy: attainedBy) }
 
         var served = [Double](repeating: 0, count: requests.count)
         var byClass: [String: (requests: Double, tokens: Double, total: Int)] = [:]
         var metRequests = 0.0, metTokens = 0.0
         var slotS = 0.0
-        var nodeCount = 0, variables = 0, constraints = 0, impossible = 0
+        var nodeCount = 0, variables = 0, constraints = 0, impossible = 0, attainedSegments = 0, lazyRows = 0
         var failed: LPSolution?
-        var solverName = ""
+        var solverName = LinearProgram.clpName
         // Segments are independent programs: solve them on every core (Clp models share nothing).
-        let parts = SegmentResults(count: segments.count)
+        let parts = ConcurrentSlots<Result>(count: segments.count)
         let segs = segments
         let wallStart = Date()
         DispatchQueue.concurrentPerform(iterations: segs.count) { s in
-            parts.set(s, solveSegment(segs[s].map { requests[$0] }, profile: profile, options: options))
+            parts.set(s, solveSegment(segs[s].map { requests[$0] }, profile: profile, options: options, attainedBy: attainedBy))
         }
         let wallS = Date().timeIntervalSince(wallStart)
         for (seg, part) in zip(segments, parts.all) {
-            solverName = part.solution.solver
+            if part.solution.attained { attainedSegments += 1 } else { solverName = part.solution.solver }
+            lazyRows += part.lazyRowsAdded
             slotS = max(slotS, part.slotS)
             nodeCount += part.nodes
             variables += part.variables
@@ -284,7 +293,8 @@ public struct RelaxationBound: Sendable {
             metTokens = .nan
         }
         return Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
-                      slotS: slotS, nodes: nodeCount, variables: variables, constraints: constraints, impossible: impossible)
+                      slotS: slotS, nodes: nodeCount, variables: variables, constraints: constraints, impossible: impossible,
+                      segments: segments.count, attainedSegments: attainedSegments, lazyRowsAdded: lazyRows)
     }
 
     /// Dyadic nodes (level ℓ, index j: base slots j·2^ℓ ..< (j+1)·2^ℓ) covering base slots lo...hi:
@@ -311,17 +321,27 @@ public struct RelaxationBound: Sendable {
         return out
     }
 
-    /// Results of concurrently solved segments, one slot each.
-    final class SegmentResults: @unchecked Sendable {
-        private var results: [Result?]
-        private let lock = NSLock()
-        init(count: Int) { results = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ r: Result) { lock.withLock { results[i] = r } }
-        var all: [Result] { lock.withLock { results.map { $0! } } }
-    }
 
     /// One program over `requests` (see the type's doc comment).
-    static func solveSegment(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options) -> Result {
-        SegmentProgram(requests, profile: profile, options: options).solve()
+    static func solveSegment(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options, attainedBy: [Set<Int>] = []) -> Result {
+        let program = SegmentProgram(requests, profile: profile, options: options)
+        return program.attained(by: attainedBy) ?? program.solve()
+    }
+}
+
+/// Results of work done concurrently (`DispatchQueue.concurrentPerform`), one slot per item, read
+/// back in the items' order whatever order they finished in.
+final class ConcurrentSlots<T: Sendable>: @unchecked Sendable {
+    private var results: [T?]
+    private let lock = NSLock()
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: T) { lock.withLock { results[i] = r } }
+    var all: [T] { lock.withLock { results.map { $0! } } }
+
+    /// `work` on every item, on every core.
+    static func map<S: Sendable>(_ items: [S], _ work: @Sendable (S) -> T) -> [T] {
+        let slots = ConcurrentSlots(count: items.count)
+        DispatchQueue.concurrentPerform(iterations: items.count) { slots.set($0, work(items[$0])) }
+        return slots.all
     }
 }

@@ -179,7 +179,21 @@ struct SegmentProgram {
         addRequests(ws, to: &p)
         addNodeCapacities(slot: slot, to: &p)
         let solution = options.integral ? p.lp.solveMILP(timeLimitS: options.timeLimitS) : p.lp.solveLP(timeLimitS: options.timeLimitS)
-        return result(solution, p, slot: slot)
+        return result(solution, nodes: p.nodes.count, variables: p.lp.numVariables, constraints: p.lp.numConstraints, slot: slot,
+                      impossible: p.impossible) { solution.values[p.y[$0]] }
+    }
+
+    /// The program's optimum without solving it, when one of `schedules` (the ids that a
+    /// feasible schedule met the SLOs of) meets every request the program schedules.
+    /// Why it is the optimum: that schedule restricted to these requests satisfies every
+    /// constraint with y_i = 1 for each of them (the relaxation's validity argument), and no y
+    /// exceeds 1, so y = 1 everywhere is optimal for any objective weights ≥ 0.
+    func attained(by schedules: [Set<Int>]) -> RelaxationBound.Result? {
+        let scheduled = requests.indices.filter { if case .scheduled = kinds[$0] { return true } else { return false } }
+        guard schedules.contains(where: { met in scheduled.allSatisfy { met.contains(requests[$0].id) } }) else { return nil }
+        let impossible = kinds.filter { if case .impossible = $0 { return true } else { return false } }.count
+        let solution = LPSolution(status: .optimal, solver: "attained", attained: true)
+        return result(solution, nodes: 0, variables: 0, constraints: 0, slot: 0, impossible: impossible) { _ in 1 }
     }
 
     /// Per scheduled request: y_i, and for each window, its work spread over the window's nodes.
@@ -255,7 +269,8 @@ struct SegmentProgram {
                 p.lp.addConstraint([(p.iterations[k], 1)] + children[k].map { (p.iterations[$0], -1.0) }, lower: 0)
             }
             // KV residency: each iteration's decodes hold at least their prompts' KV at once.
-            if let cap = kvCapacityTokens { p.lp.addConstraint([(p.context[k], 1), (p.iterations[k], -Double(cap) / 1000)], upper: 0) }
+            // Lazy: the solver sees only the rows its solution would violate (few bind).
+            if let cap = kvCapacityTokens { p.lp.addLazyConstraint([(p.context[k], 1), (p.iterations[k], -Double(cap) / 1000)], upper: 0) }
             let length = slot * Double(1 << nodes[k].level)
             for line in lb.lines {
                 p.lp.addConstraint([(p.iterations[k], line.fixed), (p.tokens[k], line.perToken), (p.context[k], attentionPerContextToken * 1000),
@@ -264,8 +279,10 @@ struct SegmentProgram {
         }
     }
 
-    /// The bound: y per request (1 without an SLO, 0 when impossible), summed overall and per class.
-    func result(_ solution: LPSolution, _ p: Program, slot: Double) -> RelaxationBound.Result {
+    /// The bound: y per request (1 without an SLO, 0 when impossible, `y(i)` when scheduled),
+    /// summed overall and per class.
+    func result(_ solution: LPSolution, nodes: Int, variables: Int, constraints: Int, slot: Double, impossible: Int,
+                y: (Int) -> Double) -> RelaxationBound.Result {
         var served = [Double](repeating: 0, count: requests.count)
         var byClass: [String: (requests: Double, tokens: Double, total: Int)] = [:]
         var metRequests = Double.nan, metTokens = Double.nan
@@ -277,7 +294,7 @@ struct SegmentProgram {
                 switch kinds[i] {
                 case .noSLO: v = 1
                 case .impossible: v = 0
-                case .scheduled: v = min(1, max(0, solution.values[p.y[i]]))
+                case .scheduled: v = min(1, max(0, y(i)))
                 }
                 served[i] = v
                 metRequests += v
@@ -290,7 +307,7 @@ struct SegmentProgram {
             }
         }
         return RelaxationBound.Result(solution: solution, metRequests: metRequests, metTokens: metTokens, byClass: byClass, served: served,
-                                      slotS: slot, nodes: p.nodes.count, variables: p.lp.numVariables, constraints: p.lp.numConstraints,
-                                      impossible: p.impossible)
+                                      slotS: slot, nodes: nodes, variables: variables, constraints: constraints, impossible: impossible,
+                                      attainedSegments: solution.attained ? 1 : 0, lazyRowsAdded: solution.lazyRowsAdded)
     }
 }

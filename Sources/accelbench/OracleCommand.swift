@@ -52,6 +52,9 @@ struct OracleCommand: ParsableCommand {
     @Flag(name: .long, help: "Leave out prefill attention (each request's query-key pairs, charged to the nodes holding its first-token window): only to measure what it adds.")
     var noPrefillAttention = false
 
+    @Flag(name: .long, help: "Solve every segment of the relaxation, even one that a schedule admitting every request already meets whole (whose optimum is then known: the same bound, more time; to check that).")
+    var solveEverySegment = false
+
     @Option(name: .long, help: "Write the feasible schedule here (for `run --replay-schedule`).")
     var scheduleOut: String?
 
@@ -88,6 +91,7 @@ struct OracleCommand: ParsableCommand {
             q.bound.prefixCaching = engine.prefixCaching
             q.bound.kvResidency = !noKvResidency
             q.bound.prefillAttention = !noPrefillAttention
+            q.attainedShortcut = !solveEverySegment
             let rated = try runs.map { dir throws(BenchError) in (dir, try ResultsReader(directory: dir).summarize(options: MetricsOptions())) }
             let report = try OracleReport.compute(workload, source: source.label, profile: profile, question: q, runs: rated)
             try FileIO.writeAtomically(report.json(), to: output)

@@ -49,6 +49,41 @@ import Testing
         #expect(open.solveLP().status == .unbounded)
     }
 
+    /// Lazy rows the first solve satisfies never reach Clp; one it violates is added and binds;
+    /// either way the optimum is the program's with every row inline (Cbc's too).
+    @Test func lazyRowsJoinOnlyWhenViolatedAndKeepTheOptimum() {
+        var lp = LinearProgram(sense: .maximize)
+        let x = lp.addVariable(upper: 3, objective: 3)
+        let y = lp.addVariable(objective: 2)
+        lp.addConstraint([(x, 1), (y, 1)], upper: 4)
+        lp.addLazyConstraint([(x, 1), (y, 3)], upper: 6)  // tight at the optimum (3, 1), not violated
+        lp.addLazyConstraint([(x, 1)], lower: -1)
+        var inline = LinearProgram(sense: .maximize)
+        _ = inline.addVariable(upper: 3, objective: 3)
+        _ = inline.addVariable(objective: 2)
+        inline.addConstraint([(x, 1), (y, 1)], upper: 4)
+        inline.addConstraint([(x, 1), (y, 3)], upper: 6)
+        inline.addConstraint([(x, 1)], lower: -1)
+        #expect(lp.numConstraints == inline.numConstraints && lp.numNonZeros == inline.numNonZeros)
+        let lazy = lp.solveLP(), full = inline.solveLP()
+        #expect(lazy.status == .optimal && full.status == .optimal)
+        #expect(abs(lazy.objective - full.objective) < 1e-9 && abs(lazy.objective - 11) < 1e-9)
+        #expect(lazy.lazyRowsAdded == 0 && lazy.lazyRounds == 0)
+        #expect(lp.maxViolation(at: lazy.values) < 1e-9)
+        let exact = lp.solveMILP(timeLimitS: 10)
+        #expect(exact.status == .optimal && abs(exact.objective - 11) < 1e-9)
+
+        // Without the first row the lazy one must join: max 3x + 2y, x ≤ 3, x + 3y ≤ 6 → 3·3 + 2·1.
+        var bare = LinearProgram(sense: .maximize)
+        let a = bare.addVariable(upper: 3, objective: 3)
+        let b = bare.addVariable(upper: 100, objective: 2)
+        bare.addLazyConstraint([(a, 1), (b, 3)], upper: 6)
+        let s = bare.solveLP()
+        #expect(s.status == .optimal && abs(s.objective - 11) < 1e-9)
+        #expect(s.lazyRowsAdded == 1 && s.lazyRounds == 1)
+        #expect(bare.maxViolation(at: s.values) < 1e-9)
+    }
+
     @Test func emptyProgramsSolve() {
         let lp = LinearProgram(sense: .maximize)
         let s = lp.solveLP()

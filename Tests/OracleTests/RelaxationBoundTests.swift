@@ -149,6 +149,28 @@ func metByPolicy(_ policy: PolicyName, _ requests: [WorkloadRequest], profile: H
         }
     }
 
+    /// A segment that a schedule meets whole is not solved, and its bound is what the solve
+    /// gives; a schedule that misses one of its requests spares nothing.
+    @Test func aSegmentAScheduleMeetsWholeNeedsNoSolve() throws {
+        let reqs = randomWorkload(seed: 23, n: 40, rate: 0.5)
+        var o = RelaxationBound.Options()
+        o.segmentVariables = 300
+        let solved = RelaxationBound.solve(reqs, profile: profile, options: o)
+        #expect(solved.solution.status == .optimal && solved.segments > 1 && solved.attainedSegments == 0)
+        let schedules = try FeasibleSchedule.admittingAll(reqs, profile: profile) { _ in 1 }
+        let met = schedules.map { Set($0.metIDs) }
+        let shortcut = RelaxationBound.solve(reqs, profile: profile, options: o, attainedBy: met)
+        #expect(shortcut.solution.status == .optimal)
+        #expect(shortcut.attainedSegments > 0, "no segment attained: \(schedules.map(\.metRequests)) of \(reqs.count)")
+        #expect(abs(shortcut.metRequests - solved.metRequests) < 1e-6, "U \(shortcut.metRequests) with the shortcut, \(solved.metRequests) solved")
+        for (a, b) in zip(shortcut.served, solved.served) { #expect(abs(a - b) < 1e-6) }
+        // Every request but one met: the segment holding it must be solved.
+        let one = try #require(schedules.flatMap(\.metIDs).min())
+        let allButOne = Set(reqs.map(\.id)).subtracting([one])
+        let partial = RelaxationBound.solve(reqs, profile: profile, options: o, attainedBy: [allButOne])
+        #expect(partial.attainedSegments == solved.segments - 1)
+    }
+
     @Test func impossibleSLOsAndRequestsWithoutSLOs() {
         let reqs = [
             // 4,000 prompt tokens cannot finish their prefill in 1 ms.

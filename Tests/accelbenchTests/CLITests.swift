@@ -822,9 +822,14 @@ struct CLI {
         let other = try CLI.run(["run", "--spec", "workloads/smoke.yaml", "--seed", "5", "--replay-schedule", sched, "-o", dir.appendingPathComponent("x").path])
         #expect(other.status == 65)
         // A solver that stops early is reported by its status, not as a number.
-        let early = try CLI.run(["oracle", "--spec", "workloads/smoke.yaml", "--time-limit", "0.0000001", "-o", dir.appendingPathComponent("o2.json").path])
+        let early = try CLI.run(["oracle", "--spec", "workloads/smoke.yaml", "--time-limit", "0.0000001", "--solve-every-segment",
+                                 "-o", dir.appendingPathComponent("o2.json").path])
         #expect(early.status == 65)
         #expect(early.stderr.contains("did not prove an optimum"))
+        // Unless a schedule admitting every request meets them all: then the bound needs no solve.
+        let attained = try CLI.run(["oracle", "--spec", "workloads/smoke.yaml", "--time-limit", "0.0000001", "-o", dir.appendingPathComponent("o3.json").path])
+        #expect(attained.status == 0, "\(attained.stderr)")
+        #expect(attained.stdout.contains("1 of 1 programs attained"), "\(attained.stdout)")
     }
 
     @Test func gateExitCodesOnRealRuns() throws {
