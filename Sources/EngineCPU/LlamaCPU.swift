@@ -51,13 +51,33 @@ public final class LlamaCPU: @unchecked Sendable {
         ropeInvFreq = (0..<(c.ropeDim / 2)).map { i in pow(c.ropeBase, -2 * Double(i) / Double(c.ropeDim)) }
     }
 
-    /// Sets the thread count (process-wide): OpenBLAS's, and the quantized kernels'.
+    /// Sets the thread count (process-wide): OpenBLAS's, and the worker pool's that runs the
+    /// quantized kernels and the decode attention.
     public static func setThreads(_ n: Int) {
         openblas_set_num_threads(Int32(max(1, n)))
         threadCount = max(1, n)
+        poolLock.withLock {
+            if sharedPool?.threads != threadCount { sharedPool = WorkerPool(threads: threadCount) }
+        }
     }
 
     nonisolated(unsafe) static var threadCount = 1
+    nonisolated(unsafe) private static var sharedPool: WorkerPool?
+    private static let poolLock = NSLock()
+
+    /// The worker pool at the current thread count (nil only if threads cannot be created).
+    static var pool: WorkerPool? {
+        poolLock.withLock {
+            if sharedPool?.threads != threadCount { sharedPool = WorkerPool(threads: threadCount) }
+            return sharedPool
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<iterations on the worker pool (in order on the caller
+    /// without one).
+    static func parallel(iterations: Int, _ body: (Int) -> Void) {
+        if let pool { pool.run(iterations: iterations, body) } else { for i in 0..<iterations { body(i) } }
+    }
 
     /// Iterations of at most this many tokens multiply the weights' own quantized blocks (when
     /// the file has Q4_0, Q4_1 or Q8_0 ones); more go through sgemm on the fp32 copy, whose
@@ -177,7 +197,7 @@ public final class LlamaCPU: @unchecked Sendable {
         let threads = min(Self.threadCount, tasks)
         let longest = short.reduce(0) { max($0, chunks[$1.chunk].startPosition + chunks[$1.chunk].tokens.count) }
         let work = UnsafeSendable((self, chunks, short))
-        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+        Self.parallel(iterations: threads) { thread in
             let (model, chunks, short) = work.value
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest) * min(64, model.config.numHeads / kvHeads))
             defer { scores.deallocate() }
@@ -269,7 +289,7 @@ public final class LlamaCPU: @unchecked Sendable {
         let xs = UnsafeSendable(x), ys = UnsafeSendable(y)
         q.bytes.withUnsafeBytes { raw in
             let w = UnsafeSendable(raw.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
+            Self.parallel(iterations: threads) { t in
                 let r0 = outputs * t / threads, r1 = outputs * (t + 1) / threads
                 let status = ab_quant_gemm(Int32(q.type.rawValue), w.value, Int32(inputs), Int32(r0), Int32(r1), xs.value, Int32(rows),
                                            ys.value, Int32(outputs), accumulate ? 1 : 0)

@@ -27,6 +27,18 @@ int ab_attend_paged(const float *q, int q_stride, int n_q, int head_dim, const f
                     const int32_t *block_ids, long block_stride, int block_size, int visible, float scale,
                     float *scores, float *out, int out_stride);
 
+/// A fixed pool of worker threads (pool.c). `ab_pool_run` runs task(context, t, threads) for
+/// every t in [0, threads): t = 0 on the calling thread, the others on the workers, and returns
+/// when all have returned. Workers spin `spin_limit` iterations after each task before
+/// they sleep. While another caller holds the workers, the caller runs every share itself (the
+/// same shares, so the same results).
+typedef struct ab_pool ab_pool;
+typedef void (*ab_pool_task)(void *context, int thread, int threads);
+ab_pool *ab_pool_create(int threads, long spin_limit);
+int ab_pool_threads(const ab_pool *pool);
+void ab_pool_run(ab_pool *pool, ab_pool_task task, void *context);
+void ab_pool_destroy(ab_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif
