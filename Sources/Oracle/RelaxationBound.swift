@@ -321,7 +321,6 @@ public struct RelaxationBound: Sendable {
         return out
     }
 
-
     /// One program over `requests` (see the type's doc comment).
     static func solveSegment(_ requests: [WorkloadRequest], profile: HardwareProfile, options: Options, attainedBy: [Set<Int>] = []) -> Result {
         let program = SegmentProgram(requests, profile: profile, options: options)
