@@ -96,6 +96,27 @@ static void attend_avx2(const float *q, int q_stride, int n_q, int d, const floa
 }
 #endif
 
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+static void silu_mul_avx2(float *gate, const float *up, long n) {
+    long i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+#endif
+
+void ab_silu_mul(float *gate, const float *up, long n) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { silu_mul_avx2(gate, up, n); return; }
+#endif
+    for (long i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 static void attend_generic(const float *q, int q_stride, int n_q, int d, const float *k_base, const float *v_base,
                            const int32_t *block_ids, long block_stride, int block_size, int visible, float scale,
                            float *scores, float *out, int out_stride) {

@@ -240,10 +240,13 @@ public final class LlamaCPU: @unchecked Sendable {
         rmsNorm(s.x.p, lw.ffnNorm, rows: t, width: c.hiddenSize, eps: c.rmsEpsilon, into: s.xn.p)
         gemm(s.xn.p, rows: t, lw.wGate, into: s.gate.p, accumulate: false)
         gemm(s.xn.p, rows: t, lw.wUp, into: s.up.p, accumulate: false)
-        let n = t * c.intermediateSize
-        for i in 0..<n {
-            let g = s.gate.p[i]
-            s.gate.p[i] = g / (1 + Foundation.exp(-g)) * s.up.p[i]
+        // SwiGLU, vectorised and split over the workers (at batch 32 the scalar loop was about 6%
+        // of a decode step).
+        let n = t * c.intermediateSize, threads = min(Self.threadCount, max(1, n / 4096))
+        let gate = UnsafeSendable(s.gate.p), up = UnsafeSendable(s.up.p)
+        Self.parallel(iterations: threads) { k in
+            let lo = n * k / threads, hi = n * (k + 1) / threads
+            ab_silu_mul(gate.value + lo, up.value + lo, hi - lo)
         }
         gemm(s.gate.p, rows: t, lw.wDown, into: s.x.p, accumulate: true)
     }
