@@ -73,6 +73,8 @@ public struct EndpointOptions: Sendable {
     /// with logprobs fits). A larger one is recorded `oversized_response`. Error bodies keep
     /// only their first `errorBodyBytes`.
     public var maxBodyBytes = 64 << 20
+    /// The HTTP client (`HTTPClientKind`): auto picks the native HTTP/1.1 client where it can.
+    public var httpClient = HTTPClientKind.auto
     /// How much of an error reply's body is kept for its record's message.
     public static let errorBodyBytes = 64 << 10
 
@@ -168,6 +170,10 @@ public final class EndpointRunner {
     /// Finished transfers' easy handles kept for reuse (reset, options set anew), at most this many.
     static let idleEasyLimit = 1024
     var idleEasy: [UnsafeMutableRawPointer] = []
+    /// The native HTTP/1.1 client's connections, when it carries the run (`HTTPClientKind`).
+    var native: HTTP1Pool?
+    /// Why the native client cannot reach the server (an unresolvable host): each request fails so.
+    var nativeUnreachable: String?
     /// The last stretch before a send is spun rather than slept (20 µs, our choice: with 1 µs
     /// timer slack the wire-send lag p50 measured 13–26 µs from 1k to 12k req/s; the goal is
     /// p99 ≤ 1 ms, and spinning 150 µs cost 44% of a core at 5k req/s).
@@ -239,12 +245,13 @@ public final class EndpointRunner {
             for e in idleEasy { curl_easy_cleanup(e) }
             idleEasy.removeAll()
             shards.removeAll()
+            native = nil
             close(epfd)
             close(timerfd)
         }
         var ev = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: timerfd))
         epoll_ctl(epfd, EPOLL_CTL_ADD, timerfd, &ev)
-        guard shardForNewTransfer() != nil else { throw BenchError.io(options.url, "curl_multi_init failed") }
+        try setUpClient()
 
         t0 = EndpointRunner.clock() + options.startDelayS
         let cpu0 = EndpointRunner.threadCPU()
@@ -288,7 +295,7 @@ public final class EndpointRunner {
                 wake = t0 + due
             }
             if let c = curlDeadline { wake = min(wake, c) }
-            if !inflight.isEmpty && (options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil) { wake = min(wake, max(now, nextTimeoutScan)) }
+            if !inflight.isEmpty && scansTimeouts { wake = min(wake, max(now, nextTimeoutScan)) }
             if let d = drainDeadline { wake = min(wake, d) }
             wake = min(wake, now + 0.1)  // poll shouldStop at least every 100 ms
             try wait(until: wake, now: now, events: &events)
@@ -329,6 +336,10 @@ public final class EndpointRunner {
                 if e & EPOLLIN.rawValue != 0 { mask |= CURL_CSELECT_IN }
                 if e & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
                 if e & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { mask |= CURL_CSELECT_ERR }
+                if let pool = native {
+                    if let c = pool.byFD[fd] { handleNative(c, events: events[i].events, pool: pool) }
+                    continue
+                }
                 guard let shard = watched[fd]?.shard else { continue }
                 curl_multi_socket_action(shard.multi, curl_socket_t(fd), mask, &running)
             }
@@ -394,6 +405,14 @@ public final class EndpointRunner {
                                       className: r.className)
         let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, dispatchedAbs: now, body: body, runner: self)
         t.queuedS = queued
+        if let why = nativeUnreachable {
+            finish(t, kind: "connection", message: why)
+            return
+        }
+        if let pool = native {
+            startNative(t, pool: pool)
+            return
+        }
         guard let easy = idleEasy.popLast() ?? curl_easy_init() else {
             finish(t, kind: "client_error", message: "curl_easy_init failed")
             return
@@ -506,18 +525,48 @@ public final class EndpointRunner {
     /// O(in flight), so it runs at most every `timeoutScanS` (10 ms, our choice: the timeouts are
     /// seconds long, and 10k streams then cost about 1M checks/s) rather than on every wake-up.
     func checkTimeouts(now: Double) {
-        guard options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil, now >= nextTimeoutScan else { return }
+        guard scansTimeouts, now >= nextTimeoutScan else { return }
         nextTimeoutScan = now + EndpointRunner.timeoutScanS
-        var expired: [(Transfer, String)] = []
+        var expired: [(Transfer, String, String?)] = []
         for t in inflight.values {
-            if let ft = options.firstTokenTimeoutS, t.firstTokenAbs == nil, now - t.dispatchedAbs > ft { expired.append((t, "timeout_first_token")) }
-            else if let idle = options.idleTimeoutS, now - t.lastByteAbs > idle { expired.append((t, "timeout_idle")) }
+            if nativeConnectTimedOut(t, now: now) {
+                expired.append((t, "timeout_connect", String(format: "no connection to the server within %g s (--connect-timeout)", options.connectTimeoutS ?? 0)))
+            } else if let ft = options.firstTokenTimeoutS, t.firstTokenAbs == nil, now - t.dispatchedAbs > ft { expired.append((t, "timeout_first_token", nil)) }
+            else if let idle = options.idleTimeoutS, now - t.lastByteAbs > idle { expired.append((t, "timeout_idle", nil)) }
+            else if native != nil, let total = options.totalTimeoutS, now - t.dispatchedAbs > total {
+                expired.append((t, "timeout_total", String(format: "the request took longer than %g s (--timeout)", total)))
+            }
         }
-        for (t, kind) in expired.sorted(by: { $0.0.request.id < $1.0.request.id }) { abort(t, kind: kind, message: nil) }
+        for (t, kind, m) in expired.sorted(by: { $0.0.request.id < $1.0.request.id }) { abort(t, kind: kind, message: m) }
+    }
+
+    /// Whether the runner scans requests in flight for timeouts (libcurl keeps its connect and
+    /// total timeouts itself; the native client and the first-token and idle ones need the scan).
+    var scansTimeouts: Bool {
+        options.firstTokenTimeoutS != nil || options.idleTimeoutS != nil
+            || (native != nil && (options.connectTimeoutS != nil || options.totalTimeoutS != nil))
+    }
+
+    /// Picks the HTTP client (`HTTPClientKind`) and prepares it: the native client resolves the
+    /// host once; libcurl gets its first multi handle.
+    func setUpClient() throws(BenchError) {
+        let problem = HTTP1Endpoint.problem(options, url: fullURL)
+        switch (options.httpClient, problem) {
+        case (.native, let why?): throw .usage("--http-client native: \(why)")
+        case (.curl, _), (.auto, _?): break
+        case (.native, nil), (.auto, nil):
+            switch HTTP1Endpoint.resolve(fullURL) {
+            case .success(let e): native = HTTP1Pool(endpoint: e, userHeaders: options.requestHeaders)
+            case .failure(let m): nativeUnreachable = m.message; native = nil
+            }
+            return
+        }
+        guard shardForNewTransfer() != nil else { throw BenchError.io(options.url, "curl_multi_init failed") }
     }
 
     func abort(_ t: Transfer, kind: String, message: String?) {
         if let easy = t.easy, let shard = t.shard { curl_multi_remove_handle(shard.multi, easy) }
+        abortNative(t)
         finish(t, kind: kind, message: message)
     }
 
@@ -541,9 +590,8 @@ public final class EndpointRunner {
                 accel_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
                 t.status = code
             }
-            if let f = t.failure {
-                finish(t, kind: f.kind, message: f.message)
-            } else if result != CURLE_OK {
+            var transportError: (kind: String, message: String)?
+            if result != CURLE_OK {
                 let kind: String
                 switch result {
                 case CURLE_OPERATION_TIMEDOUT: kind = t.status == 0 ? "timeout_connect" : "timeout_total"
@@ -551,21 +599,32 @@ public final class EndpointRunner {
                 case CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_SEND_ERROR: kind = "disconnected"
                 default: kind = "transport"
                 }
-                finish(t, kind: kind, message: String(cString: curl_easy_strerror(result)))
-            } else if (300..<400).contains(t.status) {
-                finish(t, kind: "http_\(t.status)", message: Transfer.redirectMessage(easy))
-            } else if t.status >= 400 {
-                finish(t, kind: "http_\(t.status)", message: String(decoding: t.raw.prefix(512), as: UTF8.self))
-            } else if t.isEventStream {
-                t.parser.finish { event in _ = t.reader.consume(event) }
-                if t.reader.sawDone || t.reader.completionTokens != nil {
-                    finish(t, kind: nil, message: nil)
-                } else {
-                    finish(t, kind: "incomplete_stream", message: "the stream ended without [DONE]")
-                }
-            } else {
-                finish(t, kind: nil, message: nil)
+                transportError = (kind, String(cString: curl_easy_strerror(result)))
             }
+            complete(t, transportError: transportError)
+        }
+    }
+
+    /// Turns a finished exchange into its record: the first failure seen, else the transport's
+    /// error, else what the status and body say.
+    func complete(_ t: Transfer, transportError: (kind: String, message: String)?) {
+        if let f = t.failure {
+            finish(t, kind: f.kind, message: f.message)
+        } else if let e = transportError {
+            finish(t, kind: e.kind, message: e.message)
+        } else if (300..<400).contains(t.status) {
+            finish(t, kind: "http_\(t.status)", message: t.redirectMessage(url: fullURL))
+        } else if t.status >= 400 {
+            finish(t, kind: "http_\(t.status)", message: String(decoding: t.raw.prefix(512), as: UTF8.self))
+        } else if t.isEventStream {
+            t.parser.finish { event in _ = t.reader.consume(event) }
+            if t.reader.sawDone || t.reader.completionTokens != nil {
+                finish(t, kind: nil, message: nil)
+            } else {
+                finish(t, kind: "incomplete_stream", message: "the stream ended without [DONE]")
+            }
+        } else {
+            finish(t, kind: nil, message: nil)
         }
     }
 
@@ -607,6 +666,8 @@ public final class EndpointRunner {
             case Int(CURL_HTTP_VERSION_3): httpVersions["3", default: 0] += 1
             default: break
             }
+        } else if let v = t.head?.version {
+            httpVersions[v, default: 0] += 1
         }
         lags.append(max(0, sent - t.intendedAbs))
         sentMin = min(sentMin, sent)
@@ -686,16 +747,32 @@ final class Transfer {
     var raw: [UInt8] = []
     var failure: (kind: String, message: String)?
     var queuedS: Double?
+    /// The native client: the connection carrying the request, the request's bytes (kept for a
+    /// resend on a fresh connection), the response head, and whether it was resent.
+    var conn: HTTP1Connection?
+    var nativeWire: [UInt8] = []
+    var head: HTTP1Head?
+    var retriedOnFreshConnection = false
     /// Whether the response is SSE (we ask for `stream: true`; an error reply is plain JSON).
     /// Decided once, from the response headers, when the first bytes arrive.
     var isEventStream: Bool {
         if let known = eventStream { return known }
-        guard status > 0, let easy else { return status < 400 }
-        let sse = status < 400 && Transfer.contentType(easy).hasPrefix("text/event-stream")
+        guard status > 0, head != nil || easy != nil else { return status < 400 }
+        let sse = status < 400 && responseHeader("content-type").lowercased().hasPrefix("text/event-stream")
         eventStream = sse
         return sse
     }
     var eventStream: Bool?
+
+    /// A response header's value ("" when absent), from whichever client carries the request.
+    func responseHeader(_ name: String) -> String {
+        if let head { return head.value(name) ?? "" }
+        guard let easy else { return "" }
+        if name == "content-type" { return Transfer.contentType(easy) }
+        var h: UnsafeMutablePointer<curl_header>?
+        guard curl_easy_header(easy, name, 0, UInt32(CURLH_HEADER), -1, &h) == CURLHE_OK, let h, let v = h.pointee.value else { return "" }
+        return String(cString: v)
+    }
 
     init(request: WorkloadRequest, api: APIKind, intendedAbs: Double, dispatchedAbs: Double, body: [UInt8], runner: EndpointRunner) {
         self.request = request
@@ -714,24 +791,27 @@ final class Transfer {
     /// A reply in a content coding the client did not ask for (it sends `Accept-Encoding:
     /// identity`): its bytes cannot be read as they arrive, so the request is a fault of its own
     /// rather than a stream that "ended without [DONE]". Nil when the reply is readable.
-    lazy var encodingProblem: String? = Transfer.encodingProblem(easy)
+    lazy var encodingProblem: String? = Transfer.encodingProblem(responseHeader("content-encoding"))
 
-    static func encodingProblem(_ easy: UnsafeMutableRawPointer?) -> String? {
-        guard let easy else { return nil }
-        var h: UnsafeMutablePointer<curl_header>?
-        guard curl_easy_header(easy, "Content-Encoding", 0, UInt32(CURLH_HEADER), -1, &h) == CURLHE_OK, let h,
-              let v = h.pointee.value else { return nil }
-        let coding = String(cString: v).trimmingCharacters(in: .whitespaces)
+    static func encodingProblem(_ value: String) -> String? {
+        if value.isEmpty { return nil }
+        let coding = value.trimmingCharacters(in: .whitespaces)
         if coding.isEmpty || coding.lowercased() == "identity" { return nil }
         return "the server sent a \(coding)-encoded reply (Content-Encoding: \(coding)) although the request asked for identity; accelbench reads streams uncompressed"
     }
 
     /// A 3xx reply: libcurl does not follow it (a redirected POST would change method or lose
     /// its body on some servers, and the latency would include a second round trip).
-    static func redirectMessage(_ easy: UnsafeMutableRawPointer) -> String {
-        var p: UnsafeMutableRawPointer?
-        accel_easy_getinfo_ptr(easy, CURLINFO_REDIRECT_URL, &p)
-        let target = p.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? "an unnamed location"
+    func redirectMessage(url: String) -> String {
+        var target = "an unnamed location"
+        if let easy {
+            var p: UnsafeMutableRawPointer?
+            accel_easy_getinfo_ptr(easy, CURLINFO_REDIRECT_URL, &p)
+            if let p { target = String(cString: p.assumingMemoryBound(to: CChar.self)) }
+        } else if let location = head?.value("location"), !location.isEmpty {
+            // Relative to the request's URL, as libcurl resolves it.
+            target = URL(string: location, relativeTo: URL(string: url))?.absoluteString ?? location
+        }
         return "the server redirected to \(target); redirects are not followed: give --endpoint the final URL"
     }
 

@@ -82,13 +82,15 @@ public enum PromptBuilder {
         var bytes = (0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = Array("0123456789abcdef")
-        var s = ""
+        // Built on bytes: this runs once per request on the sending thread.
+        let hex: StaticString = "0123456789abcdef"
+        var out = [UInt8]()
+        out.reserveCapacity(36)
         for (i, b) in bytes.enumerated() {
-            if [4, 6, 8, 10].contains(i) { s.append("-") }
-            s.append(hex[Int(b >> 4)])
-            s.append(hex[Int(b & 15)])
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
+            out.append(hex.utf8Start[Int(b >> 4)])
+            out.append(hex.utf8Start[Int(b & 15)])
         }
-        return s
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -39,6 +39,9 @@ struct EndpointFlags: ParsableArguments {
     @Flag(name: .long, help: "Use HTTP/2 (TLS ALPN, or prior knowledge for http://).")
     var http2 = false
 
+    @Option(name: .long, help: "HTTP client: auto (accelbench's own HTTP/1.1 client for plain http://, libcurl otherwise), native, or curl.")
+    var httpClient: HTTPClientKind = .auto
+
     @Option(name: .long, help: "TLS: CA bundle (PEM file) to verify the server's certificate with.")
     var cacert: String?
 
@@ -136,6 +139,7 @@ struct EndpointFlags: ParsableArguments {
         o.drainS = drain
         o.maxLagMs = maxLag
         o.http2 = http2
+        o.httpClient = httpClient
         o.caCertPath = cacert
         o.insecureTLS = insecure
         o.vocabSize = vocabSize
@@ -199,4 +203,5 @@ struct EndpointFlags: ParsableArguments {
 }
 
 extension APIKind: ExpressibleByArgument {}
+extension HTTPClientKind: ExpressibleByArgument {}
 extension ServerKind: ExpressibleByArgument {}
