@@ -43,7 +43,8 @@ arrival: {process: constant, rate: $1}
 classes:
   - {name: c, kind: interactive, share: 1, prompt: {dist: fixed, value: 16}, output: {dist: fixed, value: 4}}
 YAML
-  $C "$ACC" run --endpoint $URL --model mock --spec "$2.yaml" --max-lag 1000000 -o "$2" > "$2.log" 2>&1
+  # RAMP_ACC_FLAGS: extra run flags (e.g. --http-client curl to ramp the libcurl client).
+  $C "$ACC" run --endpoint $URL --model mock --spec "$2.yaml" --max-lag 1000000 ${RAMP_ACC_FLAGS:-} -o "$2" > "$2.log" 2>&1
 }
 run_aiperf() {
   local n; n=$(awk -v r="$1" -v s="$SECONDS_PER_STEP" 'BEGIN{printf "%d", r*s}')
