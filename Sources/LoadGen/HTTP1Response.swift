@@ -86,11 +86,7 @@ struct HTTP1ResponseParser {
                 if !onBody(UnsafeRawBufferPointer(rebasing: bytes[i..<n])) { return .stopped }
                 i = n
             case .length:
-                let take = min(remaining, n - i)
-                remaining -= take
-                bodyBytes += take
-                if !onBody(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)])) { return .stopped }
-                i += take
+                if !takeBody(bytes, from: &i, onBody: onBody) { return .stopped }
                 if remaining == 0 { isComplete = true }
             case .chunked:
                 switch readChunked(bytes, from: &i, onBody: onBody) {
@@ -102,6 +98,16 @@ struct HTTP1ResponseParser {
         }
         if head != nil && framing == .none { isComplete = true }
         return isComplete ? .complete(extra: 0) : .more
+    }
+
+    /// Hands on up to `remaining` body bytes from `i`; false when `onBody` asked to stop.
+    private mutating func takeBody(_ bytes: UnsafeRawBufferPointer, from i: inout Int,
+                                   onBody: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        let take = min(remaining, bytes.count - i)
+        remaining -= take
+        bodyBytes += take
+        defer { i += take }
+        return onBody(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
     }
 
     /// The connection ended: whether that ends the response (a body framed by the close) or
@@ -220,11 +226,7 @@ struct HTTP1ResponseParser {
         while i < n && !isComplete {
             switch chunkState {
             case .data:
-                let take = min(remaining, n - i)
-                remaining -= take
-                bodyBytes += take
-                if !onBody(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)])) { return .stopped }
-                i += take
+                if !takeBody(bytes, from: &i, onBody: onBody) { return .stopped }
                 if remaining == 0 { chunkState = .dataEnd }
             case .size, .dataEnd, .trailer:
                 guard let line = readLine(bytes, from: &i) else {
