@@ -112,6 +112,8 @@ public struct EndpointOutcome: Sendable {
     public var invalidReasons: [String]
     /// Requests per negotiated HTTP version ("1.1", "2", ...; failed connections are not counted).
     public var httpVersions: [String: Int] = [:]
+    /// The HTTP client that carried the requests: "native" or "libcurl".
+    public var httpClient = "libcurl"
     /// Involuntary context switches of the runner's thread during the run.
     public var preemptions = 0
     /// Open loop: requests that were due while every pooled connection was busy, and the pool's size.
@@ -378,7 +380,8 @@ public final class EndpointRunner {
         if cpuShare > 0.95 { reasons.append(String(format: "the client's thread used %.0f%% of a core (saturated)", cpuShare * 100)) }
         return EndpointOutcome(endS: endS, dispatched: dispatched, lagP50Ms: pct(0.5), lagP99Ms: p99, lagMaxMs: (sorted.last ?? 0) * 1000,
                                offeredRate: offered, achievedRate: achieved, cpuShare: cpuShare, stopped: stopped, invalidReasons: reasons,
-                               httpVersions: httpVersions, preemptions: preemptions, poolWaits: poolWaits, maxConnections: options.maxConnections)
+                               httpVersions: httpVersions, httpClient: native != nil || nativeUnreachable != nil ? "native" : "libcurl",
+                               preemptions: preemptions, poolWaits: poolWaits, maxConnections: options.maxConnections)
     }
 
     // MARK: transfers

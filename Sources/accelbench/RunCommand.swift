@@ -158,7 +158,7 @@ extension Run {
             print(String(format: "\n%d requests sent; offered %.2f req/s, achieved %.2f; client thread %.0f%% of a core, preempted %d times. Results in %@",
                          e.dispatched, e.offeredRate, e.achievedRate, e.cpuShare * 100, e.preemptions, out))
             let versions = e.httpVersions.sorted { $0.key < $1.key }.map { "HTTP/\($0.key) \($0.value)" }
-            if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ")) }
+            if !versions.isEmpty { print("protocol: " + versions.joined(separator: ", ") + " (\(e.httpClient) client)") }
             if let m = e.serverMetrics { print("server metrics: " + m.line) }
             if let m = e.gpuMetrics { print("GPU metrics: " + m.line) }
             for n in e.telemetryNotes { print(n) }
