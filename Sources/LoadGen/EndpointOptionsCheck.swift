@@ -5,6 +5,7 @@ extension EndpointOptions {
     public var problem: String? {
         if let p = EndpointOptions.urlProblem(url) { return "--endpoint: \(p)" }
         if let p = headers.lazy.compactMap(EndpointOptions.headerProblem).first { return "--header: \(p)" }
+        if httpClient == .native, let p = HTTP1Endpoint.problem(self, url: url) { return "--http-client native: \(p)" }
         for (flag, v) in [("--connect-timeout", connectTimeoutS), ("--drain", drainS), ("--max-lag", maxLagMs)] {
             if let v, !(v > 0 && v.isFinite) { return "\(flag) must be > 0" }
         }

@@ -122,6 +122,7 @@ import Testing
         var o = EndpointOptions(url: "https://127.0.0.1:1", request: OpenAIRequestOptions(model: "m"))
         #expect(HTTP1Endpoint.problem(o, url: o.url) != nil)
         o.httpClient = .native
+        #expect(o.problem?.hasPrefix("--http-client native: it speaks plain http://") == true, "\(o.problem ?? "")")
         #expect(throws: BenchError.self) {
             _ = try EndpointRunner(options: o, requests: workload(count: 1, rate: 1)).run(onRecord: { _ in }, shouldStop: { false })
         }
