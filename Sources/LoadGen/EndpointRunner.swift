@@ -406,14 +406,17 @@ public final class EndpointRunner {
         }
         let body = OpenAIRequest.body(options.request, prompt: prompt, maxTokens: r.outputTokens, slo: r.slo.isEmpty ? nil : r.slo,
                                       className: r.className)
-        let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, dispatchedAbs: now, body: body, runner: self)
+        // libcurl reads the body from the transfer's own copy; the native client copies it into
+        // the request's bytes once, so its transfer keeps none.
+        let t = Transfer(request: r, api: options.request.api, intendedAbs: intended, dispatchedAbs: now,
+                         body: native == nil ? body : [], runner: self)
         t.queuedS = queued
         if let why = nativeUnreachable {
             finish(t, kind: "connection", message: why)
             return
         }
         if let pool = native {
-            startNative(t, pool: pool)
+            startNative(t, body: body, pool: pool)
             return
         }
         guard let easy = idleEasy.popLast() ?? curl_easy_init() else {

@@ -48,8 +48,6 @@ struct HTTP1ResponseParser {
 
     private(set) var head: HTTP1Head?
     private(set) var framing: Framing = .none
-    /// Body bytes handed on so far (after de-chunking).
-    private(set) var bodyBytes = 0
     private var headBuffer: [UInt8] = []
     private var remaining = 0
     private enum ChunkState { case size, data, dataEnd, trailer }
@@ -82,7 +80,6 @@ struct HTTP1ResponseParser {
             case .none:
                 isComplete = true
             case .untilClose:
-                bodyBytes += n - i
                 if !onBody(UnsafeRawBufferPointer(rebasing: bytes[i..<n])) { return .stopped }
                 i = n
             case .length:
@@ -105,7 +102,6 @@ struct HTTP1ResponseParser {
                                    onBody: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         let take = min(remaining, bytes.count - i)
         remaining -= take
-        bodyBytes += take
         defer { i += take }
         return onBody(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
     }

@@ -103,8 +103,9 @@ final class HTTP1Pool {
     /// user headers (a user header replaces the built-in one of the same name; an empty value
     /// removes it, as with libcurl).
     let headPrefix: [UInt8]
-    /// Built-in per-request headers the user replaced.
-    let userSetsRequestID: Bool
+    /// Lowercased names of the user's headers: a built-in per-request header (x-request-id, the
+    /// SLO headers) of the same name is left out.
+    let userHeaderNames: Set<String>
     let readBuffer: UnsafeMutableRawBufferPointer
 
     init(endpoint: HTTP1Endpoint, userHeaders: [String]) {
@@ -122,7 +123,7 @@ final class HTTP1Pool {
         where !names.contains(name) { head += value + "\r\n" }
         for u in user where !u.line.isEmpty && u.name != "content-length" { head += u.line + "\r\n" }
         headPrefix = Array(head.utf8)
-        userSetsRequestID = names.contains("x-request-id")
+        userHeaderNames = names
         readBuffer = .allocate(byteCount: 64 << 10, alignment: 16)
     }
 
@@ -136,22 +137,23 @@ extension EndpointRunner {
     // MARK: sending
 
     /// The bytes of `t`'s request: the pool's head, the per-request headers, the body.
-    func nativeWire(_ t: Transfer, pool: HTTP1Pool) -> [UInt8] {
+    func nativeWire(_ t: Transfer, body: [UInt8], pool: HTTP1Pool) -> [UInt8] {
         var w = pool.headPrefix
-        w.reserveCapacity(w.count + 160 + t.bodyCount)
-        if !pool.userSetsRequestID {
-            w.append(contentsOf: "x-request-id: \(PromptBuilder.uuid(requestID: t.request.id, seed: options.promptSeed))\r\n".utf8)
+        w.reserveCapacity(w.count + 160 + body.count)
+        func add(_ name: String, _ value: @autoclosure () -> String) {
+            if !pool.userHeaderNames.contains(name) { w.append(contentsOf: "\(name): \(value())\r\n".utf8) }
         }
-        if let ttft = t.request.slo.ttftMs { w.append(contentsOf: "x-slo-ttft-ms: \(ttft)\r\n".utf8) }
-        if let tbt = t.request.slo.tbtMs { w.append(contentsOf: "x-slo-tpot-ms: \(tbt)\r\n".utf8) }
-        w.append(contentsOf: "Content-Length: \(t.bodyCount)\r\n\r\n".utf8)
-        w.append(contentsOf: UnsafeBufferPointer(start: t.bodyPointer, count: t.bodyCount))
+        add("x-request-id", PromptBuilder.uuid(requestID: t.request.id, seed: options.promptSeed))
+        if let ttft = t.request.slo.ttftMs { add("x-slo-ttft-ms", "\(ttft)") }
+        if let tbt = t.request.slo.tbtMs { add("x-slo-tpot-ms", "\(tbt)") }
+        w.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+        w.append(contentsOf: body)
         return w
     }
 
     /// Starts `t` on an idle connection, or a new one.
-    func startNative(_ t: Transfer, pool: HTTP1Pool) {
-        t.nativeWire = nativeWire(t, pool: pool)
+    func startNative(_ t: Transfer, body: [UInt8], pool: HTTP1Pool) {
+        t.nativeWire = nativeWire(t, body: body, pool: pool)
         inflight[ObjectIdentifier(t)] = t
         attachNative(t, pool: pool, fresh: false)
     }
@@ -163,7 +165,7 @@ extension EndpointRunner {
             switch openNative(pool) {
             case .success(let c): conn = c
             case .failure(let m):
-                completeNative(t, error: ("connection", m.message))
+                complete(t, transportError: ("connection", m.message))
                 return
             }
         }
@@ -272,7 +274,7 @@ extension EndpointRunner {
                 c.served += 1
                 let reusable = extra == 0 && (t.head?.keepsAlive ?? false)
                 releaseNative(c, pool: pool, reusable: reusable)
-                completeNative(t, error: nil)
+                complete(t, transportError: nil)
                 return
             case .invalid(let m):
                 failNative(c, pool: pool, kind: "transport", message: "invalid HTTP response: \(m)")
@@ -280,7 +282,7 @@ extension EndpointRunner {
             case .stopped:
                 // onData set the failure (oversized event, malformed stream, …).
                 dropNative(c, pool: pool)
-                completeNative(t, error: nil)
+                complete(t, transportError: nil)
                 return
             }
         }
@@ -292,7 +294,7 @@ extension EndpointRunner {
         if errorText == nil && c.parser.finishAtClose() {
             c.served += 1
             dropNative(c, pool: pool)
-            completeNative(t, error: nil)
+            complete(t, transportError: nil)
             return
         }
         if !c.parser.started && c.served > 0 && !t.retriedOnFreshConnection {
@@ -312,7 +314,7 @@ extension EndpointRunner {
     func failNative(_ c: HTTP1Connection, pool: HTTP1Pool, kind: String, message: String) {
         let t = c.transfer
         dropNative(c, pool: pool)
-        if let t { completeNative(t, error: (kind, message)) }
+        if let t { complete(t, transportError: (kind, message)) }
     }
 
     /// Detaches the finished request; a reusable connection waits in the idle list, watched for
@@ -343,9 +345,5 @@ extension EndpointRunner {
     func nativeConnectTimedOut(_ t: Transfer, now: Double) -> Bool {
         guard let c = t.conn, !c.connected, let limit = options.connectTimeoutS else { return false }
         return now - c.openedAbs > limit
-    }
-
-    func completeNative(_ t: Transfer, error: (kind: String, message: String)?) {
-        complete(t, transportError: error)
     }
 }
